@@ -1,0 +1,98 @@
+"""memcore: long-term memory for AI agents.
+
+Record what an agent did for a user (interventions) and what it learned (reflections),
+then ask what worked in a similar situation::
+
+    import memcore
+
+    async with memcore.connect() as memory:
+        await memory.record_intervention(
+            "user-42", "Try two minutes of box breathing.", task="calm_down",
+            context="user said they feel anxious before a call", outcome="task_completed",
+        )
+        hits = await memory.search_interventions(
+            "user-42", "nervous before a meeting", filters={"outcome": "task_completed"}
+        )
+"""
+
+from memcore.connect import connect
+from memcore.domain import (
+    EmbeddingSchema,
+    HealthCheck,
+    HealthReport,
+    HealthStatus,
+    Intervention,
+    MemoryRecord,
+    MemoryStats,
+    MetadataValue,
+    Outcome,
+    Page,
+    RecordKind,
+    Reflection,
+    SearchFilter,
+    SearchHit,
+    new_id,
+)
+from memcore.errors import (
+    AdapterNotFoundError,
+    ConfigurationError,
+    EmbeddingError,
+    EmbeddingUnavailableError,
+    IndexCreationError,
+    MemcoreError,
+    NotFoundError,
+    SchemaMismatchError,
+    StoreError,
+    StoreTimeoutError,
+    StoreUnavailableError,
+    ValidationError,
+    VectorSearchError,
+)
+from memcore.ports import Embedder, MemoryStore, Vectors
+from memcore.service import MemoryService
+from memcore.settings import MemcoreSettings, load_settings
+from memcore.sync import SyncMemoryService
+from memcore.validation import Limits, validate_intervention, validate_reflection, validate_user_id
+
+__all__ = [
+    "AdapterNotFoundError",
+    "ConfigurationError",
+    "EmbeddingError",
+    "EmbeddingSchema",
+    "EmbeddingUnavailableError",
+    "Embedder",
+    "HealthCheck",
+    "HealthReport",
+    "HealthStatus",
+    "IndexCreationError",
+    "Intervention",
+    "Limits",
+    "MemcoreError",
+    "MemcoreSettings",
+    "MemoryRecord",
+    "MemoryService",
+    "MemoryStats",
+    "MemoryStore",
+    "MetadataValue",
+    "NotFoundError",
+    "Outcome",
+    "Page",
+    "RecordKind",
+    "Reflection",
+    "SchemaMismatchError",
+    "SearchFilter",
+    "SearchHit",
+    "StoreError",
+    "StoreTimeoutError",
+    "StoreUnavailableError",
+    "SyncMemoryService",
+    "ValidationError",
+    "Vectors",
+    "VectorSearchError",
+    "connect",
+    "load_settings",
+    "new_id",
+    "validate_intervention",
+    "validate_reflection",
+    "validate_user_id",
+]

@@ -1,0 +1,87 @@
+"""A deterministic, dependency-free embedder for tests and offline demos.
+
+:class:`HashingEmbedder` hashes word unigrams and bigrams into a fixed number of signed
+buckets (the "hashing trick"). Texts that share words get similar vectors, which is
+enough to exercise search end to end, but it knows nothing of meaning: use a real model
+(``memcore[local]`` or ``memcore-openai``) for real memories.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from memcore.domain import HealthCheck, HealthStatus
+from memcore.ports import Vectors
+from memcore.settings import MemcoreSettings
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+_EMPTY_FEATURE = "\x00empty"
+
+
+class HashingEmbedder:
+    """Feature-hashing embedder: deterministic across processes and platforms."""
+
+    backend = "hashing"
+
+    def __init__(self, dimension: int = 384) -> None:
+        if dimension < 2:
+            msg = "dimension must be at least 2"
+            raise ValueError(msg)
+        self._dimension = dimension
+
+    @classmethod
+    def from_settings(cls, settings: MemcoreSettings) -> HashingEmbedder:
+        """Build from ``MEMCORE_HASHING__DIMENSION``."""
+        return cls(dimension=settings.hashing.dimension)
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def model(self) -> str:
+        return "memcore-hashing-v1"
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        return self.embed_sync(texts)
+
+    def embed_sync(self, texts: Sequence[str]) -> Vectors:
+        """The same as :meth:`embed`, for callers without an event loop."""
+        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for feature in _features(text):
+                digest = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest())
+                bucket, sign = divmod(digest, 2)
+                out[row, bucket % self._dimension] += 1.0 if sign else -1.0
+            norm = np.linalg.norm(out[row])
+            if norm == 0.0:  # features cancelled out; fall back to a fixed direction
+                out[row, 0] = 1.0
+            else:
+                out[row] /= norm
+        return out
+
+    async def health(self) -> HealthCheck:
+        started = time.perf_counter()
+        self.embed_sync(["health"])
+        return HealthCheck(
+            component="embedder",
+            status=HealthStatus.HEALTHY,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            detail=f"{self.model}, {self._dimension} dims",
+            facts={"backend": self.backend, "model": self.model, "dimension": self._dimension},
+        )
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _features(text: str) -> list[str]:
+    words = _TOKEN.findall(text.lower())
+    if not words:
+        return [_EMPTY_FEATURE]
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]

@@ -1,0 +1,371 @@
+"""The in-memory reference store: exact cosine search with numpy, optional snapshot file.
+
+Each user has a shard: one contiguous float32 matrix of unit-length rows (grown by
+doubling), plus numpy columns for the filterable fields so a filter is a vectorised mask
+computed *before* ranking. A search is one matrix-vector product over the user's rows
+(or the masked subset) and an ``argpartition`` for the top k, which is the numpy floor.
+
+All state changes happen under one lock and without awaiting, so concurrent tasks (and
+threads, through the sync facade) never see a half-written shard.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from memcore.domain import (
+    EmbeddingSchema,
+    HealthCheck,
+    HealthStatus,
+    Intervention,
+    MemoryRecord,
+    Outcome,
+    Page,
+    RecordKind,
+    SearchFilter,
+    SearchHit,
+)
+from memcore.domain.codec import record_from_dict, record_to_dict
+from memcore.errors import SchemaMismatchError, StoreError, ValidationError
+from memcore.ports import Vectors
+from memcore.settings import MemcoreSettings
+
+_KINDS = {kind: code for code, kind in enumerate(RecordKind)}
+_OUTCOMES = {outcome: code for code, outcome in enumerate(Outcome)}
+_NO_OUTCOME = -1
+_NO_TASK = -1
+_SNAPSHOT_VERSION = 1
+
+
+class _Shard:
+    """One user's records, vectors and filter columns, row ``i`` for ``records[i]``."""
+
+    __slots__ = ("created", "kinds", "outcomes", "records", "rows", "size", "tasks", "vectors")
+
+    def __init__(self, dimension: int, capacity: int = 16) -> None:
+        self.vectors: NDArray[np.float32] = np.empty((capacity, dimension), dtype=np.float32)
+        self.kinds = np.empty(capacity, dtype=np.int8)
+        self.outcomes = np.empty(capacity, dtype=np.int8)
+        self.tasks = np.empty(capacity, dtype=np.int32)
+        self.created = np.empty(capacity, dtype=np.float64)
+        self.records: list[MemoryRecord] = []
+        self.rows: dict[str, int] = {}
+        self.size = 0
+
+    def put(self, record: MemoryRecord, vector: NDArray[np.float32], task_code: int) -> None:
+        row = self.rows.get(record.id)
+        if row is None:
+            row = self.size
+            if row == len(self.vectors):
+                self._grow()
+            self.rows[record.id] = row
+            self.records.append(record)
+            self.size += 1
+        else:
+            self.records[row] = record
+        self.vectors[row] = vector
+        self.kinds[row] = _KINDS[record.kind]
+        is_intervention = isinstance(record, Intervention)
+        self.outcomes[row] = _OUTCOMES[record.outcome] if is_intervention else _NO_OUTCOME
+        self.tasks[row] = task_code
+        self.created[row] = record.created_at.timestamp()
+
+    def remove(self, record_id: str) -> bool:
+        row = self.rows.pop(record_id, None)
+        if row is None:
+            return False
+        last = self.size - 1
+        if row != last:  # move the last row into the hole to stay contiguous
+            moved = self.records[last]
+            self.records[row] = moved
+            self.rows[moved.id] = row
+            for column in (self.vectors, self.kinds, self.outcomes, self.tasks, self.created):
+                column[row] = column[last]
+        self.records.pop()
+        self.size = last
+        return True
+
+    def _grow(self) -> None:
+        capacity = 2 * len(self.vectors)
+        for name in ("vectors", "kinds", "outcomes", "tasks", "created"):
+            old = getattr(self, name)
+            new = np.empty((capacity, *old.shape[1:]), dtype=old.dtype)
+            new[: self.size] = old[: self.size]
+            setattr(self, name, new)
+
+
+class InMemoryStore:
+    """A :class:`~memcore.ports.MemoryStore` in process memory (store name ``memory``).
+
+    ``snapshot_path`` makes data survive restarts: it is loaded by
+    :meth:`ensure_schema` and written by :meth:`save` and :meth:`aclose`, atomically
+    (written to a temporary file, then renamed over the old one).
+    """
+
+    backend = "memory"
+
+    def __init__(self, snapshot_path: Path | str | None = None) -> None:
+        self._snapshot_path = Path(snapshot_path) if snapshot_path else None
+        self._schema: EmbeddingSchema | None = None
+        self._shards: dict[str, _Shard] = {}
+        self._task_codes: dict[str, int] = {}
+        self._lock = threading.RLock()
+
+    @classmethod
+    def from_settings(cls, settings: MemcoreSettings) -> InMemoryStore:
+        """Build from ``MEMCORE_MEMORY__SNAPSHOT_PATH``."""
+        return cls(snapshot_path=settings.memory.snapshot_path)
+
+    async def ensure_schema(self, schema: EmbeddingSchema) -> None:
+        with self._lock:
+            if self._schema is None and self._snapshot_path and self._snapshot_path.exists():
+                self._load(self._snapshot_path)
+            if self._schema is not None and self._schema != schema:
+                raise SchemaMismatchError(
+                    "embedding schema mismatch",
+                    expected=self._schema.describe(),
+                    actual=schema.describe(),
+                    operation="ensure_schema",
+                    backend=self.backend,
+                )
+            self._schema = schema
+
+    async def upsert(self, user_id: str, records: Sequence[MemoryRecord], vectors: Vectors) -> None:
+        schema = self._require_schema("upsert")
+        if vectors.shape != (len(records), schema.dimension):
+            raise ValidationError(
+                "embedding",
+                f"shape must be ({len(records)}, {schema.dimension}), got {vectors.shape}",
+                operation="upsert",
+                backend=self.backend,
+                user_id=user_id,
+            )
+        for record in records:
+            if record.user_id != user_id:
+                raise ValidationError(
+                    "user_id", "every record must belong to the user written for",
+                    operation="upsert", backend=self.backend, user_id=user_id,
+                )
+        unit = _normalized(vectors)
+        with self._lock:
+            shard = self._shards.get(user_id)
+            if shard is None:
+                shard = self._shards[user_id] = _Shard(schema.dimension)
+            for record, vector in zip(records, unit):
+                shard.put(record, vector, self._task_code(record))
+
+    async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
+        self._require_schema("get")
+        with self._lock:
+            shard = self._shards.get(user_id)
+            if shard is None:
+                return []
+            return [shard.records[shard.rows[i]] for i in ids if i in shard.rows]
+
+    async def delete(self, user_id: str, ids: Sequence[str]) -> int:
+        self._require_schema("delete")
+        with self._lock:
+            shard = self._shards.get(user_id)
+            if shard is None:
+                return 0
+            removed = sum(shard.remove(record_id) for record_id in dict.fromkeys(ids))
+            if shard.size == 0:
+                del self._shards[user_id]
+            return removed
+
+    async def search(
+        self, user_id: str, vector: Vectors, k: int, filters: SearchFilter
+    ) -> list[SearchHit[MemoryRecord]]:
+        self._require_schema("search")
+        query = _normalized(vector.reshape(1, -1))[0]
+        with self._lock:
+            shard = self._shards.get(user_id)
+            if shard is None:
+                return []
+            rows = self._matching_rows(shard, filters)
+            if rows is None:
+                scores = shard.vectors[: shard.size] @ query
+            else:
+                scores = shard.vectors[rows] @ query
+            top = _top_k(scores, k)
+            picked = top if rows is None else rows[top]
+            return [
+                SearchHit(record=shard.records[row], score=float(np.clip(scores[i], -1.0, 1.0)))
+                for i, row in zip(top, picked)
+            ]
+
+    async def list(
+        self, user_id: str, filters: SearchFilter, limit: int, cursor: str | None = None
+    ) -> Page[MemoryRecord]:
+        self._require_schema("list")
+        after = _decode_cursor(cursor) if cursor else None
+        with self._lock:
+            shard = self._shards.get(user_id)
+            if shard is None:
+                return Page(items=())
+            rows = self._matching_rows(shard, filters)
+            candidates = [shard.records[row] for row in (range(shard.size) if rows is None else rows)]
+        keyed = sorted(candidates, key=_order_key)
+        if after is not None:
+            keyed = [record for record in keyed if _order_key(record) > after]
+        items = tuple(keyed[:limit])
+        more = len(keyed) > limit
+        return Page(items=items, next_cursor=_encode_cursor(items[-1]) if more else None)
+
+    async def count(self, user_id: str, filters: SearchFilter) -> int:
+        self._require_schema("count")
+        with self._lock:
+            shard = self._shards.get(user_id)
+            if shard is None:
+                return 0
+            rows = self._matching_rows(shard, filters)
+            return shard.size if rows is None else len(rows)
+
+    async def forget_user(self, user_id: str) -> int:
+        self._require_schema("forget_user")
+        with self._lock:
+            shard = self._shards.pop(user_id, None)
+            return 0 if shard is None else shard.size
+
+    async def health(self) -> HealthCheck:
+        started = time.perf_counter()
+        with self._lock:
+            users = len(self._shards)
+            records = sum(shard.size for shard in self._shards.values())
+        status = HealthStatus.HEALTHY if self._schema else HealthStatus.DEGRADED
+        return HealthCheck(
+            component="store",
+            status=status,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            detail=f"{records} records of {users} users" if self._schema else "schema not set",
+            facts={"backend": self.backend, "users": users, "records": records},
+        )
+
+    async def save(self) -> None:
+        """Write the snapshot now (no-op without ``snapshot_path``)."""
+        if self._snapshot_path is not None and self._schema is not None:
+            with self._lock:
+                self._dump(self._snapshot_path)
+
+    async def aclose(self) -> None:
+        await self.save()
+
+    def _require_schema(self, operation: str) -> EmbeddingSchema:
+        if self._schema is None:
+            raise StoreError(
+                "call ensure_schema() before using the store",
+                operation=operation,
+                backend=self.backend,
+            )
+        return self._schema
+
+    def _task_code(self, record: MemoryRecord) -> int:
+        if not isinstance(record, Intervention):
+            return _NO_TASK
+        return self._task_codes.setdefault(record.task, len(self._task_codes))
+
+    def _matching_rows(self, shard: _Shard, filters: SearchFilter) -> NDArray[np.intp] | None:
+        """Row numbers matching ``filters``, or ``None`` when every row does."""
+        if filters.is_empty:
+            return None
+        n = shard.size
+        mask = np.ones(n, dtype=bool)
+        if filters.kind is not None:
+            mask &= shard.kinds[:n] == _KINDS[filters.kind]
+        if filters.outcomes:
+            mask &= np.isin(shard.outcomes[:n], [_OUTCOMES[o] for o in filters.outcomes])
+        if filters.task is not None:
+            mask &= shard.tasks[:n] == self._task_codes.get(filters.task, -2)
+        if filters.created_after is not None:
+            mask &= shard.created[:n] >= filters.created_after.timestamp()
+        if filters.created_before is not None:
+            mask &= shard.created[:n] < filters.created_before.timestamp()
+        rows = np.flatnonzero(mask)
+        if filters.metadata:
+            rows = rows[[filters.matches(shard.records[row]) for row in rows]]
+        return rows
+
+    def _dump(self, path: Path) -> None:
+        assert self._schema is not None
+        records = [record_to_dict(r) for shard in self._shards.values() for r in shard.records]
+        vectors = [shard.vectors[: shard.size] for shard in self._shards.values()]
+        header = {
+            "version": _SNAPSHOT_VERSION,
+            "dimension": self._schema.dimension,
+            "model": self._schema.model,
+            "records": records,
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(
+                    handle,
+                    header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
+                    vectors=np.concatenate(vectors) if vectors else np.empty((0, self._schema.dimension), np.float32),
+                )
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _load(self, path: Path) -> None:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                header = json.loads(data["header"].tobytes())
+                vectors = np.array(data["vectors"], dtype=np.float32)
+            records = [record_from_dict(item) for item in header["records"]]
+        except (OSError, ValueError, KeyError) as exc:
+            raise StoreError(
+                f"cannot read snapshot {path}: {exc}", operation="load", backend=self.backend
+            ) from exc
+        self._schema = EmbeddingSchema(dimension=header["dimension"], model=header["model"])
+        for record, vector in zip(records, vectors):
+            shard = self._shards.get(record.user_id)
+            if shard is None:
+                shard = self._shards[record.user_id] = _Shard(self._schema.dimension)
+            shard.put(record, vector, self._task_code(record))
+
+
+def _normalized(vectors: Vectors) -> NDArray[np.float32]:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.asarray(vectors / np.where(norms == 0, 1, norms), dtype=np.float32)
+
+
+def _top_k(scores: NDArray[np.float32], k: int) -> NDArray[np.intp]:
+    """Indices of the ``k`` largest scores, largest first."""
+    n = len(scores)
+    if k < n:
+        top = np.argpartition(scores, n - k)[n - k :]
+    else:
+        top = np.arange(n)
+    return top[np.argsort(-scores[top], kind="stable")]
+
+
+def _order_key(record: MemoryRecord) -> tuple[float, str]:
+    return (record.created_at.timestamp(), record.id)
+
+
+def _encode_cursor(record: MemoryRecord) -> str:
+    raw = json.dumps(_order_key(record)).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        timestamp, record_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return (float(timestamp), str(record_id))
+    except (ValueError, TypeError) as exc:
+        raise ValidationError("cursor", "is not a cursor this store returned") from exc

@@ -1,0 +1,41 @@
+"""Domain model: frozen value objects and their rules. No I/O happens here."""
+
+from memcore.domain.filters import SearchFilter, metadata_equal
+from memcore.domain.outcome import Outcome, RecordKind
+from memcore.domain.records import (
+    Intervention,
+    MemoryRecord,
+    MetadataValue,
+    Reflection,
+    new_id,
+    utcnow,
+)
+from memcore.domain.results import (
+    EmbeddingSchema,
+    HealthCheck,
+    HealthReport,
+    HealthStatus,
+    MemoryStats,
+    Page,
+    SearchHit,
+)
+
+__all__ = [
+    "EmbeddingSchema",
+    "HealthCheck",
+    "HealthReport",
+    "HealthStatus",
+    "Intervention",
+    "MemoryRecord",
+    "MemoryStats",
+    "MetadataValue",
+    "Outcome",
+    "Page",
+    "RecordKind",
+    "Reflection",
+    "SearchFilter",
+    "SearchHit",
+    "metadata_equal",
+    "new_id",
+    "utcnow",
+]

@@ -1,0 +1,91 @@
+"""The memories themselves: frozen value objects with client-generated ids."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import ClassVar, Literal, Union
+
+from memcore.domain.outcome import Outcome, RecordKind
+
+MetadataValue = Union[str, int, float, bool]
+"""Metadata holds flat scalars only, so every backend can filter on it by equality."""
+
+_EMPTY: Mapping[str, MetadataValue] = MappingProxyType({})
+
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1b7d2e-5c1a-4c8e-9a57-2f2d9c1e7b10")
+
+
+def new_id(idempotency_key: str | None = None) -> str:
+    """Return a record id: random, or derived from ``idempotency_key`` so a retried
+    logical write always lands on the same id (and so leaves one record)."""
+    if idempotency_key is None:
+        return uuid.uuid4().hex
+    return uuid.uuid5(_IDEMPOTENCY_NAMESPACE, idempotency_key).hex
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(timezone.utc)
+
+
+def _freeze(metadata: Mapping[str, MetadataValue]) -> Mapping[str, MetadataValue]:
+    # A read-only copy: the caller's dict is never aliased, so neither side can mutate the other.
+    return MappingProxyType(dict(metadata)) if metadata else _EMPTY
+
+
+@dataclass(frozen=True, slots=True)
+class Intervention:
+    """Something the agent said or did for a user, in a context, for a task, and its outcome."""
+
+    id: str
+    user_id: str
+    intervention_text: str = field(repr=False)
+    task: str
+    context: str = field(default="", repr=False)
+    outcome: Outcome = Outcome.UNKNOWN
+    created_at: datetime = field(default_factory=utcnow)
+    metadata: Mapping[str, MetadataValue] = field(default_factory=lambda: _EMPTY, hash=False, repr=False)
+
+    kind: ClassVar[Literal[RecordKind.INTERVENTION]] = RecordKind.INTERVENTION
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metadata", _freeze(self.metadata))
+
+    def embedding_text(self) -> str:
+        """The text that is embedded: the situation and what was said, so a query that
+        describes a situation finds interventions made in similar ones."""
+        parts = [f"Task: {self.task}"]
+        if self.context:
+            parts.append(f"Context: {self.context}")
+        parts.append(f"Intervention: {self.intervention_text}")
+        return "\n".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Reflection:
+    """An insight about a user, drawn from some of their interventions."""
+
+    id: str
+    user_id: str
+    text: str = field(repr=False)
+    source_ids: tuple[str, ...] = ()
+    created_at: datetime = field(default_factory=utcnow)
+    metadata: Mapping[str, MetadataValue] = field(default_factory=lambda: _EMPTY, hash=False, repr=False)
+
+    kind: ClassVar[Literal[RecordKind.REFLECTION]] = RecordKind.REFLECTION
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metadata", _freeze(self.metadata))
+        object.__setattr__(self, "source_ids", tuple(self.source_ids))
+
+    def embedding_text(self) -> str:
+        """The text that is embedded: the reflection itself."""
+        return self.text
+
+
+MemoryRecord = Union[Intervention, Reflection]
+"""Either kind of memory; ``record.kind`` tells which."""

@@ -1,0 +1,146 @@
+"""The memcore error tree, keyed to what the caller does next.
+
+::
+
+    MemcoreError                      anything raised by memcore
+    ├── ValidationError               bad input; nothing was stored. Fix the input.
+    ├── ConfigurationError            bad or missing setting. Fix the configuration.
+    │   └── AdapterNotFoundError      backend name unknown or its package missing; install it.
+    ├── NotFoundError                 the record does not exist (for this user).
+    ├── SchemaMismatchError           embedder dimension/model differs from the store's schema;
+    │                                 re-embed into a new index (see docs/adapters.md).
+    ├── EmbeddingError                the embedder failed; not retryable (bad key, bad model...).
+    │   └── EmbeddingUnavailableError retryable: the embedding service is down or slow.
+    └── StoreError                    the store failed; not retryable as such.
+        ├── StoreUnavailableError     retryable: connection refused/reset, server loading.
+        │   └── StoreTimeoutError     retryable: the store did not answer in time.
+        ├── IndexCreationError        the search index could not be created.
+        └── VectorSearchError         the store rejected or failed a vector search.
+
+Every error carries the ``operation``, ``backend`` and ``user_id`` it happened in (any of
+them may be ``None``) and, when it wraps a vendor error, the cause as ``__cause__``
+(adapters always ``raise ... from exc``). ``retryable`` is ``True`` only for transient
+errors; retry policies retry those and nothing else. Messages never contain memory content
+or secrets.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AdapterNotFoundError",
+    "ConfigurationError",
+    "EmbeddingError",
+    "EmbeddingUnavailableError",
+    "IndexCreationError",
+    "MemcoreError",
+    "NotFoundError",
+    "SchemaMismatchError",
+    "StoreError",
+    "StoreTimeoutError",
+    "StoreUnavailableError",
+    "ValidationError",
+    "VectorSearchError",
+]
+
+
+class MemcoreError(Exception):
+    """Root of every error memcore raises."""
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str | None = None,
+        backend: str | None = None,
+        user_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.operation = operation
+        self.backend = backend
+        self.user_id = user_id
+
+    def __str__(self) -> str:
+        where = ", ".join(
+            f"{name}={value!r}"
+            for name, value in (
+                ("operation", self.operation),
+                ("backend", self.backend),
+                ("user_id", self.user_id),
+            )
+            if value is not None
+        )
+        return f"{self.message} ({where})" if where else self.message
+
+
+class ValidationError(MemcoreError, ValueError):
+    """An input broke a rule in :mod:`memcore.validation`; nothing was stored.
+
+    ``field`` names the offending input (``"user_id"``, ``"metadata.lang"``, ``"k"``...).
+    """
+
+    def __init__(self, field: str, message: str, **context: str | None) -> None:
+        super().__init__(f"{field}: {message}", **context)
+        self.field = field
+
+
+class ConfigurationError(MemcoreError):
+    """A setting is invalid or missing. ``setting`` names it (e.g. ``MEMCORE_STORE``)."""
+
+    def __init__(self, message: str, *, setting: str | None = None, **context: str | None) -> None:
+        super().__init__(message, **context)
+        self.setting = setting
+
+
+class AdapterNotFoundError(ConfigurationError):
+    """No backend is registered under that name, or its package is not installed."""
+
+
+class NotFoundError(MemcoreError):
+    """The requested record does not exist for this user."""
+
+
+class SchemaMismatchError(MemcoreError):
+    """The embedder does not match the schema the store was created with.
+
+    ``expected`` is what the store holds, ``actual`` what the embedder offers.
+    """
+
+    def __init__(self, message: str, *, expected: str, actual: str, **context: str | None) -> None:
+        super().__init__(f"{message}: store has {expected}, embedder gives {actual}", **context)
+        self.expected = expected
+        self.actual = actual
+
+
+class EmbeddingError(MemcoreError):
+    """The embedder failed in a way retrying will not fix (bad key, unknown model, bad reply)."""
+
+
+class EmbeddingUnavailableError(EmbeddingError):
+    """The embedding service is unreachable, overloaded or too slow; retry later."""
+
+    retryable = True
+
+
+class StoreError(MemcoreError):
+    """The store failed in a way retrying will not fix."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store cannot be reached right now (refused, reset, loading); retry later."""
+
+    retryable = True
+
+
+class StoreTimeoutError(StoreUnavailableError):
+    """The store did not answer in time; the operation may or may not have happened."""
+
+
+class IndexCreationError(StoreError):
+    """The store could not create its search index."""
+
+
+class VectorSearchError(StoreError):
+    """The store rejected or failed a vector search."""

@@ -1,0 +1,167 @@
+"""The two ports every backend implements. Their docstrings are the contract.
+
+Each sentence of a promise below has a test in :mod:`memcore.testing`; an adapter that
+passes :class:`~memcore.testing.StoreContract` or
+:class:`~memcore.testing.EmbedderContract` keeps them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from memcore.domain import (
+    EmbeddingSchema,
+    HealthCheck,
+    MemoryRecord,
+    Page,
+    SearchFilter,
+    SearchHit,
+)
+
+Vectors = NDArray[np.float32]
+"""A C-contiguous ``(n, dimension)`` float32 matrix, one row per text or record."""
+
+
+@runtime_checkable
+class MemoryStore(Protocol):
+    """Where memories and their embeddings live, partitioned by user.
+
+    Tenancy is in the signature: every data method takes ``user_id`` and reads, counts,
+    changes or deletes only that user's records, whatever the ids look like (ids that
+    prefix each other, or are full of query metacharacters, never meet). Stores receive
+    validated input from :class:`~memcore.MemoryService`; they need not re-validate it,
+    but they must treat every value as data, never as query syntax.
+
+    A write is visible to every read that starts after it returns (read-your-writes).
+    Stores are safe to use from many concurrent tasks of one event loop.
+    """
+
+    #: Short backend name used in logs, metrics and errors (``"memory"``, ``"redis"``).
+    backend: str
+
+    async def ensure_schema(self, schema: EmbeddingSchema) -> None:
+        """Prepare the store for vectors of ``schema`` and check it matches what is there.
+
+        Creates what is missing (index, metadata) and never drops or rebuilds existing
+        data. Calling it again with the same schema is a no-op. If the store already holds
+        a different dimension or model, raises
+        :class:`~memcore.errors.SchemaMismatchError` naming both sides. Every other method
+        may be called only after this one succeeded.
+        """
+        ...
+
+    async def upsert(self, user_id: str, records: Sequence[MemoryRecord], vectors: Vectors) -> None:
+        """Store ``records`` (all of ``user_id``) with their embeddings, row ``i`` for record ``i``.
+
+        Upsert by id is idempotent: writing the same record twice leaves one record, and a
+        record with an existing id replaces the old one whole. The batch is all-or-nothing
+        as far as the backend allows. Neither ``records`` nor ``vectors`` is mutated or
+        kept by reference. A record whose ``user_id`` differs raises
+        :class:`~memcore.errors.ValidationError` and nothing is stored.
+        """
+        ...
+
+    async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
+        """Return the records of ``user_id`` with these ids, in the order of ``ids``.
+
+        Missing ids are not an error: they are left out. Another user's id is missing.
+        """
+        ...
+
+    async def delete(self, user_id: str, ids: Sequence[str]) -> int:
+        """Delete these records of ``user_id``; return how many existed and were removed.
+
+        Missing ids are not an error. No other user's record is touched.
+        """
+        ...
+
+    async def search(
+        self,
+        user_id: str,
+        vector: Vectors,
+        k: int,
+        filters: SearchFilter,
+    ) -> list[SearchHit[MemoryRecord]]:
+        """Return at most ``k`` of ``user_id``'s records nearest to ``vector``, best first.
+
+        ``vector`` is one ``(dimension,)`` row. Filters are applied before ranking, so
+        ``k`` hits come back whenever at least ``k`` records match. Scores are cosine
+        similarities (see :class:`~memcore.SearchHit`), non-increasing down the list.
+        """
+        ...
+
+    async def list(
+        self,
+        user_id: str,
+        filters: SearchFilter,
+        limit: int,
+        cursor: str | None = None,
+    ) -> Page[MemoryRecord]:
+        """Return up to ``limit`` of ``user_id``'s records matching ``filters``, oldest first.
+
+        Order is by ``(created_at, id)``. Following ``next_cursor`` until it is ``None``
+        visits every matching record exactly once when nothing is written meanwhile.
+        Cursors are opaque strings, valid only for the same user and filters.
+        """
+        ...
+
+    async def count(self, user_id: str, filters: SearchFilter) -> int:
+        """Return how many of ``user_id``'s records match ``filters``."""
+        ...
+
+    async def forget_user(self, user_id: str) -> int:
+        """Delete every record of ``user_id`` and return how many there were.
+
+        Other users, even those whose ids start with ``user_id``, keep everything.
+        """
+        ...
+
+    async def health(self) -> HealthCheck:
+        """Check the backend end to end and report; never raises for a sick backend."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and flush what must persist. Calling it twice is harmless."""
+        ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into vectors. Implementations are safe for concurrent use."""
+
+    #: Short backend name used in logs, metrics and errors (``"local"``, ``"openai"``).
+    backend: str
+
+    @property
+    def dimension(self) -> int:
+        """Length of every vector this embedder returns; stable for its lifetime."""
+        ...
+
+    @property
+    def model(self) -> str:
+        """Name of the model; two embedders with the same name and dimension are
+        interchangeable for a store."""
+        ...
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        """Return a C-contiguous float32 ``(len(texts), dimension)`` matrix, row ``i`` for ``texts[i]``.
+
+        Values are finite. Embedding a batch gives the same rows as embedding each text
+        alone (up to float rounding). The empty string and any unicode text are valid
+        inputs; an empty ``texts`` returns a ``(0, dimension)`` matrix.
+        Failures raise :class:`~memcore.errors.EmbeddingError`, retryable ones
+        :class:`~memcore.errors.EmbeddingUnavailableError`.
+        """
+        ...
+
+    async def health(self) -> HealthCheck:
+        """Check the model is loaded or the service reachable; never raises for a sick one."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the model or connections. Calling it twice is harmless."""
+        ...

@@ -1,0 +1,86 @@
+"""Backends by name, found through entry points and imported on first use.
+
+A distribution registers a store or embedder class in its ``pyproject.toml``::
+
+    [project.entry-points."memcore.stores"]
+    redis = "memcore_redis:RedisStore"
+
+The class must have ``from_settings(settings: MemcoreSettings)``. Nothing is imported
+until a backend is asked for by name, so an installed but unused adapter costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import Generic, Protocol, TypeVar
+
+from memcore.errors import AdapterNotFoundError
+from memcore.ports import Embedder, MemoryStore
+from memcore.settings import MemcoreSettings
+
+T_co = TypeVar("T_co", covariant=True)
+
+STORES_GROUP = "memcore.stores"
+EMBEDDERS_GROUP = "memcore.embedders"
+
+# Where to get the backends we know of, for the "install ..." hint.
+_INSTALL_HINTS = {
+    "redis": "memcore-redis (pip install 'memcore[redis]')",
+    "openai": "memcore-openai (pip install 'memcore[openai]')",
+    "local": "memcore-sentence-transformers (pip install 'memcore[local]')",
+}
+
+
+class BackendFactory(Protocol[T_co]):
+    """What an entry point names: a class (or object) that builds a backend from settings."""
+
+    def from_settings(self, settings: MemcoreSettings) -> T_co: ...
+
+
+@dataclass(frozen=True)
+class Registry(Generic[T_co]):
+    """Names to ``"module:attr"`` targets for one entry-point group."""
+
+    group: str
+    kind: str
+
+    def names(self) -> list[str]:
+        """Every registered backend name, sorted."""
+        return sorted({ep.name for ep in entry_points(group=self.group)})
+
+    def load(self, name: str) -> BackendFactory[T_co]:
+        """Import and return the factory registered as ``name``.
+
+        Raises :class:`~memcore.errors.AdapterNotFoundError` with an install hint when no
+        installed package provides it or its package fails to import.
+        """
+        found = [ep for ep in entry_points(group=self.group) if ep.name == name]
+        setting = f"MEMCORE_{self.kind.upper()}"
+        if not found:
+            hint = _INSTALL_HINTS.get(name)
+            advice = f"install {hint} to use {self.kind} {name!r}" if hint else (
+                f"no {self.kind} {name!r} is installed; known: {', '.join(self.names()) or 'none'}"
+            )
+            raise AdapterNotFoundError(advice, setting=setting)
+        module_name, _, attr = found[0].value.partition(":")
+        try:
+            target = import_module(module_name)
+        except ImportError as exc:
+            raise AdapterNotFoundError(
+                f"{self.kind} {name!r} is registered but cannot be imported ({exc}); "
+                f"reinstall {_INSTALL_HINTS.get(name, found[0].value)}",
+                setting=setting,
+            ) from exc
+        for part in attr.split("."):
+            target = getattr(target, part)
+        return target  # type: ignore[no-any-return]
+
+    def create(self, settings: MemcoreSettings, name: str) -> T_co:
+        """Build the backend ``name`` from ``settings``."""
+        return self.load(name).from_settings(settings)
+
+
+stores: Registry[MemoryStore] = Registry(STORES_GROUP, "store")
+embedders: Registry[Embedder] = Registry(EMBEDDERS_GROUP, "embedder")

@@ -1,0 +1,357 @@
+"""MemoryService: the use cases an agent calls.
+
+Every call validates its input first (so a bad input stores nothing), embeds what needs
+embedding in one batch, and makes one store call. A record is searchable as soon as the
+call that wrote it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar, cast
+
+import numpy as np
+
+from memcore.domain import (
+    EmbeddingSchema,
+    HealthCheck,
+    HealthReport,
+    HealthStatus,
+    Intervention,
+    MemoryRecord,
+    MemoryStats,
+    MetadataValue,
+    Outcome,
+    Page,
+    RecordKind,
+    Reflection,
+    SearchFilter,
+    SearchHit,
+    new_id,
+    utcnow,
+)
+from memcore.errors import EmbeddingError, NotFoundError, ValidationError
+from memcore.ports import Embedder, MemoryStore, Vectors
+from memcore.validation import (
+    DEFAULT_LIMITS,
+    Limits,
+    validate_batch_size,
+    validate_embeddings,
+    validate_filters,
+    validate_intervention,
+    validate_k,
+    validate_outcome,
+    validate_record_id,
+    validate_record_ids,
+    validate_reflection,
+    validate_text,
+    validate_user_id,
+)
+
+RecordT = TypeVar("RecordT", Intervention, Reflection)
+
+_INTERVENTION_FIELDS = frozenset(
+    {"intervention_text", "task", "context", "outcome", "metadata", "created_at", "id",
+     "idempotency_key"}
+)
+MAX_LIST_LIMIT = 1_000
+
+
+class MemoryService:
+    """Record and recall a user's interventions and reflections.
+
+    Build it with :func:`memcore.connect` (from settings), or by hand from any
+    :class:`~memcore.ports.MemoryStore` and :class:`~memcore.ports.Embedder`; the service
+    then owns both and closes them in :meth:`aclose`. Call :meth:`start` (``connect``
+    does) before anything else: it checks the store's schema against the embedder.
+    """
+
+    def __init__(
+        self, store: MemoryStore, embedder: Embedder, *, limits: Limits = DEFAULT_LIMITS
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.limits = limits
+        self._started = False
+
+    async def __aenter__(self) -> MemoryService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    @property
+    def schema(self) -> EmbeddingSchema:
+        """The embedding schema this service writes: the embedder's dimension and model."""
+        return EmbeddingSchema(dimension=self.embedder.dimension, model=self.embedder.model)
+
+    async def start(self) -> None:
+        """Check (or create) the store's schema for this embedder. Idempotent."""
+        if not self._started:
+            await self.store.ensure_schema(self.schema)
+            self._started = True
+
+    async def aclose(self) -> None:
+        """Close the store and the embedder."""
+        await self.store.aclose()
+        await self.embedder.aclose()
+
+    # -- interventions -------------------------------------------------------------------
+
+    async def record_intervention(
+        self,
+        user_id: str,
+        intervention_text: str,
+        *,
+        task: str,
+        context: str = "",
+        outcome: Outcome | str = Outcome.UNKNOWN,
+        metadata: Mapping[str, MetadataValue] | None = None,
+        created_at: datetime | None = None,
+        id: str | None = None,  # noqa: A002 - the record's id, named as on the record
+        idempotency_key: str | None = None,
+        embedding: Vectors | None = None,
+    ) -> Intervention:
+        """Store one intervention and return it (with its id).
+
+        ``id`` or ``idempotency_key`` make the write idempotent: a retry lands on the same
+        record. ``embedding`` skips the embedder (it must match its dimension).
+        """
+        record = self._intervention(
+            user_id,
+            {
+                "intervention_text": intervention_text, "task": task, "context": context,
+                "outcome": outcome, "metadata": metadata, "created_at": created_at, "id": id,
+                "idempotency_key": idempotency_key,
+            },
+        )
+        await self._write(user_id, [record], embedding)
+        return record
+
+    async def record_interventions(
+        self,
+        user_id: str,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        embeddings: Vectors | None = None,
+    ) -> list[Intervention]:
+        """Store many interventions of one user with one embed call and one store call.
+
+        Each item is a mapping with the keyword arguments of :meth:`record_intervention`.
+        Every item is validated before anything is written: one bad item stores nothing.
+        """
+        user_id = validate_user_id(user_id)
+        validate_batch_size(len(items), self.limits)
+        records = [self._intervention(user_id, item, f"items[{i}]") for i, item in enumerate(items)]
+        await self._write(user_id, records, embeddings)
+        return records
+
+    async def search_interventions(
+        self,
+        user_id: str,
+        query: str | Vectors,
+        k: int = 5,
+        filters: SearchFilter | Mapping[str, Any] | None = None,
+    ) -> list[SearchHit[Intervention]]:
+        """The ``k`` interventions of ``user_id`` most similar to ``query``, best first.
+
+        ``query`` is a text (embedded here) or a precomputed embedding. ``filters`` narrows
+        by outcome, task, time or metadata (see :class:`~memcore.SearchFilter`).
+        """
+        hits = await self._search(user_id, query, k, filters, RecordKind.INTERVENTION)
+        return cast("list[SearchHit[Intervention]]", hits)
+
+    # -- reflections ---------------------------------------------------------------------
+
+    async def record_reflection(
+        self,
+        user_id: str,
+        text: str,
+        *,
+        source_ids: Sequence[str] = (),
+        metadata: Mapping[str, MetadataValue] | None = None,
+        created_at: datetime | None = None,
+        id: str | None = None,  # noqa: A002
+        idempotency_key: str | None = None,
+        embedding: Vectors | None = None,
+    ) -> Reflection:
+        """Store one reflection drawn from the interventions ``source_ids`` and return it."""
+        user_id = validate_user_id(user_id)
+        validate_text(text, "text", self.limits.max_text_chars)
+        record = validate_reflection(
+            Reflection(
+                id=self._record_id(id, idempotency_key),
+                user_id=user_id,
+                text=text,
+                source_ids=tuple(validate_record_ids(source_ids, "source_ids")),
+                created_at=utcnow() if created_at is None else created_at,
+                metadata={} if metadata is None else metadata,
+            ),
+            self.limits,
+        )
+        await self._write(user_id, [record], embedding)
+        return record
+
+    async def search_reflections(
+        self,
+        user_id: str,
+        query: str | Vectors,
+        k: int = 5,
+        filters: SearchFilter | Mapping[str, Any] | None = None,
+    ) -> list[SearchHit[Reflection]]:
+        """The ``k`` reflections of ``user_id`` most similar to ``query``, best first."""
+        hits = await self._search(user_id, query, k, filters, RecordKind.REFLECTION)
+        return cast("list[SearchHit[Reflection]]", hits)
+
+    # -- reading and forgetting ------------------------------------------------------------
+
+    async def get(self, user_id: str, record_id: str) -> MemoryRecord:
+        """The record ``record_id`` of ``user_id``; raises :class:`NotFoundError` if absent."""
+        found = await self.get_many(user_id, [record_id])
+        if not found:
+            raise NotFoundError(
+                f"no record {record_id!r}", operation="get", backend=self.store.backend,
+                user_id=user_id,
+            )
+        return found[0]
+
+    async def get_many(self, user_id: str, record_ids: Sequence[str]) -> list[MemoryRecord]:
+        """The records of ``user_id`` among ``record_ids``, in that order; missing ones left out."""
+        user_id = validate_user_id(user_id)
+        return await self.store.get(user_id, validate_record_ids(record_ids))
+
+    async def list(
+        self,
+        user_id: str,
+        *,
+        filters: SearchFilter | Mapping[str, Any] | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[MemoryRecord]:
+        """One page of ``user_id``'s records, oldest first; follow ``next_cursor`` for more."""
+        user_id = validate_user_id(user_id)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST_LIMIT:
+            raise ValidationError("limit", f"must be an integer between 1 and {MAX_LIST_LIMIT}")
+        if cursor is not None and not isinstance(cursor, str):
+            raise ValidationError("cursor", "must be a string returned as next_cursor")
+        return await self.store.list(user_id, validate_filters(filters, self.limits), limit, cursor)
+
+    async def delete(self, user_id: str, record_ids: str | Sequence[str]) -> int:
+        """Delete records of ``user_id``; returns how many existed. Missing ids are fine."""
+        user_id = validate_user_id(user_id)
+        ids = [record_ids] if isinstance(record_ids, str) else record_ids
+        return await self.store.delete(user_id, validate_record_ids(ids))
+
+    async def forget_user(self, user_id: str) -> int:
+        """Delete everything of ``user_id``; returns how many records there were."""
+        return await self.store.forget_user(validate_user_id(user_id))
+
+    async def stats(self, user_id: str) -> MemoryStats:
+        """Counts of ``user_id``'s memories by kind and by intervention outcome."""
+        user_id = validate_user_id(user_id)
+        count = self.store.count
+        interventions, reflections, *outcomes = await asyncio.gather(
+            count(user_id, SearchFilter(kind=RecordKind.INTERVENTION)),
+            count(user_id, SearchFilter(kind=RecordKind.REFLECTION)),
+            *(count(user_id, SearchFilter(outcomes=frozenset({o}))) for o in Outcome),
+        )
+        return MemoryStats(
+            user_id=user_id,
+            interventions=interventions,
+            reflections=reflections,
+            by_outcome={o.value: n for o, n in zip(Outcome, outcomes) if n},
+        )
+
+    async def health(self) -> HealthReport:
+        """Check the store and the embedder; the report's status is the worst of them."""
+        store, embedder = await asyncio.gather(self.store.health(), self.embedder.health())
+        return HealthReport.of((store, embedder, self._schema_check()))
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _schema_check(self) -> HealthCheck:
+        status = HealthStatus.HEALTHY if self._started else HealthStatus.DEGRADED
+        detail = self.schema.describe() + ("" if self._started else " (not checked: start() not called)")
+        return HealthCheck(component="schema", status=status, latency_ms=0.0, detail=detail)
+
+    def _record_id(self, record_id: str | None, idempotency_key: str | None) -> str:
+        if record_id is not None:
+            if idempotency_key is not None:
+                raise ValidationError("idempotency_key", "give id or idempotency_key, not both")
+            return validate_record_id(record_id)
+        if idempotency_key is not None:
+            validate_text(idempotency_key, "idempotency_key", 1_024)
+        return new_id(idempotency_key)
+
+    def _intervention(self, user_id: str, item: Mapping[str, Any], field: str = "") -> Intervention:
+        user_id = validate_user_id(user_id)
+        if not isinstance(item, Mapping):
+            raise ValidationError(field or "item", "must be a mapping of intervention fields")
+        unknown = sorted(set(item) - _INTERVENTION_FIELDS)
+        if unknown:
+            raise ValidationError(f"{field}.{unknown[0]}".lstrip("."), "unknown intervention field")
+        try:
+            record = Intervention(
+                id=self._record_id(item.get("id"), item.get("idempotency_key")),
+                user_id=user_id,
+                intervention_text=item["intervention_text"],
+                task=item["task"],
+                context=item.get("context", ""),
+                outcome=validate_outcome(item.get("outcome", Outcome.UNKNOWN)),
+                created_at=utcnow() if item.get("created_at") is None else item["created_at"],
+                metadata=_metadata_arg(item.get("metadata")),
+            )
+        except KeyError as missing:
+            raise ValidationError(f"{field}.{missing.args[0]}".lstrip("."), "is required") from None
+        return validate_intervention(record, self.limits)
+
+    async def _write(
+        self, user_id: str, records: Sequence[RecordT], embeddings: Vectors | None
+    ) -> None:
+        if embeddings is None:
+            vectors = await self._embed([record.embedding_text() for record in records])
+        else:
+            vectors = validate_embeddings(embeddings, len(records), self.embedder.dimension)
+        await self.store.upsert(user_id, records, vectors)
+
+    async def _search(
+        self,
+        user_id: str,
+        query: str | Vectors,
+        k: int,
+        filters: SearchFilter | Mapping[str, Any] | None,
+        kind: RecordKind,
+    ) -> list[SearchHit[MemoryRecord]]:
+        user_id = validate_user_id(user_id)
+        k = validate_k(k, self.limits)
+        narrowed = validate_filters(filters, self.limits).with_kind(kind)
+        if isinstance(query, str):
+            validate_text(query, "query", self.limits.max_text_chars)
+            vector = (await self._embed([query]))[0]
+        else:
+            vector = validate_embeddings(query, 1, self.embedder.dimension)[0]
+        return await self.store.search(user_id, vector, k, narrowed)
+
+    async def _embed(self, texts: Sequence[str]) -> Vectors:
+        vectors = await self.embedder.embed(texts)
+        expected = (len(texts), self.embedder.dimension)
+        if vectors.shape != expected or vectors.dtype != np.float32 or not np.isfinite(vectors).all():
+            raise EmbeddingError(
+                f"embedder returned {vectors.dtype} {vectors.shape}, expected finite float32 {expected}",
+                operation="embed",
+                backend=self.embedder.backend,
+            )
+        return vectors
+
+
+def _metadata_arg(metadata: object) -> Mapping[str, MetadataValue]:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise ValidationError("metadata", f"must be a mapping, not {type(metadata).__name__}")
+    return metadata
+
+

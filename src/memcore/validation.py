@@ -1,0 +1,277 @@
+"""Every rule on user input, in one place. Each failure is a
+:class:`~memcore.errors.ValidationError` naming the field; nothing is stored.
+
+The rules (limits are :class:`Limits`, configurable as ``MEMCORE_LIMITS__*``):
+
+- **user id**: 1-128 characters of printable Unicode; not blank, no leading or trailing
+  whitespace, no control or format characters, no wildcards ``*`` ``?``. Anything else
+  (``acme-corp``, ``a|b``, ``ünïcode``, ``x@y.z``) is a literal id.
+- **record id**: 1-128 characters from ``A-Z a-z 0-9 _ . : -``, starting with a letter
+  or digit (ids go into keys; keep them boring).
+- **texts**: ``intervention_text``/``text`` 1..``max_text_chars`` characters and not blank;
+  ``context`` 0..``max_context_chars``; ``task`` 1..``max_task_chars``; no NUL characters.
+- **outcome**: one of :class:`~memcore.Outcome` (its value or the member).
+- **created_at**: a timezone-aware datetime between 1970 and 2200.
+- **metadata**: at most ``max_metadata_keys`` keys matching ``[A-Za-z0-9_.-]{1,64}``;
+  values ``str`` (at most ``max_metadata_value_chars``), ``int`` (64-bit), finite
+  ``float`` or ``bool``. No ``None``, no nesting.
+- **k**: an ``int`` in ``1..max_k``; **batch**: 1..``max_batch`` items.
+- **embeddings**: a real floating-point array of shape ``(n, dimension)``, finite, each
+  row with a non-zero norm.
+- **filters**: known fields only, each value of the right type (see :class:`~memcore.SearchFilter`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from memcore.domain import (
+    Intervention,
+    MemoryRecord,
+    MetadataValue,
+    Outcome,
+    Reflection,
+    SearchFilter,
+)
+from memcore.errors import ValidationError
+from memcore.ports import Vectors
+
+__all__ = [
+    "Limits",
+    "validate_embeddings",
+    "validate_intervention",
+    "validate_k",
+    "validate_metadata",
+    "validate_outcome",
+    "validate_record_id",
+    "validate_reflection",
+    "validate_user_id",
+]
+
+MAX_ID_CHARS = 128
+_RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+_METADATA_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_WILDCARDS = frozenset("*?")
+_EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
+_INT64 = 2**63
+
+
+class Limits(BaseModel):
+    """Size limits on input; raise them with care, every backend stores what they allow."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_text_chars: int = Field(default=8_000, ge=1, le=1_000_000)
+    max_context_chars: int = Field(default=8_000, ge=0, le=1_000_000)
+    max_task_chars: int = Field(default=256, ge=1, le=10_000)
+    max_metadata_keys: int = Field(default=32, ge=0, le=1_000)
+    max_metadata_value_chars: int = Field(default=1_024, ge=1, le=100_000)
+    max_source_ids: int = Field(default=256, ge=1, le=100_000)
+    max_k: int = Field(default=100, ge=1, le=10_000)
+    max_batch: int = Field(default=1_000, ge=1, le=100_000)
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def validate_user_id(user_id: object) -> str:
+    """Return ``user_id`` if it is a valid user id (see the module rules), else raise."""
+    if not isinstance(user_id, str):
+        raise ValidationError("user_id", f"must be a string, not {type(user_id).__name__}")
+    if not user_id or user_id.isspace():
+        raise ValidationError("user_id", "must not be empty or blank")
+    if len(user_id) > MAX_ID_CHARS:
+        raise ValidationError("user_id", f"must be at most {MAX_ID_CHARS} characters")
+    if user_id != user_id.strip():
+        raise ValidationError("user_id", "must not start or end with whitespace")
+    if any(unicodedata.category(char).startswith("C") for char in user_id):
+        raise ValidationError("user_id", "must not contain control or format characters")
+    if _WILDCARDS.intersection(user_id):
+        raise ValidationError("user_id", "must not contain the wildcards '*' or '?'")
+    return user_id
+
+
+def validate_record_id(record_id: object, field: str = "id") -> str:
+    """Return ``record_id`` if it is a valid record id, else raise."""
+    if not isinstance(record_id, str):
+        raise ValidationError(field, f"must be a string, not {type(record_id).__name__}")
+    if not _RECORD_ID.fullmatch(record_id):
+        raise ValidationError(
+            field, "must be 1-128 characters of A-Z a-z 0-9 _ . : - starting with a letter or digit"
+        )
+    return record_id
+
+
+def validate_record_ids(ids: object, field: str = "ids") -> list[str]:
+    """Return ``ids`` as a list if every item is a valid record id, else raise."""
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence):
+        raise ValidationError(field, "must be a list of record ids")
+    return [validate_record_id(item, f"{field}[{i}]") for i, item in enumerate(ids)]
+
+
+def validate_outcome(outcome: object) -> Outcome:
+    """Return ``outcome`` as an :class:`~memcore.Outcome`, else raise."""
+    if isinstance(outcome, Outcome):
+        return outcome
+    try:
+        return Outcome(outcome)
+    except ValueError:
+        allowed = ", ".join(member.value for member in Outcome)
+        raise ValidationError("outcome", f"{outcome!r} is not one of: {allowed}") from None
+
+
+def validate_k(k: object, limits: Limits = DEFAULT_LIMITS) -> int:
+    """Return ``k`` if it is an int in ``1..limits.max_k``, else raise."""
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise ValidationError("k", f"must be an integer, not {type(k).__name__}")
+    if not 1 <= k <= limits.max_k:
+        raise ValidationError("k", f"must be between 1 and {limits.max_k}, got {k}")
+    return k
+
+
+def validate_batch_size(size: int, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Raise unless a batch of ``size`` items is within ``1..limits.max_batch``."""
+    if not 1 <= size <= limits.max_batch:
+        raise ValidationError("batch", f"must hold 1 to {limits.max_batch} items, got {size}")
+
+
+def validate_text(value: object, field: str, max_chars: int, *, required: bool = True) -> str:
+    """Return ``value`` if it is a string within the limits, else raise."""
+    if not isinstance(value, str):
+        raise ValidationError(field, f"must be a string, not {type(value).__name__}")
+    if required and (not value or value.isspace()):
+        raise ValidationError(field, "must not be empty or blank")
+    if len(value) > max_chars:
+        raise ValidationError(field, f"must be at most {max_chars} characters, got {len(value)}")
+    if "\x00" in value:
+        raise ValidationError(field, "must not contain NUL characters")
+    return value
+
+
+def validate_created_at(value: object, field: str = "created_at") -> datetime:
+    """Return ``value`` if it is an aware datetime in 1970..2200, else raise."""
+    if not isinstance(value, datetime):
+        raise ValidationError(field, f"must be a datetime, not {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(field, "must be timezone-aware (e.g. datetime.now(timezone.utc))")
+    if not _EARLIEST <= value < _LATEST:
+        raise ValidationError(field, "must be between 1970 and 2200")
+    return value
+
+
+def validate_metadata(
+    metadata: object, limits: Limits = DEFAULT_LIMITS, field: str = "metadata"
+) -> dict[str, MetadataValue]:
+    """Return ``metadata`` as a new dict if it follows the metadata rules, else raise."""
+    if not isinstance(metadata, Mapping):
+        raise ValidationError(field, f"must be a mapping, not {type(metadata).__name__}")
+    if len(metadata) > limits.max_metadata_keys:
+        raise ValidationError(field, f"must have at most {limits.max_metadata_keys} keys")
+    checked: dict[str, MetadataValue] = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not _METADATA_KEY.fullmatch(key):
+            raise ValidationError(field, f"key {key!r} must match [A-Za-z0-9_.-]{{1,64}}")
+        checked[key] = _metadata_value(value, limits, f"{field}.{key}")
+    return checked
+
+
+def _metadata_value(value: object, limits: Limits, field: str) -> MetadataValue:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if not -_INT64 <= value < _INT64:
+            raise ValidationError(field, "integers must fit in 64 bits")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValidationError(field, "floats must be finite")
+        return value
+    if isinstance(value, str):
+        return validate_text(value, field, limits.max_metadata_value_chars, required=False)
+    raise ValidationError(field, f"must be str, int, float or bool, not {type(value).__name__}")
+
+
+def validate_intervention(record: object, limits: Limits = DEFAULT_LIMITS) -> Intervention:
+    """Check every field of an :class:`~memcore.Intervention`; return it or raise."""
+    if not isinstance(record, Intervention):
+        raise ValidationError("record", f"must be an Intervention, not {type(record).__name__}")
+    _validate_common(record, limits)
+    validate_text(record.intervention_text, "intervention_text", limits.max_text_chars)
+    validate_text(record.task, "task", limits.max_task_chars)
+    validate_text(record.context, "context", limits.max_context_chars, required=False)
+    validate_outcome(record.outcome)
+    return record
+
+
+def validate_reflection(record: object, limits: Limits = DEFAULT_LIMITS) -> Reflection:
+    """Check every field of a :class:`~memcore.Reflection`; return it or raise."""
+    if not isinstance(record, Reflection):
+        raise ValidationError("record", f"must be a Reflection, not {type(record).__name__}")
+    _validate_common(record, limits)
+    validate_text(record.text, "text", limits.max_text_chars)
+    if len(record.source_ids) > limits.max_source_ids:
+        raise ValidationError("source_ids", f"must have at most {limits.max_source_ids} ids")
+    validate_record_ids(record.source_ids, "source_ids")
+    return record
+
+
+def validate_record(record: object, limits: Limits = DEFAULT_LIMITS) -> MemoryRecord:
+    """Check an intervention or a reflection."""
+    if isinstance(record, Reflection):
+        return validate_reflection(record, limits)
+    return validate_intervention(record, limits)
+
+
+def _validate_common(record: MemoryRecord, limits: Limits) -> None:
+    validate_record_id(record.id)
+    validate_user_id(record.user_id)
+    validate_created_at(record.created_at)
+    validate_metadata(record.metadata, limits)
+
+
+def validate_filters(filters: object, limits: Limits = DEFAULT_LIMITS) -> SearchFilter:
+    """Return ``filters`` as a :class:`~memcore.SearchFilter`, checking every value."""
+    parsed = SearchFilter.parse(filters)  # type: ignore[arg-type]
+    if parsed.task is not None:
+        validate_text(parsed.task, "filters.task", limits.max_task_chars)
+    for field in ("created_after", "created_before"):
+        value = getattr(parsed, field)
+        if value is not None:
+            validate_created_at(value, f"filters.{field}")
+    validate_metadata(parsed.metadata, limits, "filters.metadata")
+    return parsed
+
+
+def validate_embeddings(vectors: object, rows: int, dimension: int) -> Vectors:
+    """Return ``vectors`` as a C-contiguous float32 ``(rows, dimension)`` array, else raise.
+
+    Accepts any real floating dtype (converted without touching the input); rejects other
+    dtypes, wrong shapes, NaN/Inf and all-zero rows (cosine is undefined for them).
+    """
+    if not isinstance(vectors, np.ndarray):
+        raise ValidationError("embedding", f"must be a numpy array, not {type(vectors).__name__}")
+    if not np.issubdtype(vectors.dtype, np.floating):
+        raise ValidationError("embedding", f"dtype must be floating point, not {vectors.dtype}")
+    if vectors.ndim == 1 and rows == 1:
+        vectors = vectors.reshape(1, -1)
+    if vectors.shape != (rows, dimension):
+        raise ValidationError(
+            "embedding", f"shape must be ({rows}, {dimension}), got {tuple(vectors.shape)}"
+        )
+    converted = np.ascontiguousarray(vectors, dtype=np.float32)
+    if not np.isfinite(converted).all():
+        raise ValidationError("embedding", "must contain only finite values (no NaN or Inf)")
+    if rows and not np.linalg.norm(converted, axis=1).all():
+        raise ValidationError("embedding", "rows must not be all zeros")
+    return converted
+
+
