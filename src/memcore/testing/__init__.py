@@ -1,0 +1,30 @@
+"""Public contract suites: prove an adapter keeps every promise of its port.
+
+A new store passes when this runs green::
+
+    from memcore.testing import StoreContract
+
+    class TestMyStore(StoreContract):
+        @pytest.fixture
+        async def store(self):
+            store = MyStore(...)   # new and empty
+            yield store
+            await store.aclose()
+
+Embedders subclass :class:`EmbedderContract` and provide ``embedder`` the same way.
+Requires the ``memcore[testing]`` extra (pytest, pytest-asyncio).
+"""
+
+from memcore.testing._suite import SCHEMA, ContractSuite, unit_vectors
+from memcore.testing.embedder_contract import EmbedderContract
+from memcore.testing.store_contract import StoreContract
+from memcore.testing.store_isolation import HOSTILE_USER_IDS
+
+__all__ = [
+    "HOSTILE_USER_IDS",
+    "SCHEMA",
+    "ContractSuite",
+    "EmbedderContract",
+    "StoreContract",
+    "unit_vectors",
+]
