@@ -72,6 +72,21 @@ class MemoryStore(Protocol):
         """
         ...
 
+    async def get_with_vectors(
+        self, user_id: str, ids: Sequence[str]
+    ) -> tuple[list[MemoryRecord], Vectors]:
+        """Like :meth:`get`, plus each returned record's stored vector (row ``i`` for record ``i``).
+
+        Vectors may come back normalised to unit length; their direction is what was
+        written. Used by export and re-embedding tools, not on the hot path.
+        """
+        ...
+
+    async def user_ids(self) -> list[str]:
+        """Every user id that has at least one record, sorted. For operators' tools
+        (summaries, export, clear all); it returns ids only, never records."""
+        ...
+
     async def delete(self, user_id: str, ids: Sequence[str]) -> int:
         """Delete these records of ``user_id``; return how many existed and were removed.
 

@@ -172,6 +172,22 @@ class InMemoryStore:
                 return []
             return [shard.records[shard.rows[i]] for i in ids if i in shard.rows]
 
+    async def get_with_vectors(
+        self, user_id: str, ids: Sequence[str]
+    ) -> tuple[list[MemoryRecord], Vectors]:
+        schema = self._require_schema("get_with_vectors")
+        with self._lock:
+            shard = self._shards.get(user_id)
+            rows = [] if shard is None else [shard.rows[i] for i in ids if i in shard.rows]
+            if shard is None or not rows:
+                return [], np.empty((0, schema.dimension), dtype=np.float32)
+            return [shard.records[row] for row in rows], shard.vectors[rows]
+
+    async def user_ids(self) -> list[str]:
+        self._require_schema("user_ids")
+        with self._lock:
+            return sorted(self._shards)
+
     async def delete(self, user_id: str, ids: Sequence[str]) -> int:
         self._require_schema("delete")
         with self._lock:

@@ -36,7 +36,7 @@ from memcore.testing._suite import (
     reflection,
     unit_vectors,
 )
-from memcore.testing.store_isolation import IsolationContract, LifecycleContract
+from memcore.testing.store_isolation import AdminContract, IsolationContract, LifecycleContract
 
 
 async def _ids(store: MemoryStore, user_id: str, filters: SearchFilter = SearchFilter()) -> set[str]:
@@ -311,6 +311,7 @@ class StoreContract(
     ListingContract,
     ConcurrencyContract,
     IsolationContract,
+    AdminContract,
     LifecycleContract,
 ):
     """Every promise of :class:`memcore.ports.MemoryStore`; subclass and provide ``store``."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from memcore.domain import EmbeddingSchema, SearchFilter
@@ -56,6 +57,35 @@ class IsolationContract(StoreFixtures):
             expected = {"acme": 1, "*": 0, "u1": 0}.get(user, 2)
             assert await ready.count(user, SearchFilter()) == expected, user
             assert len(await ready.get(user, ["i1", "r2"])) == expected, user
+
+
+class AdminContract(StoreFixtures):
+    """get_with_vectors and user_ids, the operators' reads."""
+
+    async def test_get_with_vectors_returns_the_stored_directions(self, ready: MemoryStore) -> None:
+        """Troubleshooting: return row i for record i, float32, in the order of ``ids``;
+        decode the stored blob with the dtype it was written with."""
+        vectors = unit_vectors(3, seed=70) * 2.0
+        await ready.upsert("u", [intervention("u", n) for n in range(3)], vectors)
+        records, stored = await ready.get_with_vectors("u", ["i2", "missing", "i0"])
+        assert [record.id for record in records] == ["i2", "i0"]
+        assert stored.dtype == np.float32
+        assert stored.shape == (2, SCHEMA.dimension)
+        unit = vectors[[2, 0]] / np.linalg.norm(vectors[[2, 0]], axis=1, keepdims=True)
+        cosine = (stored * unit).sum(axis=1) / np.linalg.norm(stored, axis=1)
+        assert (cosine > 0.999).all()
+        empty_records, empty = await ready.get_with_vectors("v", ["i0"])
+        assert empty_records == []
+        assert empty.shape == (0, SCHEMA.dimension)
+
+    async def test_user_ids_lists_each_user_with_records_once(self, ready: MemoryStore) -> None:
+        """Troubleshooting: decode the user ids exactly as written; users whose records
+        were all deleted disappear."""
+        users = ["acme", "acme-corp", "a b", "用户", "{x}"]
+        for user in users:
+            await ready.upsert(user, [intervention(user, 1), reflection(user, 2)], unit_vectors(2, seed=71))
+        await ready.forget_user("a b")
+        assert await ready.user_ids() == sorted(set(users) - {"a b"})
 
 
 class LifecycleContract(StoreFixtures):

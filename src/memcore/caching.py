@@ -1,0 +1,240 @@
+"""An embedding cache that wraps any :class:`~memcore.ports.Embedder` and is one itself.
+
+``CachingEmbedder(inner, cache)`` looks every text up by a content address, the
+``(model, dimension, sha256(text))`` of :func:`cache_key`, so a cache is never shared by
+two models or two dimensions by mistake. It embeds only the misses, in one call to
+``inner``, and concurrent misses for the same text embed it once (single flight): the
+second caller waits for the first caller's result instead of paying for it again.
+
+The cache itself is anything with the :class:`EmbeddingCache` methods: the in-process
+:class:`LRUEmbeddingCache` here, or ``memcore_redis.RedisEmbeddingCache`` (shared by
+processes, with a TTL) when ``memcore-redis`` is installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from memcore.domain import HealthCheck
+from memcore.errors import EmbeddingError, EmbeddingUnavailableError
+from memcore.ports import Embedder, Vectors
+
+__all__ = ["CacheStats", "CachingEmbedder", "EmbeddingCache", "LRUEmbeddingCache", "cache_key"]
+
+Vector = NDArray[np.float32]
+"""One ``(dimension,)`` float32 row."""
+
+
+def cache_key(model: str, dimension: int, text: str) -> str:
+    """The content address of ``text`` embedded by ``model`` at ``dimension``.
+
+    ``"{model}:{dimension}:{sha256 hex of the UTF-8 text}"``: unique because the dimension
+    has no colon and the digest a fixed length, printable, and free of memory content.
+    """
+    return f"{model}:{dimension}:{_digest(text)}"
+
+
+def _digest(text: str) -> str:
+    # surrogatepass: lone surrogates are valid Python text and must hash, not raise.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@runtime_checkable
+class EmbeddingCache(Protocol):
+    """Where cached vectors live. Safe for concurrent use from one event loop."""
+
+    async def get_many(self, keys: Sequence[str]) -> list[Vector | None]:
+        """Return the vector stored under each key, ``None`` for a miss, in key order.
+
+        A cache that cannot be reached may answer misses instead of raising.
+        """
+        ...
+
+    async def put_many(self, items: Sequence[tuple[str, Vector]]) -> None:
+        """Store each ``(key, vector)``; the cache may evict or expire entries at will."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections. Calling it twice is harmless."""
+        ...
+
+
+@dataclass
+class CacheStats:
+    """Running counts, per text looked up, for metrics."""
+
+    hits: int = 0
+    """Texts answered from the cache."""
+    misses: int = 0
+    """Texts the inner embedder was asked for."""
+    shared: int = 0
+    """Texts that were missing but already being embedded for another caller."""
+
+    @property
+    def hit_ratio(self) -> float:
+        """Share of lookups that did not call the inner embedder (0.0 before any)."""
+        total = self.hits + self.misses + self.shared
+        return (self.hits + self.shared) / total if total else 0.0
+
+
+class LRUEmbeddingCache:
+    """In-process cache keeping the ``max_entries`` most recently used vectors."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        if max_entries < 1:
+            msg = "max_entries must be at least 1"
+            raise ValueError(msg)
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, Vector] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def get_many(self, keys: Sequence[str]) -> list[Vector | None]:
+        entries = self._entries
+        found: list[Vector | None] = []
+        for key in keys:
+            vector = entries.get(key)
+            if vector is not None:
+                entries.move_to_end(key)
+            found.append(vector)
+        return found
+
+    async def put_many(self, items: Sequence[tuple[str, Vector]]) -> None:
+        entries = self._entries
+        for key, vector in items:
+            # A private read-only copy: callers may reuse or mutate the array they passed.
+            stored = np.array(vector, dtype=np.float32, copy=True)
+            stored.flags.writeable = False
+            entries[key] = stored
+            entries.move_to_end(key)
+        while len(entries) > self.max_entries:
+            entries.popitem(last=False)
+
+    async def aclose(self) -> None:
+        self._entries.clear()
+
+
+class CachingEmbedder:
+    """An :class:`~memcore.ports.Embedder` that answers repeated texts from ``cache``.
+
+    It has the ``backend``, ``model`` and ``dimension`` of ``inner``, so a store sees the
+    same schema with or without the cache. It owns both parts: :meth:`aclose` closes them.
+    """
+
+    def __init__(self, inner: Embedder, cache: EmbeddingCache) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.stats = CacheStats()
+        self.backend = inner.backend
+        self._prefix: str | None = None
+        self._inflight: dict[str, asyncio.Future[Vector]] = {}
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    @property
+    def model(self) -> str:
+        return self.inner.model
+
+    def _keys(self, texts: Sequence[str]) -> list[str]:
+        if self._prefix is None:  # model and dimension are stable: build the prefix once
+            self._prefix = f"{self.inner.model}:{self.inner.dimension}"
+        prefix = self._prefix
+        return [f"{prefix}:{_digest(text)}" for text in texts]
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        keys = self._keys(texts)
+        unique = list(dict.fromkeys(keys))
+        found: dict[str, Vector] = {}
+        for key, vector in zip(unique, await self.cache.get_many(unique)):
+            if vector is not None:
+                found[key] = vector
+        self.stats.hits += len(found)
+
+        waiting: dict[str, asyncio.Future[Vector]] = {}
+        mine: dict[str, asyncio.Future[Vector]] = {}
+        loop = asyncio.get_running_loop()
+        for key in unique:
+            if key in found:
+                continue
+            if key in self._inflight:
+                waiting[key] = self._inflight[key]
+            else:
+                mine[key] = self._inflight[key] = loop.create_future()
+        self.stats.shared += len(waiting)
+        self.stats.misses += len(mine)
+
+        if mine:
+            text_of = dict(zip(keys, texts))
+            await self._fill(mine, [text_of[key] for key in mine])
+            found.update((key, future.result()) for key, future in mine.items())
+        for key, future in waiting.items():
+            found[key] = await future
+
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for row, key in enumerate(keys):
+            out[row] = found[key]
+        return out
+
+    async def _fill(self, futures: dict[str, asyncio.Future[Vector]], texts: list[str]) -> None:
+        """Embed ``texts`` (one per future, same order), cache them and settle the futures."""
+        try:
+            vectors = await self.inner.embed(texts)
+            if vectors.shape != (len(texts), self.dimension):
+                msg = f"embedder returned shape {vectors.shape} for {len(texts)} texts"
+                raise EmbeddingError(msg, operation="embed", backend=self.backend)
+            rows = list(vectors)
+            for future, row in zip(futures.values(), rows):
+                future.set_result(row)
+            # Still in flight until stored, so a concurrent caller cannot slip between.
+            await self.cache.put_many(list(zip(futures, rows)))
+        except BaseException as exc:
+            # Whoever shares these texts gets the same failure; a cancelled owner becomes
+            # a retryable error for them, since they were not cancelled themselves.
+            shared_exc: BaseException = exc
+            if isinstance(exc, asyncio.CancelledError):
+                shared_exc = EmbeddingUnavailableError(
+                    "the embedding this call was waiting for was cancelled",
+                    operation="embed",
+                    backend=self.backend,
+                )
+            for future in futures.values():
+                if not future.done():
+                    future.set_exception(shared_exc)
+                    future.exception()  # mark retrieved: no "never retrieved" log if unshared
+            raise
+        finally:
+            for key in futures:
+                self._inflight.pop(key, None)
+
+    async def health(self) -> HealthCheck:
+        check = await self.inner.health()
+        facts = dict(check.facts)
+        facts.update(
+            cache_hits=self.stats.hits,
+            cache_misses=self.stats.misses,
+            cache_shared=self.stats.shared,
+        )
+        return HealthCheck(
+            component=check.component,
+            status=check.status,
+            latency_ms=check.latency_ms,
+            detail=check.detail,
+            facts=facts,
+        )
+
+    async def aclose(self) -> None:
+        try:
+            await self.inner.aclose()
+        finally:
+            await self.cache.aclose()
