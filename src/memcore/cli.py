@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections.abc import Awaitable, Callable
 from importlib.metadata import entry_points
 from typing import Annotated, Any, TypeVar
@@ -72,12 +71,17 @@ def demo() -> None:
             for hit in await what_worked(memory, user):
                 record = hit.record
                 table.add_row(
-                    f"{hit.score:.3f}", record.task, record.context, record.intervention_text,
+                    f"{hit.score:.3f}",
+                    record.task,
+                    record.context,
+                    record.intervention_text,
                     record.outcome.value,
                 )
             console.print(table)
             stats = await memory.stats(user)
-            console.print(f"  {stats.interventions} interventions, {stats.reflections} reflection(s)\n")
+            console.print(
+                f"  {stats.interventions} interventions, {stats.reflections} reflection(s)\n"
+            )
 
     run_with_service(use)
 
@@ -97,7 +101,9 @@ def health(as_json: JsonOption = False) -> None:
         for column in ("component", "status", "latency ms", "detail"):
             table.add_column(column)
         for check in report.checks:
-            table.add_row(check.component, check.status.value, f"{check.latency_ms:.2f}", check.detail)
+            table.add_row(
+                check.component, check.status.value, f"{check.latency_ms:.2f}", check.detail
+            )
         console.print(table)
     raise typer.Exit(EXIT_CODES[report.status])
 
@@ -155,7 +161,7 @@ def _add_adapter_commands() -> None:
         try:
             command = ep.load()
         except ImportError as exc:
-            print(f"warning: command {ep.name!r} unavailable: {exc}", file=sys.stderr)
+            typer.secho(f"warning: command {ep.name!r} unavailable: {exc}", err=True, fg="yellow")
             continue
         if isinstance(command, typer.Typer):
             app.add_typer(command, name=ep.name)

@@ -84,7 +84,8 @@ class MemoryStore(Protocol):
 
     async def user_ids(self) -> list[str]:
         """Every user id that has at least one record, sorted. For operators' tools
-        (summaries, export, clear all); it returns ids only, never records."""
+        (summaries, export, clear all); it returns ids only, never records.
+        """
         ...
 
     async def delete(self, user_id: str, ids: Sequence[str]) -> int:
@@ -159,11 +160,12 @@ class Embedder(Protocol):
     @property
     def model(self) -> str:
         """Name of the model; two embedders with the same name and dimension are
-        interchangeable for a store."""
+        interchangeable for a store.
+        """
         ...
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
-        """Return a C-contiguous float32 ``(len(texts), dimension)`` matrix, row ``i`` for ``texts[i]``.
+        """Return a C-contiguous float32 ``(len(texts), dimension)`` matrix; row i for texts[i].
 
         Values are finite. Embedding a batch gives the same rows as embedding each text
         alone (up to float rounding). The empty string and any unicode text are valid

@@ -60,8 +60,11 @@ class Registry(Generic[T_co]):
         setting = f"MEMCORE_{self.kind.upper()}"
         if not found:
             hint = _INSTALL_HINTS.get(name)
-            advice = f"install {hint} to use {self.kind} {name!r}" if hint else (
-                f"no {self.kind} {name!r} is installed; known: {', '.join(self.names()) or 'none'}"
+            known = ", ".join(self.names()) or "none"
+            advice = (
+                f"install {hint} to use {self.kind} {name!r}"
+                if hint
+                else f"no {self.kind} {name!r} is installed; known: {known}"
             )
             raise AdapterNotFoundError(advice, setting=setting)
         module_name, _, attr = found[0].value.partition(":")
@@ -75,7 +78,7 @@ class Registry(Generic[T_co]):
             ) from exc
         for part in attr.split("."):
             target = getattr(target, part)
-        return target  # type: ignore[no-any-return]
+        return target
 
     def create(self, settings: MemcoreSettings, name: str) -> T_co:
         """Build the backend ``name`` from ``settings``."""

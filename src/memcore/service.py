@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, TypeVar, cast
 
 import numpy as np
+from typing_extensions import Self
 
 from memcore.domain import (
     EmbeddingSchema,
@@ -53,8 +54,16 @@ from memcore.validation import (
 RecordT = TypeVar("RecordT", Intervention, Reflection)
 
 _INTERVENTION_FIELDS = frozenset(
-    {"intervention_text", "task", "context", "outcome", "metadata", "created_at", "id",
-     "idempotency_key"}
+    {
+        "intervention_text",
+        "task",
+        "context",
+        "outcome",
+        "metadata",
+        "created_at",
+        "id",
+        "idempotency_key",
+    }
 )
 MAX_LIST_LIMIT = 1_000
 
@@ -76,7 +85,7 @@ class MemoryService:
         self.limits = limits
         self._started = False
 
-    async def __aenter__(self) -> MemoryService:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -123,8 +132,13 @@ class MemoryService:
         record = self._intervention(
             user_id,
             {
-                "intervention_text": intervention_text, "task": task, "context": context,
-                "outcome": outcome, "metadata": metadata, "created_at": created_at, "id": id,
+                "intervention_text": intervention_text,
+                "task": task,
+                "context": context,
+                "outcome": outcome,
+                "metadata": metadata,
+                "created_at": created_at,
+                "id": id,
                 "idempotency_key": idempotency_key,
             },
         )
@@ -213,7 +227,9 @@ class MemoryService:
         found = await self.get_many(user_id, [record_id])
         if not found:
             raise NotFoundError(
-                f"no record {record_id!r}", operation="get", backend=self.store.backend,
+                f"no record {record_id!r}",
+                operation="get",
+                backend=self.store.backend,
                 user_id=user_id,
             )
         return found[0]
@@ -233,7 +249,11 @@ class MemoryService:
     ) -> Page[MemoryRecord]:
         """One page of ``user_id``'s records, oldest first; follow ``next_cursor`` for more."""
         user_id = validate_user_id(user_id)
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST_LIMIT:
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= MAX_LIST_LIMIT
+        ):
             raise ValidationError("limit", f"must be an integer between 1 and {MAX_LIST_LIMIT}")
         if cursor is not None and not isinstance(cursor, str):
             raise ValidationError("cursor", "must be a string returned as next_cursor")
@@ -262,7 +282,7 @@ class MemoryService:
             user_id=user_id,
             interventions=interventions,
             reflections=reflections,
-            by_outcome={o.value: n for o, n in zip(Outcome, outcomes) if n},
+            by_outcome={o.value: n for o, n in zip(Outcome, outcomes, strict=True) if n},
         )
 
     async def health(self) -> HealthReport:
@@ -274,7 +294,9 @@ class MemoryService:
 
     def _schema_check(self) -> HealthCheck:
         status = HealthStatus.HEALTHY if self._started else HealthStatus.DEGRADED
-        detail = self.schema.describe() + ("" if self._started else " (not checked: start() not called)")
+        detail = self.schema.describe() + (
+            "" if self._started else " (not checked: start() not called)"
+        )
         return HealthCheck(component="schema", status=status, latency_ms=0.0, detail=detail)
 
     def _record_id(self, record_id: str | None, idempotency_key: str | None) -> str:
@@ -324,7 +346,7 @@ class MemoryService:
         k: int,
         filters: SearchFilter | Mapping[str, Any] | None,
         kind: RecordKind,
-    ) -> list[SearchHit[MemoryRecord]]:
+    ) -> Sequence[SearchHit[MemoryRecord]]:
         user_id = validate_user_id(user_id)
         k = validate_k(k, self.limits)
         narrowed = validate_filters(filters, self.limits).with_kind(kind)
@@ -338,9 +360,14 @@ class MemoryService:
     async def _embed(self, texts: Sequence[str]) -> Vectors:
         vectors = await self.embedder.embed(texts)
         expected = (len(texts), self.embedder.dimension)
-        if vectors.shape != expected or vectors.dtype != np.float32 or not np.isfinite(vectors).all():
+        if (
+            vectors.shape != expected
+            or vectors.dtype != np.float32
+            or not np.isfinite(vectors).all()
+        ):
             raise EmbeddingError(
-                f"embedder returned {vectors.dtype} {vectors.shape}, expected finite float32 {expected}",
+                f"embedder returned {vectors.dtype} {vectors.shape}, "
+                f"expected finite float32 {expected}",
                 operation="embed",
                 backend=self.embedder.backend,
             )
@@ -353,5 +380,3 @@ def _metadata_arg(metadata: object) -> Mapping[str, MetadataValue]:
     if not isinstance(metadata, Mapping):
         raise ValidationError("metadata", f"must be a mapping, not {type(metadata).__name__}")
     return metadata
-
-

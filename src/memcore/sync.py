@@ -11,6 +11,8 @@ import threading
 from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
+from typing_extensions import Self
+
 from memcore.domain import (
     HealthReport,
     Intervention,
@@ -51,7 +53,7 @@ class SyncMemoryService:
             raise
         return cls(service, loop)
 
-    def __enter__(self) -> SyncMemoryService:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -60,7 +62,9 @@ class SyncMemoryService:
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
-    def record_intervention(self, user_id: str, intervention_text: str, **kwargs: Any) -> Intervention:
+    def record_intervention(
+        self, user_id: str, intervention_text: str, **kwargs: Any
+    ) -> Intervention:
         """See :meth:`MemoryService.record_intervention`."""
         return self._run(self.service.record_intervention(user_id, intervention_text, **kwargs))
 
@@ -75,14 +79,20 @@ class SyncMemoryService:
         return self._run(self.service.record_reflection(user_id, text, **kwargs))
 
     def search_interventions(
-        self, user_id: str, query: Any, k: int = 5,
+        self,
+        user_id: str,
+        query: Any,
+        k: int = 5,
         filters: SearchFilter | Mapping[str, Any] | None = None,
     ) -> list[SearchHit[Intervention]]:
         """See :meth:`MemoryService.search_interventions`."""
         return self._run(self.service.search_interventions(user_id, query, k, filters))
 
     def search_reflections(
-        self, user_id: str, query: Any, k: int = 5,
+        self,
+        user_id: str,
+        query: Any,
+        k: int = 5,
         filters: SearchFilter | Mapping[str, Any] | None = None,
     ) -> list[SearchHit[Reflection]]:
         """See :meth:`MemoryService.search_reflections`."""

@@ -28,7 +28,6 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -273,5 +272,3 @@ def validate_embeddings(vectors: object, rows: int, dimension: int) -> Vectors:
     if rows and not np.linalg.norm(converted, axis=1).all():
         raise ValidationError("embedding", "rows must not be all zeros")
     return converted
-
-

@@ -24,5 +24,5 @@ class BrokenStore(InMemoryStore):
         return sum(counts)
 
     async def upsert(self, user_id: str, records: Sequence[MemoryRecord], vectors: Vectors) -> None:
-        for record, row in zip(records, vectors):
+        for record, row in zip(records, vectors, strict=True):
             await super().upsert(record.user_id, [record], row.reshape(1, -1))

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from memcore.testing import StoreContract
+
 BROKEN_SUITE = """
 import pytest
 from broken_store import BrokenStore
@@ -29,9 +31,18 @@ DEFECTS = {
 def test_the_broken_store_fails_exactly_where_it_is_broken(pytester: pytest.Pytester) -> None:
     pytester.syspathinsert(str(pytester.path))
     pytester.makepyfile(test_broken=BROKEN_SUITE)
-    (pytester.path / "broken_store.py").write_text((Path(__file__).parent / "broken_store.py").read_text())
-    result = pytester.runpytest_subprocess("-p", "asyncio", "-o", "asyncio_mode=auto",
-        "-o", "asyncio_default_fixture_loop_scope=function", "-q")
+    (pytester.path / "broken_store.py").write_text(
+        (Path(__file__).parent / "broken_store.py").read_text()
+    )
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "asyncio",
+        "-o",
+        "asyncio_mode=auto",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+        "-q",
+    )
     failed = {
         report.split("::")[-1].split(" ")[0].split("[")[0]
         for report in result.outlines
@@ -44,8 +55,6 @@ def test_the_broken_store_fails_exactly_where_it_is_broken(pytester: pytest.Pyte
 
 
 def test_overriding_a_contract_test_without_xfail_is_refused() -> None:
-    from memcore.testing import StoreContract
-
     with pytest.raises(TypeError, match="xfail"):
 
         class Sneaky(StoreContract):  # pragma: no cover - never instantiated

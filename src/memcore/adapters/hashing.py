@@ -9,6 +9,7 @@ enough to exercise search end to end, but it knows nothing of meaning: use a rea
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import time
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from memcore.settings import MemcoreSettings
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _EMPTY_FEATURE = "\x00empty"
+_MIN_DIMENSION = 2
 
 
 class HashingEmbedder:
@@ -29,8 +31,8 @@ class HashingEmbedder:
     backend = "hashing"
 
     def __init__(self, dimension: int = 384) -> None:
-        if dimension < 2:
-            msg = "dimension must be at least 2"
+        if dimension < _MIN_DIMENSION:
+            msg = f"dimension must be at least {_MIN_DIMENSION}"
             raise ValueError(msg)
         self._dimension = dimension
 
@@ -55,7 +57,9 @@ class HashingEmbedder:
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             for feature in _features(text):
-                digest = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest())
+                digest = int.from_bytes(
+                    hashlib.blake2b(feature.encode(), digest_size=8).digest(), "big"
+                )
                 bucket, sign = divmod(digest, 2)
                 out[row, bucket % self._dimension] += 1.0 if sign else -1.0
             norm = np.linalg.norm(out[row])
@@ -84,4 +88,4 @@ def _features(text: str) -> list[str]:
     words = _TOKEN.findall(text.lower())
     if not words:
         return [_EMPTY_FEATURE]
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]

@@ -75,8 +75,9 @@ class _Shard:
             self.records[row] = record
         self.vectors[row] = vector
         self.kinds[row] = _KINDS[record.kind]
-        is_intervention = isinstance(record, Intervention)
-        self.outcomes[row] = _OUTCOMES[record.outcome] if is_intervention else _NO_OUTCOME
+        self.outcomes[row] = (
+            _OUTCOMES[record.outcome] if isinstance(record, Intervention) else _NO_OUTCOME
+        )
         self.tasks[row] = task_code
         self.created[row] = record.created_at.timestamp()
 
@@ -153,15 +154,18 @@ class InMemoryStore:
         for record in records:
             if record.user_id != user_id:
                 raise ValidationError(
-                    "user_id", "every record must belong to the user written for",
-                    operation="upsert", backend=self.backend, user_id=user_id,
+                    "user_id",
+                    "every record must belong to the user written for",
+                    operation="upsert",
+                    backend=self.backend,
+                    user_id=user_id,
                 )
         unit = _normalized(vectors)
         with self._lock:
             shard = self._shards.get(user_id)
             if shard is None:
                 shard = self._shards[user_id] = _Shard(schema.dimension)
-            for record, vector in zip(records, unit):
+            for record, vector in zip(records, unit, strict=True):
                 shard.put(record, vector, self._task_code(record))
 
     async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
@@ -217,7 +221,7 @@ class InMemoryStore:
             picked = top if rows is None else rows[top]
             return [
                 SearchHit(record=shard.records[row], score=float(np.clip(scores[i], -1.0, 1.0)))
-                for i, row in zip(top, picked)
+                for i, row in zip(top, picked, strict=True)
             ]
 
     async def list(
@@ -230,7 +234,9 @@ class InMemoryStore:
             if shard is None:
                 return Page(items=())
             rows = self._matching_rows(shard, filters)
-            candidates = [shard.records[row] for row in (range(shard.size) if rows is None else rows)]
+            candidates = [
+                shard.records[row] for row in (range(shard.size) if rows is None else rows)
+            ]
         keyed = sorted(candidates, key=_order_key)
         if after is not None:
             keyed = [record for record in keyed if _order_key(record) > after]
@@ -312,7 +318,8 @@ class InMemoryStore:
         return rows
 
     def _dump(self, path: Path) -> None:
-        assert self._schema is not None
+        if self._schema is None:
+            return
         records = [record_to_dict(r) for shard in self._shards.values() for r in shard.records]
         vectors = [shard.vectors[: shard.size] for shard in self._shards.values()]
         header = {
@@ -328,11 +335,13 @@ class InMemoryStore:
                 np.savez(
                     handle,
                     header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
-                    vectors=np.concatenate(vectors) if vectors else np.empty((0, self._schema.dimension), np.float32),
+                    vectors=np.concatenate(vectors)
+                    if vectors
+                    else np.empty((0, self._schema.dimension), np.float32),
                 )
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp, path)
+            Path(tmp).replace(path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -348,7 +357,7 @@ class InMemoryStore:
                 f"cannot read snapshot {path}: {exc}", operation="load", backend=self.backend
             ) from exc
         self._schema = EmbeddingSchema(dimension=header["dimension"], model=header["model"])
-        for record, vector in zip(records, vectors):
+        for record, vector in zip(records, vectors, strict=True):
             shard = self._shards.get(record.user_id)
             if shard is None:
                 shard = self._shards[record.user_id] = _Shard(self._schema.dimension)
@@ -363,10 +372,7 @@ def _normalized(vectors: Vectors) -> NDArray[np.float32]:
 def _top_k(scores: NDArray[np.float32], k: int) -> NDArray[np.intp]:
     """Indices of the ``k`` largest scores, largest first."""
     n = len(scores)
-    if k < n:
-        top = np.argpartition(scores, n - k)[n - k :]
-    else:
-        top = np.arange(n)
+    top = np.argpartition(scores, n - k)[n - k :] if k < n else np.arange(n)
     return top[np.argsort(-scores[top], kind="stable")]
 
 

@@ -1,5 +1,6 @@
 """Records to and from plain JSON-ready dicts: the one wire form for snapshots, exports
-and backends that store documents."""
+and backends that store documents.
+"""
 
 from __future__ import annotations
 

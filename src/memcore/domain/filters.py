@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from memcore.domain.outcome import Outcome, RecordKind
-from memcore.domain.records import MetadataValue, MemoryRecord
+from memcore.domain.records import Intervention, MemoryRecord, MetadataValue
 from memcore.errors import ValidationError
 
 
@@ -69,7 +69,9 @@ class SearchFilter:
                 for item in _as_sequence(args.get("outcomes", ()), "filters.outcomes")
             ),
             task=_parse_optional(args.get("task"), str, "filters.task"),
-            created_after=_parse_optional(args.get("created_after"), datetime, "filters.created_after"),
+            created_after=_parse_optional(
+                args.get("created_after"), datetime, "filters.created_after"
+            ),
             created_before=_parse_optional(
                 args.get("created_before"), datetime, "filters.created_before"
             ),
@@ -98,13 +100,8 @@ class SearchFilter:
         """The reference semantics every store must reproduce."""
         if self.kind is not None and record.kind is not self.kind:
             return False
-        if self.outcomes or self.task is not None:
-            if record.kind is not RecordKind.INTERVENTION:
-                return False
-            if self.outcomes and record.outcome not in self.outcomes:  # type: ignore[union-attr]
-                return False
-            if self.task is not None and record.task != self.task:  # type: ignore[union-attr]
-                return False
+        if (self.outcomes or self.task is not None) and not self._matches_intervention(record):
+            return False
         if self.created_after is not None and record.created_at < self.created_after:
             return False
         if self.created_before is not None and record.created_at >= self.created_before:
@@ -113,6 +110,13 @@ class SearchFilter:
             key in record.metadata and metadata_equal(record.metadata[key], value)
             for key, value in self.metadata.items()
         )
+
+    def _matches_intervention(self, record: MemoryRecord) -> bool:
+        if not isinstance(record, Intervention):
+            return False  # outcome and task exist on interventions only
+        if self.outcomes and record.outcome not in self.outcomes:
+            return False
+        return self.task is None or record.task == self.task
 
 
 def metadata_equal(stored: MetadataValue, wanted: MetadataValue) -> bool:

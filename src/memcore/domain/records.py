@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import ClassVar, Literal, Union
+from typing import ClassVar, Literal
 
 from memcore.domain.outcome import Outcome, RecordKind
 
-MetadataValue = Union[str, int, float, bool]
+MetadataValue = str | int | float | bool
 """Metadata holds flat scalars only, so every backend can filter on it by equality."""
 
 _EMPTY: Mapping[str, MetadataValue] = MappingProxyType({})
@@ -21,7 +21,8 @@ _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1b7d2e-5c1a-4c8e-9a57-2f2d9c1e7b10")
 
 def new_id(idempotency_key: str | None = None) -> str:
     """Return a record id: random, or derived from ``idempotency_key`` so a retried
-    logical write always lands on the same id (and so leaves one record)."""
+    logical write always lands on the same id (and so leaves one record).
+    """
     if idempotency_key is None:
         return uuid.uuid4().hex
     return uuid.uuid5(_IDEMPOTENCY_NAMESPACE, idempotency_key).hex
@@ -48,7 +49,9 @@ class Intervention:
     context: str = field(default="", repr=False)
     outcome: Outcome = Outcome.UNKNOWN
     created_at: datetime = field(default_factory=utcnow)
-    metadata: Mapping[str, MetadataValue] = field(default_factory=lambda: _EMPTY, hash=False, repr=False)
+    metadata: Mapping[str, MetadataValue] = field(
+        default_factory=lambda: _EMPTY, hash=False, repr=False
+    )
 
     kind: ClassVar[Literal[RecordKind.INTERVENTION]] = RecordKind.INTERVENTION
 
@@ -57,7 +60,8 @@ class Intervention:
 
     def embedding_text(self) -> str:
         """The text that is embedded: the situation and what was said, so a query that
-        describes a situation finds interventions made in similar ones."""
+        describes a situation finds interventions made in similar ones.
+        """
         parts = [f"Task: {self.task}"]
         if self.context:
             parts.append(f"Context: {self.context}")
@@ -74,7 +78,9 @@ class Reflection:
     text: str = field(repr=False)
     source_ids: tuple[str, ...] = ()
     created_at: datetime = field(default_factory=utcnow)
-    metadata: Mapping[str, MetadataValue] = field(default_factory=lambda: _EMPTY, hash=False, repr=False)
+    metadata: Mapping[str, MetadataValue] = field(
+        default_factory=lambda: _EMPTY, hash=False, repr=False
+    )
 
     kind: ClassVar[Literal[RecordKind.REFLECTION]] = RecordKind.REFLECTION
 
@@ -87,5 +93,5 @@ class Reflection:
         return self.text
 
 
-MemoryRecord = Union[Intervention, Reflection]
+MemoryRecord = Intervention | Reflection
 """Either kind of memory; ``record.kind`` tells which."""

@@ -8,11 +8,11 @@ from typing import Generic, TypeVar
 
 from memcore.domain.records import MemoryRecord
 
-RecordT = TypeVar("RecordT", bound=MemoryRecord, covariant=True)
+RecordT_co = TypeVar("RecordT_co", bound=MemoryRecord, covariant=True)
 
 
 @dataclass(frozen=True, slots=True)
-class SearchHit(Generic[RecordT]):
+class SearchHit(Generic[RecordT_co]):
     """One search result.
 
     ``score`` is the cosine similarity between the query and the record's embedding:
@@ -21,15 +21,15 @@ class SearchHit(Generic[RecordT]):
     threshold chosen on one backend means the same on another.
     """
 
-    record: RecordT
+    record: RecordT_co
     score: float
 
 
 @dataclass(frozen=True, slots=True)
-class Page(Generic[RecordT]):
+class Page(Generic[RecordT_co]):
     """One page of a listing; pass ``next_cursor`` back for the next, ``None`` means done."""
 
-    items: tuple[RecordT, ...]
+    items: tuple[RecordT_co, ...]
     next_cursor: str | None = None
 
 

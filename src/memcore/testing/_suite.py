@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
@@ -49,7 +49,7 @@ class StoreFixtures(ContractSuite):
     async def store(self) -> AsyncIterator[MemoryStore]:
         """Yield a new empty store (schema not ensured) and close it afterwards."""
         raise NotImplementedError("subclass StoreContract and provide the `store` fixture")
-        yield  # pragma: no cover
+        yield  # pragma: no cover  # noqa: PT022 - makes this an async generator fixture
 
     @pytest.fixture
     async def ready(self, store: MemoryStore) -> MemoryStore:
@@ -85,7 +85,7 @@ def intervention(
     return Intervention(
         id=record_id or f"i{number}",
         user_id=user_id,
-        intervention_text=f"Try a slow breathing exercise, variant {number} — «ü» \"quoted\"\nline",
+        intervention_text=f'Try a slow breathing exercise, variant {number} — «ü» "quoted"\nline',
         task=task,
         context=f"user mentioned stress before session {number}",
         outcome=outcome,

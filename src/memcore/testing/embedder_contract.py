@@ -27,9 +27,7 @@ TEXTS = (
 
 
 def _cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.asarray(
-        (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
-    )
+    return np.asarray((a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)))
 
 
 class EmbedderContract(ContractSuite):
@@ -42,7 +40,7 @@ class EmbedderContract(ContractSuite):
     async def embedder(self) -> AsyncIterator[Embedder]:
         """Yield a ready embedder and close it afterwards."""
         raise NotImplementedError("subclass EmbedderContract and provide the `embedder` fixture")
-        yield  # pragma: no cover
+        yield  # pragma: no cover  # noqa: PT022 - makes this an async generator fixture
 
     async def test_returns_float32_rows_of_the_stated_dimension(self, embedder: Embedder) -> None:
         """Troubleshooting: cast to float32 and return a C-contiguous (n, dimension) array."""
@@ -63,7 +61,8 @@ class EmbedderContract(ContractSuite):
 
     async def test_values_are_finite_for_any_text(self, embedder: Embedder) -> None:
         """Troubleshooting: empty, blank, unicode and long texts must not give NaN or Inf
-        (a zero vector normalised is NaN)."""
+        (a zero vector normalised is NaN).
+        """
         vectors = await embedder.embed(list(TEXTS))
         assert np.isfinite(vectors).all()
         assert (np.linalg.norm(vectors, axis=1) > 0).all()
@@ -75,7 +74,7 @@ class EmbedderContract(ContractSuite):
         assert (_cosine_rows(batch, singles) > 0.999).all()
 
     async def test_concurrent_calls_get_their_own_rows(self, embedder: Embedder) -> None:
-        """Troubleshooting: a coalescing or pooled embedder must route each row back to its caller."""
+        """Troubleshooting: a coalescing or pooled embedder must route each row to its caller."""
         texts = [f"sentence number {n} about habit {n % 3}" for n in range(12)]
         expected = await embedder.embed(texts)
         results = await asyncio.gather(*(embedder.embed([text]) for text in texts))

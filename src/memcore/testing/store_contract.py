@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import timedelta
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -39,8 +40,8 @@ from memcore.testing._suite import (
 from memcore.testing.store_isolation import AdminContract, IsolationContract, LifecycleContract
 
 
-async def _ids(store: MemoryStore, user_id: str, filters: SearchFilter = SearchFilter()) -> set[str]:
-    page = await store.list(user_id, filters, 1000)
+async def _ids(store: MemoryStore, user_id: str, filters: SearchFilter | None = None) -> set[str]:
+    page = await store.list(user_id, filters or SearchFilter(), 1000)
     return {record.id for record in page.items}
 
 
@@ -50,7 +51,8 @@ class RoundTripContract(StoreFixtures):
     async def test_get_returns_what_upsert_stored(self, ready: MemoryStore) -> None:
         """Troubleshooting: every field must survive the backend's encoding, including
         timezone-aware ``created_at``, unicode/newlines/quotes in texts, ``source_ids``, and
-        metadata value *types* (``True`` stays bool, ``2`` stays int, ``0.8`` stays float)."""
+        metadata value *types* (``True`` stays bool, ``2`` stays int, ``0.8`` stays float).
+        """
         records: list[MemoryRecord] = [
             intervention("u", 1, metadata={"lang": "en", "attempt": 2, "voice": True, "pace": 1.5}),
             reflection("u", 2),
@@ -58,8 +60,10 @@ class RoundTripContract(StoreFixtures):
         await ready.upsert("u", records, unit_vectors(2, seed=1))
         assert await ready.get("u", ["i1", "r2"]) == records
 
-    async def test_get_keeps_the_order_of_ids_and_leaves_out_missing(self, ready: MemoryStore) -> None:
-        """Troubleshooting: return records in the order asked; unknown ids are skipped, not errors."""
+    async def test_get_keeps_the_order_of_ids_and_leaves_out_missing(
+        self, ready: MemoryStore
+    ) -> None:
+        """Troubleshooting: keep the order asked; unknown ids are skipped, not errors."""
         records = [intervention("u", n) for n in range(3)]
         await ready.upsert("u", records, unit_vectors(3, seed=2))
         got = await ready.get("u", ["i2", "missing", "i0"])
@@ -78,7 +82,8 @@ class RoundTripContract(StoreFixtures):
 
     async def test_upsert_replaces_the_whole_record(self, ready: MemoryStore) -> None:
         """Troubleshooting: fields and metadata keys absent from the new version must be gone,
-        and filters must see the new values (re-index on overwrite)."""
+        and filters must see the new values (re-index on overwrite).
+        """
         first = intervention("u", 1, outcome=Outcome.NO_RESPONSE, metadata={"old": "x"})
         second = replace(first, outcome=Outcome.TASK_COMPLETED, metadata={"new": 1})
         await ready.upsert("u", [first], unit_vectors(1, seed=4))
@@ -89,7 +94,7 @@ class RoundTripContract(StoreFixtures):
         assert await ready.count("u", SearchFilter(metadata={"old": "x"})) == 0
 
     async def test_upsert_does_not_mutate_or_keep_its_inputs(self, ready: MemoryStore) -> None:
-        """Troubleshooting: copy the vectors; normalising them in place corrupts the caller's data."""
+        """Troubleshooting: copy the vectors: normalising in place corrupts the caller's data."""
         records = [intervention("u", n) for n in range(2)]
         vectors = unit_vectors(2, seed=6) * 3.0
         snapshot, records_before = vectors.copy(), list(records)
@@ -104,7 +109,9 @@ class RoundTripContract(StoreFixtures):
     async def test_upsert_rejects_a_record_of_another_user(self, ready: MemoryStore) -> None:
         """Troubleshooting: check ``record.user_id == user_id`` for every record before writing."""
         with pytest.raises(ValidationError):
-            await ready.upsert("u", [intervention("u", 1), intervention("v", 2)], unit_vectors(2, seed=7))
+            await ready.upsert(
+                "u", [intervention("u", 1), intervention("v", 2)], unit_vectors(2, seed=7)
+            )
         assert await ready.count("u", SearchFilter()) == 0
         assert await ready.count("v", SearchFilter()) == 0
 
@@ -134,7 +141,8 @@ class SearchContract(StoreFixtures):
 
     async def test_scores_are_cosine_similarities(self, ready: MemoryStore) -> None:
         """Troubleshooting: report ``1 - cosine_distance``: same direction 1, orthogonal 0,
-        opposite -1, whatever the vectors' lengths."""
+        opposite -1, whatever the vectors' lengths.
+        """
         basis = np.eye(SCHEMA.dimension, dtype=np.float32)
         vectors = np.stack([basis[0] * 5, basis[1], -basis[0]])
         await ready.upsert("u", [intervention("u", n) for n in range(3)], vectors)
@@ -146,7 +154,8 @@ class SearchContract(StoreFixtures):
 
     async def test_search_finds_the_nearest_records(self, ready: MemoryStore) -> None:
         """Troubleshooting: approximate indexes must still find >= 90% of the exact top 5
-        on small data; raise the search breadth (e.g. HNSW EF_RUNTIME) if not."""
+        on small data; raise the search breadth (e.g. HNSW EF_RUNTIME) if not.
+        """
         vectors = unit_vectors(200, seed=11)
         await ready.upsert("u", [intervention("u", n) for n in range(200)], vectors)
         queries = unit_vectors(20, seed=12)
@@ -163,13 +172,16 @@ class SearchContract(StoreFixtures):
 
     async def test_filters_apply_before_ranking(self, ready: MemoryStore) -> None:
         """Troubleshooting: k matching hits must come back even when the nearest records
-        do not match; post-filtering the top k of everything fails this."""
+        do not match; post-filtering the top k of everything fails this.
+        """
         vectors = unit_vectors(60, seed=14)
         query = vectors[0]
         order = np.argsort(-(vectors @ query))
         far = set(order[-5:].tolist())
         records = [
-            intervention("u", n, outcome=Outcome.TASK_COMPLETED if n in far else Outcome.NO_RESPONSE)
+            intervention(
+                "u", n, outcome=Outcome.TASK_COMPLETED if n in far else Outcome.NO_RESPONSE
+            )
             for n in range(60)
         ]
         await ready.upsert("u", records, vectors)
@@ -184,17 +196,27 @@ class FilterContract(StoreFixtures):
     @pytest.fixture
     async def varied(self, ready: MemoryStore) -> MemoryStore:
         records: list[MemoryRecord] = [
-            intervention("u", 0, outcome=Outcome.TASK_COMPLETED, task="breathing", metadata={"lang": "en"}),
-            intervention("u", 1, outcome=Outcome.NO_RESPONSE, task="breathing", metadata={"lang": "de"}),
-            intervention("u", 2, outcome=Outcome.TASK_COMPLETED, task="walk it off", metadata={"n": 1}),
-            intervention("u", 3, outcome=Outcome.USER_RESISTED, task="walk it off", metadata={"n": True}),
-            intervention("u", 4, outcome=Outcome.TASK_COMPLETED, task="breathing-deep", metadata={"n": "1"}),
+            intervention(
+                "u", 0, outcome=Outcome.TASK_COMPLETED, task="breathing", metadata={"lang": "en"}
+            ),
+            intervention(
+                "u", 1, outcome=Outcome.NO_RESPONSE, task="breathing", metadata={"lang": "de"}
+            ),
+            intervention(
+                "u", 2, outcome=Outcome.TASK_COMPLETED, task="walk it off", metadata={"n": 1}
+            ),
+            intervention(
+                "u", 3, outcome=Outcome.USER_RESISTED, task="walk it off", metadata={"n": True}
+            ),
+            intervention(
+                "u", 4, outcome=Outcome.TASK_COMPLETED, task="breathing-deep", metadata={"n": "1"}
+            ),
             reflection("u", 5),
         ]
         await ready.upsert("u", records, unit_vectors(len(records), seed=20))
         return ready
 
-    CASES = {
+    CASES: ClassVar[dict[str, tuple[SearchFilter, set[str]]]] = {
         "kind": (SearchFilter(kind=RecordKind.REFLECTION), {"r5"}),
         "outcome": (SearchFilter(outcomes=frozenset({Outcome.TASK_COMPLETED})), {"i0", "i2", "i4"}),
         "outcomes": (
@@ -203,7 +225,10 @@ class FilterContract(StoreFixtures):
         ),
         "task exact": (SearchFilter(task="breathing"), {"i0", "i1"}),
         "task with spaces": (SearchFilter(task="walk it off"), {"i2", "i3"}),
-        "after (inclusive)": (SearchFilter(created_after=T0 + timedelta(minutes=3)), {"i3", "i4", "r5"}),
+        "after (inclusive)": (
+            SearchFilter(created_after=T0 + timedelta(minutes=3)),
+            {"i3", "i4", "r5"},
+        ),
         "before (exclusive)": (SearchFilter(created_before=T0 + timedelta(minutes=1)), {"i0"}),
         "metadata str": (SearchFilter(metadata={"lang": "de"}), {"i1"}),
         "metadata int is not bool or str": (SearchFilter(metadata={"n": 1}), {"i2"}),
@@ -222,9 +247,12 @@ class FilterContract(StoreFixtures):
     }
 
     @pytest.mark.parametrize("case", list(CASES))
-    async def test_each_filter_means_the_same_everywhere(self, varied: MemoryStore, case: str) -> None:
+    async def test_each_filter_means_the_same_everywhere(
+        self, varied: MemoryStore, case: str
+    ) -> None:
         """Troubleshooting: compare with :meth:`memcore.SearchFilter.matches`, the reference
-        semantics; ``task`` is exact (not full-text), metadata equality is type-strict."""
+        semantics; ``task`` is exact (not full-text), metadata equality is type-strict.
+        """
         filters, expected = self.CASES[case]
         hits = await varied.search("u", unit_vectors(1, seed=21)[0], 10, filters)
         assert {hit.record.id for hit in hits} == expected
@@ -237,7 +265,8 @@ class ListingContract(StoreFixtures):
 
     async def test_paging_visits_every_record_once_in_order(self, ready: MemoryStore) -> None:
         """Troubleshooting: order by (created_at, id) and resume strictly after the cursor;
-        records with equal timestamps are ordered by id."""
+        records with equal timestamps are ordered by id.
+        """
         records = [intervention("u", n, minutes=n // 3) for n in range(25)]
         await ready.upsert("u", records, unit_vectors(25, seed=30))
         seen: list[str] = []
@@ -283,13 +312,16 @@ class ConcurrencyContract(StoreFixtures):
 
     async def test_concurrent_writers_lose_nothing(self, ready: MemoryStore) -> None:
         """Troubleshooting: share no mutable state between calls without a lock; a pool
-        that is too small must queue, not fail."""
+        that is too small must queue, not fail.
+        """
         vectors = unit_vectors(200, seed=40)
 
         async def writer(user: int) -> None:
             for n in range(10):
                 row = user * 10 + n
-                await ready.upsert(f"w{user}", [intervention(f"w{user}", row)], vectors[row : row + 1])
+                await ready.upsert(
+                    f"w{user}", [intervention(f"w{user}", row)], vectors[row : row + 1]
+                )
 
         await asyncio.gather(*(writer(user) for user in range(20)))
         counts = await asyncio.gather(*(ready.count(f"w{u}", SearchFilter()) for u in range(20)))

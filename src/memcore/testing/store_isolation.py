@@ -15,10 +15,53 @@ from memcore.testing._suite import SCHEMA, StoreFixtures, intervention, reflecti
 #: User ids that break naive stores: prefixes of each other, query metacharacters,
 #: glob and regex syntax, key separators, spaces, unicode, and ids that look empty.
 HOSTILE_USER_IDS = (
-    "acme", "acme-corp", "acme*", "u1", "u10", "u1 0", "a-b", "a.b", "a#b", "a@b", "a|b",
-    "a?b", "*", "?", "{a}", "}{", "a\\b", "\\", "a:b", ":", "a,b", "a b", " a", "ünïcödé",
-    "用户", "a\"b'c", "$u", "%", "(a)", "[a]", "[!a]", "~a", "a;b", "-a", "a!", "@user_id:{x}",
-    "0", "null", "None", "''", "a\u00a0b", "{user}", "x]y", "a&b", "a^b", "a=b", "a/b",
+    "acme",
+    "acme-corp",
+    "acme*",
+    "u1",
+    "u10",
+    "u1 0",
+    "a-b",
+    "a.b",
+    "a#b",
+    "a@b",
+    "a|b",
+    "a?b",
+    "*",
+    "?",
+    "{a}",
+    "}{",
+    "a\\b",
+    "\\",
+    "a:b",
+    ":",
+    "a,b",
+    "a b",
+    " a",
+    "ünïcödé",
+    "用户",
+    "a\"b'c",
+    "$u",
+    "%",
+    "(a)",
+    "[a]",
+    "[!a]",
+    "~a",
+    "a;b",
+    "-a",
+    "a!",
+    "@user_id:{x}",
+    "0",
+    "null",
+    "None",
+    "''",
+    "a\u00a0b",
+    "{user}",
+    "x]y",
+    "a&b",
+    "a^b",
+    "a=b",
+    "a/b",
     "u" * 128,
 )
 
@@ -29,7 +72,8 @@ class IsolationContract(StoreFixtures):
     async def test_hostile_user_ids_never_meet(self, ready: MemoryStore) -> None:
         """Troubleshooting: never splice a user id into a query, key pattern or glob;
         escape it or, better, encode it. Every user here has records with the *same* ids
-        and the *same* vectors, so only the user scope keeps them apart."""
+        and the *same* vectors, so only the user scope keeps them apart.
+        """
         vectors = unit_vectors(2, seed=50)
         for user in HOSTILE_USER_IDS:
             await ready.upsert(user, [intervention(user, 1), reflection(user, 2)], vectors)
@@ -45,7 +89,8 @@ class IsolationContract(StoreFixtures):
 
     async def test_deleting_for_one_user_leaves_the_others(self, ready: MemoryStore) -> None:
         """Troubleshooting: delete by (user, id), not by id alone; forget_user must match the
-        user exactly (``acme`` must not take ``acme-corp`` or ``acme*`` with it)."""
+        user exactly (``acme`` must not take ``acme-corp`` or ``acme*`` with it).
+        """
         vectors = unit_vectors(2, seed=51)
         for user in HOSTILE_USER_IDS:
             await ready.upsert(user, [intervention(user, 1), reflection(user, 2)], vectors)
@@ -64,7 +109,8 @@ class AdminContract(StoreFixtures):
 
     async def test_get_with_vectors_returns_the_stored_directions(self, ready: MemoryStore) -> None:
         """Troubleshooting: return row i for record i, float32, in the order of ``ids``;
-        decode the stored blob with the dtype it was written with."""
+        decode the stored blob with the dtype it was written with.
+        """
         vectors = unit_vectors(3, seed=70) * 2.0
         await ready.upsert("u", [intervention("u", n) for n in range(3)], vectors)
         records, stored = await ready.get_with_vectors("u", ["i2", "missing", "i0"])
@@ -80,10 +126,13 @@ class AdminContract(StoreFixtures):
 
     async def test_user_ids_lists_each_user_with_records_once(self, ready: MemoryStore) -> None:
         """Troubleshooting: decode the user ids exactly as written; users whose records
-        were all deleted disappear."""
+        were all deleted disappear.
+        """
         users = ["acme", "acme-corp", "a b", "用户", "{x}"]
         for user in users:
-            await ready.upsert(user, [intervention(user, 1), reflection(user, 2)], unit_vectors(2, seed=71))
+            await ready.upsert(
+                user, [intervention(user, 1), reflection(user, 2)], unit_vectors(2, seed=71)
+            )
         await ready.forget_user("a b")
         assert await ready.user_ids() == sorted(set(users) - {"a b"})
 
@@ -91,7 +140,9 @@ class AdminContract(StoreFixtures):
 class LifecycleContract(StoreFixtures):
     """delete, forget_user and the schema handshake."""
 
-    async def test_delete_counts_what_existed_and_removes_it_everywhere(self, ready: MemoryStore) -> None:
+    async def test_delete_counts_what_existed_and_removes_it_everywhere(
+        self, ready: MemoryStore
+    ) -> None:
         """Troubleshooting: a deleted record must leave the index too (search, list, count)."""
         vectors = unit_vectors(3, seed=60)
         await ready.upsert("u", [intervention("u", n) for n in range(3)], vectors)
@@ -124,9 +175,12 @@ class LifecycleContract(StoreFixtures):
         [replace(SCHEMA, dimension=SCHEMA.dimension + 1), replace(SCHEMA, model="another-model")],
         ids=["dimension", "model"],
     )
-    async def test_a_different_schema_is_refused(self, ready: MemoryStore, other: EmbeddingSchema) -> None:
+    async def test_a_different_schema_is_refused(
+        self, ready: MemoryStore, other: EmbeddingSchema
+    ) -> None:
         """Troubleshooting: persist the schema beside the data and compare both the dimension
-        and the model; name both sides in the SchemaMismatchError."""
+        and the model; name both sides in the SchemaMismatchError.
+        """
         await ready.upsert("u", [intervention("u", 1)], unit_vectors(1, seed=63))
         with pytest.raises(SchemaMismatchError) as raised:
             await ready.ensure_schema(other)
@@ -134,7 +188,7 @@ class LifecycleContract(StoreFixtures):
         assert await ready.count("u", SearchFilter()) == 1
 
     async def test_health_reports_and_close_twice_is_harmless(self, ready: MemoryStore) -> None:
-        """Troubleshooting: health() returns a HealthCheck, it does not raise; aclose() is idempotent."""
+        """Troubleshooting: health() returns a HealthCheck, never raises; aclose() is idempotent."""
         check = await ready.health()
         assert check.status.value in {"healthy", "degraded", "unhealthy"}
         assert check.latency_ms >= 0
