@@ -90,6 +90,8 @@ class ConfigurationError(MemcoreError):
     """A setting is invalid or missing. ``setting`` names it (e.g. ``MEMCORE_STORE``)."""
 
     def __init__(self, message: str, *, setting: str | None = None, **context: str | None) -> None:
+        if setting and setting not in message:
+            message = f"{message} (setting {setting})"
         super().__init__(message, **context)
         self.setting = setting
 

@@ -11,7 +11,8 @@ until a backend is asked for by name, so an installed but unused adapter costs n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Generic, Protocol, TypeVar
@@ -26,7 +27,7 @@ STORES_GROUP = "memcore.stores"
 EMBEDDERS_GROUP = "memcore.embedders"
 
 # Where to get the backends we know of, for the "install ..." hint.
-_INSTALL_HINTS = {
+INSTALL_HINTS: Mapping[str, str] = {
     "redis": "memcore-redis (pip install 'memcore[redis]')",
     "openai": "memcore-openai (pip install 'memcore[openai]')",
     "local": "memcore-sentence-transformers (pip install 'memcore[local]')",
@@ -45,6 +46,7 @@ class Registry(Generic[T_co]):
 
     group: str
     kind: str
+    hints: Mapping[str, str] = field(default_factory=lambda: INSTALL_HINTS)
 
     def names(self) -> list[str]:
         """Every registered backend name, sorted."""
@@ -59,7 +61,7 @@ class Registry(Generic[T_co]):
         found = [ep for ep in entry_points(group=self.group) if ep.name == name]
         setting = f"MEMCORE_{self.kind.upper()}"
         if not found:
-            hint = _INSTALL_HINTS.get(name)
+            hint = self.hints.get(name)
             known = ", ".join(self.names()) or "none"
             advice = (
                 f"install {hint} to use {self.kind} {name!r}"
@@ -73,7 +75,7 @@ class Registry(Generic[T_co]):
         except ImportError as exc:
             raise AdapterNotFoundError(
                 f"{self.kind} {name!r} is registered but cannot be imported ({exc}); "
-                f"reinstall {_INSTALL_HINTS.get(name, found[0].value)}",
+                f"reinstall {self.hints.get(name, found[0].value)}",
                 setting=setting,
             ) from exc
         for part in attr.split("."):

@@ -35,9 +35,12 @@ class SyncMemoryService:
     context manager or call :meth:`close`.
     """
 
-    def __init__(self, service: MemoryService, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, service: MemoryService, loop: asyncio.AbstractEventLoop, thread: threading.Thread
+    ) -> None:
         self.service = service
         self._loop = loop
+        self._thread = thread
 
     @classmethod
     def connect(cls, **overrides: Any) -> SyncMemoryService:
@@ -45,13 +48,14 @@ class SyncMemoryService:
         from memcore.container import build_service  # noqa: PLC0415
 
         loop = asyncio.new_event_loop()
-        threading.Thread(target=loop.run_forever, name="memcore-sync", daemon=True).start()
+        thread = threading.Thread(target=loop.run_forever, name="memcore-sync", daemon=True)
+        thread.start()
         try:
             service = asyncio.run_coroutine_threadsafe(build_service(**overrides), loop).result()
         except BaseException:
-            loop.call_soon_threadsafe(loop.stop)
+            _stop(loop, thread)
             raise
-        return cls(service, loop)
+        return cls(service, loop, thread)
 
     def __enter__(self) -> Self:
         return self
@@ -124,6 +128,14 @@ class SyncMemoryService:
 
     def close(self) -> None:
         """Close the service, then stop the loop thread. Calling it twice is harmless."""
-        if self._loop.is_running():
-            self._run(self.service.aclose())
-            self._loop.call_soon_threadsafe(self._loop.stop)
+        if not self._loop.is_closed():
+            try:
+                self._run(self.service.aclose())
+            finally:
+                _stop(self._loop, self._thread)
+
+
+def _stop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+    loop.close()

@@ -1,0 +1,5 @@
+"""``python -m memcore`` runs the command line."""
+
+from memcore.cli import main
+
+main()
