@@ -45,6 +45,7 @@ _OUTCOMES = {outcome: code for code, outcome in enumerate(Outcome)}
 _NO_OUTCOME = -1
 _NO_TASK = -1
 _SNAPSHOT_VERSION = 1
+_DENSE_FILTER = 4  # a filter keeping >= 1/4 of the rows is "dense"
 
 
 class _Shard:
@@ -215,6 +216,9 @@ class InMemoryStore:
             rows = self._matching_rows(shard, filters)
             if rows is None:
                 scores = shard.vectors[: shard.size] @ query
+            elif len(rows) * _DENSE_FILTER >= shard.size:
+                # Most rows match: scoring all of them beats copying them out first.
+                scores = (shard.vectors[: shard.size] @ query)[rows]
             else:
                 scores = shard.vectors[rows] @ query
             top = _top_k(scores, k)
