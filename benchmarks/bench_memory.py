@@ -45,7 +45,10 @@ async def run(records: int, dimension: int, queries: int) -> None:
             "user-1",
             [
                 Intervention(
-                    id=f"i{n}", user_id="user-1", intervention_text=f"tip {n}", task="t",
+                    id=f"i{n}",
+                    user_id="user-1",
+                    intervention_text=f"tip {n}",
+                    task="t",
                     created_at=start + timedelta(seconds=n),
                 )
                 for n in rows
@@ -84,8 +87,10 @@ async def run(records: int, dimension: int, queries: int) -> None:
     print("| operation | p50 ms | p99 ms | p50 / floor |")
     print("|---|---|---|---|")
     print(f"| numpy floor (matvec + argpartition) | {floor_p50:.3f} | {floor_p99:.3f} | 1.00x |")
-    for name, samples in (("InMemoryStore.search", store_search),
-                          ("MemoryService.search_interventions (vector)", service_search)):
+    for name, samples in (
+        ("InMemoryStore.search", store_search),
+        ("MemoryService.search_interventions (vector)", service_search),
+    ):
         p50, p99 = _ms(samples)
         print(f"| {name} | {p50:.3f} | {p99:.3f} | {p50 / floor_p50:.2f}x |")
     p50, p99 = _ms(writes)

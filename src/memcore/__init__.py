@@ -45,10 +45,13 @@ from memcore.errors import (
     StoreError,
     StoreTimeoutError,
     StoreUnavailableError,
+    UnhealthyError,
     ValidationError,
     VectorSearchError,
 )
+from memcore.observability import Metrics, Telemetry, configure_logging
 from memcore.ports import Embedder, MemoryStore, Vectors
+from memcore.resilience import RetryConfig, retry_async, retry_sync
 from memcore.service import MemoryService
 from memcore.settings import MemcoreSettings, load_settings
 from memcore.sync import SyncMemoryService
@@ -74,11 +77,13 @@ __all__ = [
     "MemoryStats",
     "MemoryStore",
     "MetadataValue",
+    "Metrics",
     "NotFoundError",
     "Outcome",
     "Page",
     "RecordKind",
     "Reflection",
+    "RetryConfig",
     "SchemaMismatchError",
     "SearchFilter",
     "SearchHit",
@@ -86,12 +91,17 @@ __all__ = [
     "StoreTimeoutError",
     "StoreUnavailableError",
     "SyncMemoryService",
+    "Telemetry",
+    "UnhealthyError",
     "ValidationError",
     "VectorSearchError",
     "Vectors",
+    "configure_logging",
     "connect",
     "load_settings",
     "new_id",
+    "retry_async",
+    "retry_sync",
     "validate_intervention",
     "validate_reflection",
     "validate_user_id",

@@ -155,10 +155,14 @@ class CachingEmbedder:
     async def embed(self, texts: Sequence[str]) -> Vectors:
         keys = self._keys(texts)
         unique = list(dict.fromkeys(keys))
-        found: dict[str, Vector] = {}
-        for key, vector in zip(unique, await self.cache.get_many(unique)):
-            if vector is not None:
-                found[key] = vector
+        cached = await self.cache.get_many(unique)
+        width = (self.dimension,)
+        # A row of the wrong shape (a corrupt shared cache) is a miss, never a result.
+        found = {
+            key: vector
+            for key, vector in zip(unique, cached, strict=True)
+            if vector is not None and vector.shape == width
+        }
         self.stats.hits += len(found)
 
         waiting: dict[str, asyncio.Future[Vector]] = {}
@@ -175,7 +179,7 @@ class CachingEmbedder:
         self.stats.misses += len(mine)
 
         if mine:
-            text_of = dict(zip(keys, texts))
+            text_of = dict(zip(keys, texts, strict=True))
             await self._fill(mine, [text_of[key] for key in mine])
             found.update((key, future.result()) for key, future in mine.items())
         for key, future in waiting.items():
@@ -189,15 +193,11 @@ class CachingEmbedder:
     async def _fill(self, futures: dict[str, asyncio.Future[Vector]], texts: list[str]) -> None:
         """Embed ``texts`` (one per future, same order), cache them and settle the futures."""
         try:
-            vectors = await self.inner.embed(texts)
-            if vectors.shape != (len(texts), self.dimension):
-                msg = f"embedder returned shape {vectors.shape} for {len(texts)} texts"
-                raise EmbeddingError(msg, operation="embed", backend=self.backend)
-            rows = list(vectors)
-            for future, row in zip(futures.values(), rows):
+            rows = self._rows(await self.inner.embed(texts), len(texts))
+            for future, row in zip(futures.values(), rows, strict=True):
                 future.set_result(row)
             # Still in flight until stored, so a concurrent caller cannot slip between.
-            await self.cache.put_many(list(zip(futures, rows)))
+            await self.cache.put_many(list(zip(futures, rows, strict=True)))
         except BaseException as exc:
             # Whoever shares these texts gets the same failure; a cancelled owner becomes
             # a retryable error for them, since they were not cancelled themselves.
@@ -216,6 +216,12 @@ class CachingEmbedder:
         finally:
             for key in futures:
                 self._inflight.pop(key, None)
+
+    def _rows(self, vectors: Vectors, count: int) -> list[Vector]:
+        if vectors.shape != (count, self.dimension):
+            msg = f"embedder returned shape {vectors.shape} for {count} texts"
+            raise EmbeddingError(msg, operation="embed", backend=self.backend)
+        return list(vectors)
 
     async def health(self) -> HealthCheck:
         check = await self.inner.health()

@@ -7,13 +7,20 @@
     ├── ConfigurationError            bad or missing setting. Fix the configuration.
     │   └── AdapterNotFoundError      backend name unknown or its package missing; install it.
     ├── NotFoundError                 the record does not exist (for this user).
+    ├── UnhealthyError                the start-up health check found a component unhealthy.
+    ├── RateLimitedError              too many calls; wait ``retry_after`` seconds, then retry.
+    ├── DecryptionError               a stored ciphertext cannot be decrypted (wrong place,
+    │                                 tampered, or its key retired or erased).
+    ├── CircuitOpenError              the circuit breaker fails fast; retry after ``retry_after``.
     ├── SchemaMismatchError           embedder dimension/model differs from the store's schema;
     │                                 re-embed into a new index (see docs/adapters.md).
     ├── EmbeddingError                the embedder failed; not retryable (bad key, bad model...).
     │   └── EmbeddingUnavailableError retryable: the embedding service is down or slow.
+    │       └── EmbedderCircuitOpenError  (also a CircuitOpenError) the embedder's breaker is open.
     └── StoreError                    the store failed; not retryable as such.
         ├── StoreUnavailableError     retryable: connection refused/reset, server loading.
-        │   └── StoreTimeoutError     retryable: the store did not answer in time.
+        │   ├── StoreTimeoutError     retryable: the store did not answer in time.
+        │   └── StoreCircuitOpenError (also a CircuitOpenError) the store's breaker is open.
         ├── IndexCreationError        the search index could not be created.
         └── VectorSearchError         the store rejected or failed a vector search.
 
@@ -28,16 +35,22 @@ from __future__ import annotations
 
 __all__ = [
     "AdapterNotFoundError",
+    "CircuitOpenError",
     "ConfigurationError",
+    "DecryptionError",
+    "EmbedderCircuitOpenError",
     "EmbeddingError",
     "EmbeddingUnavailableError",
     "IndexCreationError",
     "MemcoreError",
     "NotFoundError",
+    "RateLimitedError",
     "SchemaMismatchError",
+    "StoreCircuitOpenError",
     "StoreError",
     "StoreTimeoutError",
     "StoreUnavailableError",
+    "UnhealthyError",
     "ValidationError",
     "VectorSearchError",
 ]
@@ -104,6 +117,42 @@ class NotFoundError(MemcoreError):
     """The requested record does not exist for this user."""
 
 
+class UnhealthyError(MemcoreError):
+    """The health check run at start-up found unhealthy ``components`` (fail-fast mode)."""
+
+    def __init__(self, message: str, *, components: tuple[str, ...], **context: str | None) -> None:
+        super().__init__(message, **context)
+        self.components = components
+
+
+class RateLimitedError(MemcoreError):
+    """A per-user or global rate limit refused the call; nothing was done.
+
+    ``retry_after`` is how many seconds to wait before the same call would be allowed.
+    Not ``retryable``: the retry layer would only spin; the caller decides to wait.
+    """
+
+    def __init__(self, message: str, *, retry_after: float, **context: str | None) -> None:
+        super().__init__(f"{message}; retry after {retry_after:.3f}s", **context)
+        self.retry_after = retry_after
+
+
+class DecryptionError(MemcoreError):
+    """A stored ciphertext failed to decrypt: moved to another user, record or field,
+    tampered with, or its key is retired or erased (crypto-shredding). Not retryable.
+    """
+
+
+class CircuitOpenError(MemcoreError):
+    """A circuit breaker is open and fails fast; ``retry_after`` seconds until it probes."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float, **context: str | None) -> None:
+        super().__init__(message, **context)
+        self.retry_after = retry_after
+
+
 class SchemaMismatchError(MemcoreError):
     """The embedder does not match the schema the store was created with.
 
@@ -126,6 +175,10 @@ class EmbeddingUnavailableError(EmbeddingError):
     retryable = True
 
 
+class EmbedderCircuitOpenError(CircuitOpenError, EmbeddingUnavailableError):
+    """The embedder's circuit breaker is open: recent calls failed too often."""
+
+
 class StoreError(MemcoreError):
     """The store failed in a way retrying will not fix."""
 
@@ -138,6 +191,10 @@ class StoreUnavailableError(StoreError):
 
 class StoreTimeoutError(StoreUnavailableError):
     """The store did not answer in time; the operation may or may not have happened."""
+
+
+class StoreCircuitOpenError(CircuitOpenError, StoreUnavailableError):
+    """The store's circuit breaker is open: recent calls failed too often."""
 
 
 class IndexCreationError(StoreError):

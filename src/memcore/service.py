@@ -2,22 +2,24 @@
 
 Every call validates its input first (so a bad input stores nothing), embeds what needs
 embedding in one batch, and makes one store call. A record is searchable as soon as the
-call that wrote it returns.
+call that wrote it returns. Each public call is logged once on ``memcore.service`` and
+counted in the service's :class:`~memcore.observability.Telemetry` (see
+:mod:`memcore.observability.operations`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 from typing_extensions import Self
 
 from memcore.domain import (
     EmbeddingSchema,
-    HealthCheck,
     HealthReport,
     HealthStatus,
     Intervention,
@@ -33,7 +35,9 @@ from memcore.domain import (
     new_id,
     utcnow,
 )
-from memcore.errors import EmbeddingError, NotFoundError, ValidationError
+from memcore.errors import EmbeddingError, NotFoundError, UnhealthyError, ValidationError
+from memcore.observability.health import cache_check, guarded_check, health_to_dict, schema_check
+from memcore.observability.operations import Telemetry, observed
 from memcore.ports import Embedder, MemoryStore, Vectors
 from memcore.validation import (
     DEFAULT_LIMITS,
@@ -67,6 +71,10 @@ _INTERVENTION_FIELDS = frozenset(
 )
 MAX_LIST_LIMIT = 1_000
 
+HealthOnStart = Literal["off", "warn", "fail"]
+
+logger = logging.getLogger("memcore.service")
+
 
 class MemoryService:
     """Record and recall a user's interventions and reflections.
@@ -74,15 +82,25 @@ class MemoryService:
     Build it with :func:`memcore.connect` (from settings), or by hand from any
     :class:`~memcore.ports.MemoryStore` and :class:`~memcore.ports.Embedder`; the service
     then owns both and closes them in :meth:`aclose`. Call :meth:`start` (``connect``
-    does) before anything else: it checks the store's schema against the embedder.
+    does) before anything else: it checks the store's schema against the embedder and,
+    with ``check_on_start`` ``"warn"`` or ``"fail"``, runs :meth:`health` (``fail``
+    raises :class:`~memcore.errors.UnhealthyError` on an unhealthy report).
     """
 
     def __init__(
-        self, store: MemoryStore, embedder: Embedder, *, limits: Limits = DEFAULT_LIMITS
+        self,
+        store: MemoryStore,
+        embedder: Embedder,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        telemetry: Telemetry | None = None,
+        check_on_start: HealthOnStart = "off",
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.limits = limits
+        self.telemetry = telemetry or Telemetry()
+        self.check_on_start = check_on_start
         self._started = False
 
     async def __aenter__(self) -> Self:
@@ -97,11 +115,29 @@ class MemoryService:
         """The embedding schema this service writes: the embedder's dimension and model."""
         return EmbeddingSchema(dimension=self.embedder.dimension, model=self.embedder.model)
 
+    @observed("start")
     async def start(self) -> None:
         """Check (or create) the store's schema for this embedder. Idempotent."""
-        if not self._started:
-            await self.store.ensure_schema(self.schema)
-            self._started = True
+        if self._started:
+            return
+        await self.store.ensure_schema(self.schema)
+        self._started = True
+        if self.check_on_start == "off":
+            return
+        report = await self.health()
+        if report.status is not HealthStatus.UNHEALTHY:
+            return
+        sick = tuple(c.component for c in report.checks if c.status is HealthStatus.UNHEALTHY)
+        if self.check_on_start == "fail":
+            raise UnhealthyError(
+                f"unhealthy at start: {', '.join(sick)}",
+                components=sick,
+                operation="start",
+                backend=self.store.backend,
+            )
+        logger.warning(
+            "unhealthy at start: %s", ", ".join(sick), extra={"health": health_to_dict(report)}
+        )
 
     async def aclose(self) -> None:
         """Close the store and the embedder."""
@@ -110,6 +146,7 @@ class MemoryService:
 
     # -- interventions -------------------------------------------------------------------
 
+    @observed("record_intervention")
     async def record_intervention(
         self,
         user_id: str,
@@ -145,6 +182,7 @@ class MemoryService:
         await self._write(user_id, [record], embedding)
         return record
 
+    @observed("record_interventions")
     async def record_interventions(
         self,
         user_id: str,
@@ -163,6 +201,7 @@ class MemoryService:
         await self._write(user_id, records, embeddings)
         return records
 
+    @observed("search_interventions")
     async def search_interventions(
         self,
         user_id: str,
@@ -180,6 +219,7 @@ class MemoryService:
 
     # -- reflections ---------------------------------------------------------------------
 
+    @observed("record_reflection")
     async def record_reflection(
         self,
         user_id: str,
@@ -209,6 +249,7 @@ class MemoryService:
         await self._write(user_id, [record], embedding)
         return record
 
+    @observed("search_reflections")
     async def search_reflections(
         self,
         user_id: str,
@@ -222,9 +263,10 @@ class MemoryService:
 
     # -- reading and forgetting ------------------------------------------------------------
 
+    @observed("get", ids_arg="record_id")
     async def get(self, user_id: str, record_id: str) -> MemoryRecord:
         """The record ``record_id`` of ``user_id``; raises :class:`NotFoundError` if absent."""
-        found = await self.get_many(user_id, [record_id])
+        found = await self._get_many(user_id, [record_id])
         if not found:
             raise NotFoundError(
                 f"no record {record_id!r}",
@@ -234,11 +276,16 @@ class MemoryService:
             )
         return found[0]
 
+    @observed("get_many", ids_arg="record_ids")
     async def get_many(self, user_id: str, record_ids: Sequence[str]) -> list[MemoryRecord]:
         """The records of ``user_id`` among ``record_ids``, in that order; missing ones left out."""
+        return await self._get_many(user_id, record_ids)
+
+    async def _get_many(self, user_id: str, record_ids: Sequence[str]) -> list[MemoryRecord]:
         user_id = validate_user_id(user_id)
         return await self.store.get(user_id, validate_record_ids(record_ids))
 
+    @observed("list")
     async def list(
         self,
         user_id: str,
@@ -259,16 +306,19 @@ class MemoryService:
             raise ValidationError("cursor", "must be a string returned as next_cursor")
         return await self.store.list(user_id, validate_filters(filters, self.limits), limit, cursor)
 
+    @observed("delete", ids_arg="record_ids")
     async def delete(self, user_id: str, record_ids: str | Sequence[str]) -> int:
         """Delete records of ``user_id``; returns how many existed. Missing ids are fine."""
         user_id = validate_user_id(user_id)
         ids = [record_ids] if isinstance(record_ids, str) else record_ids
         return await self.store.delete(user_id, validate_record_ids(ids))
 
+    @observed("forget_user")
     async def forget_user(self, user_id: str) -> int:
         """Delete everything of ``user_id``; returns how many records there were."""
         return await self.store.forget_user(validate_user_id(user_id))
 
+    @observed("stats")
     async def stats(self, user_id: str) -> MemoryStats:
         """Counts of ``user_id``'s memories by kind and by intervention outcome."""
         user_id = validate_user_id(user_id)
@@ -286,18 +336,25 @@ class MemoryService:
         )
 
     async def health(self) -> HealthReport:
-        """Check the store and the embedder; the report's status is the worst of them."""
-        store, embedder = await asyncio.gather(self.store.health(), self.embedder.health())
-        return HealthReport.of((store, embedder, self._schema_check()))
+        """Check the store, the embedder, their schema match and the cache, if any.
+
+        The report's status is the worst of its checks; it never raises for a sick part.
+        """
+        store, embedder = await asyncio.gather(
+            guarded_check("store", self.store.health()),
+            guarded_check("embedder", self.embedder.health()),
+        )
+        checks = [store, embedder, schema_check(self.schema, started=self._started, store=store)]
+        cache = cache_check(self.embedder)
+        if cache is not None:
+            checks.append(cache)
+        report = HealthReport.of(tuple(checks))
+        if self.telemetry.metrics is not None:
+            self.telemetry.metrics.record_health(report)
+        logger.debug("health %s", report.status.value, extra={"status": report.status.value})
+        return report
 
     # -- internals -------------------------------------------------------------------------
-
-    def _schema_check(self) -> HealthCheck:
-        status = HealthStatus.HEALTHY if self._started else HealthStatus.DEGRADED
-        detail = self.schema.describe() + (
-            "" if self._started else " (not checked: start() not called)"
-        )
-        return HealthCheck(component="schema", status=status, latency_ms=0.0, detail=detail)
 
     def _record_id(self, record_id: str | None, idempotency_key: str | None) -> str:
         if record_id is not None:

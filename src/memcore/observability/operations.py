@@ -1,0 +1,174 @@
+"""One log line, one metric sample and one span per service operation.
+
+:func:`observed` wraps a :class:`~memcore.MemoryService` method. It logs the operation,
+backend, user (as :attr:`Telemetry.user_ids` says), record ids, status and latency; the
+content of memories only when :attr:`Telemetry.log_content` is on; secrets never (it
+logs no settings, and of an error only its type and its content-free message).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar
+
+from memcore.domain import Intervention, Page, Reflection
+from memcore.errors import MemcoreError, NotFoundError, ValidationError
+from memcore.observability.metrics import Metrics
+from memcore.observability.tracing import span
+from memcore.ports import MemoryStore
+from memcore.resilience.degrade import DegradationStatus, track_degradation
+
+__all__ = ["Telemetry", "UserIdMode", "error_fields", "observed", "user_fields"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+UserIdMode = Literal["plain", "hashed", "omitted"]
+
+# Arguments of service methods that carry memory content.
+_CONTENT_ARGS = ("intervention_text", "context", "text", "query", "items", "metadata", "filters")
+_CLIENT_ERRORS = (ValidationError, NotFoundError)
+
+logger = logging.getLogger("memcore.service")
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """What a service records about its operations."""
+
+    metrics: Metrics | None = None
+    user_ids: UserIdMode = "hashed"
+    log_content: bool = False
+
+
+class _Observable(Protocol):
+    telemetry: Telemetry
+    store: MemoryStore
+
+
+def user_fields(user_id: object, mode: UserIdMode) -> dict[str, str]:
+    """``user_id`` as a log field: ``user_id`` (plain), ``user_hash`` (hashed) or nothing."""
+    if not isinstance(user_id, str) or mode == "omitted":
+        return {}
+    if mode == "plain":
+        return {"user_id": user_id}
+    return {"user_hash": hashlib.sha256(user_id.encode("utf-8", "surrogatepass")).hexdigest()[:16]}
+
+
+def error_fields(exc: BaseException) -> dict[str, str]:
+    """Type and message of ``exc`` fit for logs: memcore messages carry no content."""
+    fields = {"error_type": type(exc).__name__}
+    if isinstance(exc, MemcoreError):
+        fields["error"] = exc.message  # without the user id str() would append
+    return fields
+
+
+def _result_fields(result: object) -> dict[str, Any]:
+    if isinstance(result, (Intervention, Reflection)):
+        return {"record_ids": [result.id]}
+    if isinstance(result, Page):
+        return {"record_ids": [r.id for r in result.items], "more": result.next_cursor is not None}
+    if isinstance(result, list):
+        records = [getattr(item, "record", item) for item in result]
+        return {"record_ids": [getattr(record, "id", "?") for record in records]}
+    if isinstance(result, int) and not isinstance(result, bool):
+        return {"count": result}
+    return {}
+
+
+def _status(exc: BaseException | None, degradation: DegradationStatus) -> str:
+    """``ok``, ``invalid`` (rejected input), ``error``, or, when the store was away,
+    ``deferred`` (a write waits in the outbox) or ``degraded`` (a read answered without it).
+    """
+    if exc is not None:
+        return "invalid" if isinstance(exc, _CLIENT_ERRORS) else "error"
+    if degradation.deferred:
+        return "deferred"
+    return "degraded" if degradation.degraded else "ok"
+
+
+def observed(
+    operation: str, *, ids_arg: str | None = None
+) -> Callable[
+    [Callable[Concatenate[Any, P], Awaitable[R]]],
+    Callable[Concatenate[Any, P], Coroutine[Any, Any, R]],
+]:
+    """Observe a service method called ``operation``; ``ids_arg`` names its record-ids input."""
+
+    def decorate(
+        method: Callable[Concatenate[Any, P], Awaitable[R]],
+    ) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, R]]:
+        signature = inspect.signature(method)
+
+        @functools.wraps(method)
+        async def wrapper(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            observable: _Observable = self
+            backend = observable.store.backend
+            started = time.perf_counter()
+            failure: BaseException | None = None
+            result: Any = None
+            with track_degradation() as degradation:
+                try:
+                    with span(f"memcore.{operation}", {"memcore.backend": backend}):
+                        result = await method(self, *args, **kwargs)
+                except Exception as exc:
+                    failure = exc
+                    raise
+                finally:
+                    seconds = time.perf_counter() - started
+                    status = _status(failure, degradation)
+                    telemetry = observable.telemetry
+                    if telemetry.metrics is not None:
+                        _record_metrics(
+                            telemetry.metrics, operation, backend, status, seconds, failure=failure
+                        )
+                    level = logging.ERROR if status == "error" else logging.INFO
+                    if logger.isEnabledFor(level):
+                        call = signature.bind_partial(self, *args, **kwargs).arguments
+                        fields: dict[str, Any] = {
+                            "operation": operation,
+                            "backend": backend,
+                            **user_fields(call.get("user_id"), telemetry.user_ids),
+                            "status": status,
+                            "latency_ms": round(seconds * 1000, 3),
+                        }
+                        if ids_arg is not None and ids_arg in call:
+                            fields["record_ids"] = _ids(call[ids_arg])
+                        fields.update(error_fields(failure) if failure else _result_fields(result))
+                        if telemetry.log_content:
+                            fields["content"] = {
+                                name: call[name] for name in _CONTENT_ARGS if name in call
+                            }
+                        logger.log(level, "%s %s", operation, status, extra=fields)
+            return result  # type: ignore[no-any-return]
+
+        return wrapper
+
+    return decorate
+
+
+def _ids(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [str(item) for item in value] if isinstance(value, Sequence) else []
+
+
+def _record_metrics(
+    metrics: Metrics,
+    operation: str,
+    backend: str,
+    status: str,
+    seconds: float,
+    *,
+    failure: BaseException | None,
+) -> None:
+    metrics.operations.labels(operation, backend, status).inc()
+    metrics.operation_seconds.labels(operation, backend).observe(seconds)
+    if failure is not None:
+        metrics.errors.labels(operation, backend, type(failure).__name__).inc()

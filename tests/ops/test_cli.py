@@ -1,0 +1,155 @@
+"""The command line end to end on a snapshot-backed in-memory store."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from memcore.cli import app
+
+
+@pytest.fixture
+def cli() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "MEMCORE_MEMORY__SNAPSHOT_PATH": str(tmp_path / "snapshot.json"),
+        "MEMCORE_STORE": "memory",
+        "MEMCORE_EMBEDDER": "hashing",
+        "MEMCORE_HASHING__DIMENSION": "32",
+    }
+
+
+def run(cli: CliRunner, env: dict[str, str], *args: str, stdin: str | None = None) -> Result:
+    return cli.invoke(app, list(args), env=env, input=stdin)
+
+
+def _seed(cli: CliRunner, env: dict[str, str]) -> None:
+    for user, text, outcome in (
+        ("ana", "Try box breathing", "task_completed"),
+        ("ana", "Name five things you see", "no_response"),
+        ("ben", "Take a short walk", "task_completed"),
+    ):
+        result = run(cli, env, "record", text, "-u", user, "--task", "calm", "--outcome", outcome)
+        assert result.exit_code == 0, result.output
+    result = run(
+        cli, env, "record", "ana calms with breathing", "-u", "ana", "--kind", "reflection"
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_record_search_inspect_and_stats(cli: CliRunner, env: dict[str, str]) -> None:
+    _seed(cli, env)
+    hits = json.loads(
+        run(
+            cli, env, "search", "breathing", "-u", "ana", "--outcome", "task_completed", "--json"
+        ).stdout
+    )
+    assert [hit["record"]["intervention_text"] for hit in hits] == ["Try box breathing"]
+    table = run(cli, env, "search", "breathing", "-u", "ana").stdout
+    assert "Try box breathing" in table
+
+    page = json.loads(run(cli, env, "inspect", "-u", "ana", "--limit", "2", "--json").stdout)
+    assert len(page["items"]) == 2
+    assert page["next_cursor"]
+    assert "more: --cursor" in run(cli, env, "inspect", "-u", "ana", "--limit", "2").stdout
+    info = json.loads(run(cli, env, "inspect", "--json").stdout)
+    assert info["schema"]["dimension"] == 32
+
+    one = json.loads(run(cli, env, "stats", "-u", "ana", "--json").stdout)
+    assert one == {
+        "user_id": "ana",
+        "interventions": 2,
+        "reflections": 1,
+        "by_outcome": {"task_completed": 1, "no_response": 1},
+    }
+    everyone = json.loads(run(cli, env, "stats", "--json").stdout)
+    assert (everyone["users"], everyone["interventions"]) == (2, 3)
+    assert "TOTAL" in run(cli, env, "stats").stdout
+
+
+def test_export_clear_import_round_trip(
+    cli: CliRunner, env: dict[str, str], tmp_path: Path
+) -> None:
+    _seed(cli, env)
+    before = run(cli, env, "stats", "--json").stdout
+    dump = tmp_path / "dump.jsonl"
+    result = run(cli, env, "export", str(dump))
+    assert result.exit_code == 0, result.output
+    assert "exported 4 records of 2 users" in result.stdout
+
+    dry = run(cli, env, "clear", "--all", "--dry-run", "--json")
+    assert json.loads(dry.stdout) == {"target": "all", "counts": {"ana": 3, "ben": 1}, "total": 4}
+    assert run(cli, env, "clear", "--all", "--yes").exit_code == 0
+    assert json.loads(run(cli, env, "stats", "--json").stdout)["users"] == 0
+
+    for _ in range(2):  # importing twice changes nothing
+        result = run(cli, env, "import", str(dump))
+        assert result.exit_code == 0, result.output
+    assert run(cli, env, "stats", "--json").stdout == before
+
+
+def test_clear_never_runs_without_confirmation(cli: CliRunner, env: dict[str, str]) -> None:
+    _seed(cli, env)
+    for answer in ("", "ANA", "all", "ben"):
+        refused = run(cli, env, "clear", "-u", "ana", stdin=f"{answer}\n")
+        assert refused.exit_code != 0
+    assert json.loads(run(cli, env, "stats", "-u", "ana", "--json").stdout)["interventions"] == 2
+    assert run(cli, env, "clear").exit_code == 2  # neither --user nor --all
+    confirmed = run(cli, env, "clear", "-u", "ana", stdin="ana\n")
+    assert confirmed.exit_code == 0, confirmed.output
+    assert "deleted 3 records of 1 users" in confirmed.stdout
+    assert json.loads(run(cli, env, "stats", "--json").stdout)["users"] == 1
+
+
+def test_health_exit_codes(cli: CliRunner, env: dict[str, str]) -> None:
+    healthy = run(cli, env, "health", "--json")
+    assert (healthy.exit_code, json.loads(healthy.stdout)["status"]) == (0, "healthy")
+    assert "schema" in run(cli, env, "health").stdout
+
+
+def test_errors_are_one_line_and_tracebacks_need_debug(cli: CliRunner, env: dict[str, str]) -> None:
+    bad = run(cli, env, "record", "x", "-u", "ana")
+    assert bad.exit_code == 1
+    assert (
+        bad.stderr.strip()
+        == "error: ValidationError: task: is required for an intervention (--task)"
+    )
+    missing = run(cli, env, "import", "/nonexistent/dump.jsonl")
+    assert missing.exit_code == 1
+    assert missing.stderr.startswith("error: FileNotFoundError")
+    debug = run(cli, env, "--debug", "record", "x", "-u", "ana")
+    assert debug.exit_code == 1
+    assert debug.exception is not None
+
+
+def test_serve_metrics_answers_probes_until_terminated(env: dict[str, str]) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "memcore", "serve-metrics", "--port", "0"],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[1].removesuffix("/metrics")
+        with urllib.request.urlopen(f"{url}/healthz", timeout=10) as response:  # noqa: S310
+            assert json.loads(response.read())["status"] == "healthy"
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:  # noqa: S310
+            assert "memcore_health_status" in response.read().decode()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr

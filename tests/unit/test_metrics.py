@@ -1,0 +1,103 @@
+"""Metrics: per-service registry, port instrumentation, cache and pool read at scrape."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pytest
+
+from memcore.adapters.hashing import HashingEmbedder
+from memcore.adapters.memory import InMemoryStore
+from memcore.caching import CachingEmbedder, LRUEmbeddingCache
+from memcore.errors import StoreUnavailableError, ValidationError
+from memcore.observability import (
+    EXPORTED_METRICS,
+    InstrumentedEmbedder,
+    InstrumentedStore,
+    Metrics,
+    Telemetry,
+)
+from memcore.ports import Embedder, MemoryStore
+from memcore.service import MemoryService
+
+
+class PooledStore(InMemoryStore):
+    def pool_stats(self) -> Mapping[str, int]:
+        return {"in_use": 2, "idle": 8}
+
+
+class FailingCountStore(InMemoryStore):
+    async def count(self, user_id: str, filters: object) -> int:
+        raise StoreUnavailableError("refused", operation="count", backend=self.backend)
+
+
+def _service(metrics: Metrics, store: InMemoryStore | None = None) -> MemoryService:
+    embedder = CachingEmbedder(HashingEmbedder(dimension=16), LRUEmbeddingCache())
+    return MemoryService(
+        InstrumentedStore(store or PooledStore(), metrics),
+        InstrumentedEmbedder(embedder, metrics),
+        telemetry=Telemetry(metrics=metrics),
+    )
+
+
+def _sample(metrics: Metrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+async def test_instrumented_wrappers_satisfy_the_ports() -> None:
+    metrics = Metrics()
+    assert isinstance(InstrumentedStore(InMemoryStore(), metrics), MemoryStore)
+    assert isinstance(InstrumentedEmbedder(HashingEmbedder(), metrics), Embedder)
+
+
+async def test_operations_latencies_cache_and_pool_are_exported() -> None:
+    metrics = Metrics()
+    async with _service(metrics) as service:
+        await service.record_intervention("u", "breathe", task="calm")
+        await service.search_interventions("u", "breathe")
+        await service.search_interventions("u", "breathe")
+        with pytest.raises(ValidationError):
+            await service.search_interventions("u", "breathe", k=0)
+        await service.health()
+
+    ok = {"operation": "search_interventions", "backend": "memory"}
+    assert _sample(metrics, "memcore_operations_total", **ok, status="ok") == 2
+    assert _sample(metrics, "memcore_operations_total", **ok, status="invalid") == 1
+    assert _sample(metrics, "memcore_operation_duration_seconds_count", **ok) == 3
+    store_search = {"operation": "search", "backend": "memory", "status": "ok"}
+    assert _sample(metrics, "memcore_store_duration_seconds_count", **store_search) == 2
+    assert _sample(metrics, "memcore_embed_duration_seconds_count", backend="hashing", status="ok")
+    errors = {**ok, "error_type": "ValidationError"}
+    assert _sample(metrics, "memcore_errors_total", **errors) == 1
+    # "breathe" as a query is a different text from the record's embedding text: 2 misses
+    assert _sample(metrics, "memcore_cache_hits_total", backend="hashing") == 1
+    assert _sample(metrics, "memcore_cache_misses_total", backend="hashing") == 2
+    assert _sample(metrics, "memcore_pool_connections", backend="memory", state="in_use") == 2
+    assert _sample(metrics, "memcore_health_status", component="service") == 0
+    assert _sample(metrics, "memcore_health_status", component="cache") == 0
+
+
+async def test_store_failures_are_counted_by_type() -> None:
+    metrics = Metrics()
+    async with _service(metrics, FailingCountStore()) as service:
+        with pytest.raises(StoreUnavailableError):
+            await service.stats("u")
+    labels = {"operation": "stats", "backend": "memory"}
+    assert _sample(metrics, "memcore_operations_total", **labels, status="error") == 1
+    assert _sample(metrics, "memcore_errors_total", **labels, error_type="StoreUnavailableError")
+    failed_count = {"operation": "count", "backend": "memory", "status": "error"}
+    assert _sample(metrics, "memcore_store_duration_seconds_count", **failed_count)
+
+
+async def test_every_exported_name_is_declared_and_registries_are_separate() -> None:
+    metrics, other = Metrics(), Metrics()
+    async with _service(metrics) as service:
+        await service.record_intervention("u", "breathe", task="calm")
+        with pytest.raises(ValidationError):
+            await service.get("u", "")
+        await service.health()
+    metrics.retry_listener("memory")("store.upsert", StoreUnavailableError("x"), 1, 0.1)
+    names = {s.name for family in metrics.registry.collect() for s in family.samples}
+    names -= {n for n in names if n.endswith("_created")}
+    assert names == EXPORTED_METRICS
+    assert not any(s for f in other.registry.collect() for s in f.samples if s.value)
