@@ -9,7 +9,8 @@ The rules (limits are :class:`Limits`, configurable as ``MEMCORE_LIMITS__*``):
 - **record id**: 1-128 characters from ``A-Z a-z 0-9 _ . : -``, starting with a letter
   or digit (ids go into keys; keep them boring).
 - **texts**: ``intervention_text``/``text`` 1..``max_text_chars`` characters and not blank;
-  ``context`` 0..``max_context_chars``; ``task`` 1..``max_task_chars``; no NUL characters.
+  ``context`` 0..``max_context_chars``; ``task`` 1..``max_task_chars``; no NUL characters,
+  no lone surrogates (every text must encode as UTF-8).
 - **outcome**: one of :class:`~memcore.Outcome` (its value or the member).
 - **created_at**: a timezone-aware datetime between 1970 and 2200.
 - **metadata**: at most ``max_metadata_keys`` keys matching ``[A-Za-z0-9_.-]{1,64}``;
@@ -153,6 +154,11 @@ def validate_text(value: object, field: str, max_chars: int, *, required: bool =
         raise ValidationError(field, f"must be at most {max_chars} characters, got {len(value)}")
     if "\x00" in value:
         raise ValidationError(field, "must not contain NUL characters")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError(field, "must be valid Unicode (no lone surrogates)") from None
     return value
 
 
