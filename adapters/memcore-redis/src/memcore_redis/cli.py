@@ -1,0 +1,53 @@
+"""``memcore redis-server``: a local Redis Stack for development, no Docker needed.
+
+Registered in the ``memcore.cli`` entry-point group; also runs alone as
+``python -m memcore_redis.cli``. Needs the ``memcore-redis[server]`` extra.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from memcore_redis.testing_server import EmbeddedRedis, ServerNotAvailableError
+
+app = typer.Typer(add_completion=False, help=__doc__)
+
+
+@app.callback(invoke_without_command=True)
+def serve(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 6379,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Keep data here (default: a temporary directory).")
+    ] = None,
+    no_json: Annotated[bool, typer.Option("--no-json", help="Do not load RedisJSON.")] = False,
+) -> None:
+    """Run valkey-server with RediSearch and RedisJSON until interrupted (Ctrl-C)."""
+    server = EmbeddedRedis(
+        modules=("search",) if no_json else ("search", "json"), port=port, data_dir=data_dir
+    )
+
+    def _stop(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.start()
+        typer.echo(f"Redis Stack ready at {server.url}")
+        typer.echo(f"  export MEMCORE_STORE=redis MEMCORE_REDIS_URL={server.url}")
+        server.wait()
+    except ServerNotAvailableError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=1) from exc
+    except KeyboardInterrupt:
+        typer.echo("stopping")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,126 @@
+"""Noticing a Redis server that lost, or may lose, data it acknowledged.
+
+At ``ensure_schema`` the store writes an *epoch key* ``<prefix>:epoch`` (a random token,
+``SET NX``, so every process of a deployment shares it) and remembers it with the
+server's ``run_id``. Every new connection (start-up, reconnect after a restart or a
+failover) reads ``run_id`` again; when it changed, the server restarted, and the epoch
+key must still be there with the same token. If it is gone, the server came back
+without the data it had acknowledged (no persistence, a lost disk, a replica promoted
+before it synced): every call then raises :class:`~memcore.errors.DataLossError`
+instead of carrying on as if nothing happened. An epoch key missing while the schema
+key is present at start-up means keys were evicted or deleted underneath: the same.
+
+At start-up it also warns (logger ``memcore_redis``) when the server has no persistence
+(``appendonly no`` and no ``save`` points) or an evicting ``maxmemory-policy``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from redis import exceptions as rex
+from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
+
+from memcore.errors import DataLossError
+from memcore_redis.commands import call
+from memcore_redis.errors import BACKEND, map_redis_errors
+
+__all__ = ["DurabilityGuard"]
+
+logger = logging.getLogger("memcore_redis")
+
+_EVICTING = ("allkeys-", "volatile-")
+
+
+class DurabilityGuard:
+    """One store's watch on its server; :meth:`on_connect` runs on each new connection."""
+
+    def __init__(self, key_prefix: str) -> None:
+        self.epoch_key = f"{key_prefix}:epoch"
+        self.meta_key = f"{key_prefix}:meta"
+        self.run_id: str | None = None
+        self.epoch: str | None = None
+        self.lost = False
+
+    async def start(self, client: Redis) -> None:
+        """Settle the epoch (before the schema key is written) and check the server's setup."""
+        with map_redis_errors("ensure_schema"):
+            had_schema = bool(await client.exists(self.meta_key))
+            created = await client.set(self.epoch_key, secrets.token_hex(16), nx=True)
+            epoch = await client.get(self.epoch_key)
+            info = await client.info("server")
+        self.epoch = epoch.decode() if isinstance(epoch, bytes) else epoch
+        self.run_id = str(info["run_id"])
+        if created and had_schema:
+            self._lose("the epoch key was missing while the schema key was there")
+        await self._warn_about_setup(client)
+
+    async def on_connect(self, connection: AbstractConnection) -> None:
+        """``redis_connect_func`` of the pool's connections: handshake, then check."""
+        await connection.on_connect()
+        if self.lost:
+            self._lose("data loss detected earlier")
+        if self.run_id is None:
+            return  # not started yet: nothing to compare with
+        await connection.send_command("INFO", "server")
+        run_id = _field(await connection.read_response(), "run_id")
+        if run_id == self.run_id:
+            return
+        await connection.send_command("GET", self.epoch_key)
+        epoch = await connection.read_response()
+        if (epoch.decode() if isinstance(epoch, bytes) else epoch) != self.epoch:
+            await connection.disconnect()
+            self._lose(f"the server restarted (run id {run_id}) without the epoch key")
+        logger.warning("Redis server restarted; its data survived", extra={"run_id": run_id})
+        self.run_id = run_id
+
+    def _lose(self, why: str) -> None:
+        self.lost = True
+        raise DataLossError(
+            f"the Redis server lost data it had acknowledged: {why}; stop writing, restore "
+            "from a backup or re-import, then restart (see docs/reliability.md)",
+            operation="connect",
+            backend=BACKEND,
+        )
+
+    async def _warn_about_setup(self, client: Redis) -> None:
+        with map_redis_errors("ensure_schema"):
+            try:
+                reply = await call(
+                    client, "CONFIG", "GET", "appendonly", "save", "maxmemory-policy"
+                )
+            except rex.ResponseError:
+                return  # CONFIG is disabled (managed Redis): nothing to tell
+        settings = _pairs(reply)
+        if settings.get("appendonly") == "no" and not settings.get("save"):
+            logger.warning(
+                "the Redis server has no persistence (appendonly no, no save points): a "
+                "restart loses every memory; see docs/reliability.md"
+            )
+        policy = settings.get("maxmemory-policy", "")
+        if policy.startswith(_EVICTING):
+            logger.warning(
+                "the Redis server evicts keys (maxmemory-policy %s): memories may vanish "
+                "silently; use noeviction",
+                policy,
+            )
+
+
+def _pairs(flat: list[Any]) -> dict[str, str]:
+    text = [item.decode() if isinstance(item, bytes) else str(item) for item in flat]
+    return dict(zip(text[::2], text[1::2], strict=True))
+
+
+def _field(info: Any, name: str) -> str | None:
+    if isinstance(info, dict):
+        value = info.get(name)
+        return None if value is None else str(value)
+    text = info.decode() if isinstance(info, bytes) else str(info)
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key == name:
+            return value.strip()
+    return None

@@ -1,0 +1,114 @@
+"""Settings of the Redis store, read from ``MEMCORE_REDIS_*`` when the store is built."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from memcore.settings import configuration_error
+
+ENV_PREFIX = "MEMCORE_REDIS_"
+
+# Key prefixes go into keys, index PREFIX clauses and SCAN patterns: keep them boring.
+_PREFIX_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+
+
+class RedisSettings(BaseSettings):
+    """Everything :class:`~memcore_redis.RedisStore` needs.
+
+    Each field is read from ``MEMCORE_REDIS_<FIELD NAME>``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    url: str = Field(
+        default="redis://localhost:6379/0",
+        description="redis:// or rediss:// (TLS) URL; credentials are better set apart.",
+    )
+    key_prefix: str = Field(default="memcore", pattern=_PREFIX_PATTERN)
+    index_name: str | None = Field(
+        default=None, pattern=_PREFIX_PATTERN, description="Defaults to '<key_prefix>-idx'."
+    )
+    max_connections: int = Field(default=32, ge=1, le=10_000, description="Pool size.")
+    socket_timeout: float = Field(default=5.0, gt=0, le=600)
+    socket_connect_timeout: float = Field(default=5.0, gt=0, le=600)
+    health_check_interval: int = Field(
+        default=30, ge=0, le=3_600, description="Seconds idle before a pooled connection is PINGed."
+    )
+    username: str | None = Field(default=None, description="ACL user.")
+    password: SecretStr | None = None
+    tls: bool = Field(default=False, description="Use TLS even with a redis:// URL.")
+    tls_ca_certs: Path | None = None
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
+    tls_cert_reqs: Literal["required", "optional", "none"] = "required"
+    tls_check_hostname: bool = True
+    storage_type: Literal["hash", "json"] = "hash"
+    vector_algorithm: Literal["HNSW", "FLAT"] = "HNSW"
+    vector_datatype: Literal["FLOAT32", "FLOAT16"] = "FLOAT32"
+    hnsw_m: int = Field(default=16, ge=2, le=512)
+    hnsw_ef_construction: int = Field(default=200, ge=1, le=4_096)
+    hnsw_ef_runtime: int = Field(default=20, ge=1, le=4_096)
+    hybrid_policy: Literal["auto", "adhoc_bf", "batches", "server"] = Field(
+        default="auto",
+        description=(
+            "How a filtered KNN runs: 'auto' brute-forces small candidate sets and walks "
+            "the HNSW graph in batches for large ones; 'server' lets RediSearch decide."
+        ),
+    )
+    adhoc_max_candidates: int = Field(
+        default=1_500,
+        ge=0,
+        le=10_000_000,
+        description="'auto': brute force when a user's matching records are at most this many.",
+    )
+    delete_batch_size: int = Field(default=1_000, ge=1, le=10_000)
+
+    @field_validator("storage_type", "tls_cert_reqs", "hybrid_policy", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("vector_algorithm", "vector_datatype", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            msg = "must start with redis://, rediss:// or unix://"
+            raise ValueError(msg)
+        return value
+
+    @property
+    def index(self) -> str:
+        """The RediSearch index name."""
+        return self.index_name or f"{self.key_prefix}-idx"
+
+    @property
+    def uses_tls(self) -> bool:
+        """True for ``rediss://`` URLs or ``tls = true``."""
+        return self.tls or self.url.startswith("rediss://")
+
+
+def load_redis_settings(**overrides: Any) -> RedisSettings:
+    """Read ``MEMCORE_REDIS_*``; ``overrides`` win.
+
+    Raises :class:`~memcore.errors.ConfigurationError` naming the variable.
+    """
+    try:
+        return RedisSettings(**overrides)
+    except pydantic.ValidationError as exc:
+        raise configuration_error(exc, ENV_PREFIX) from exc

@@ -1,0 +1,51 @@
+"""Shared fixtures: every store gets its own key prefix and index on the session server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from memcore_redis import RedisSettings, RedisStore
+from memcore_redis.commands import call
+
+StoreFactory = Callable[..., RedisStore]
+
+
+@pytest.fixture
+async def raw_redis(redis_server_url: str) -> AsyncIterator[aioredis.Redis]:
+    """A plain client for looking behind the store's back."""
+    client = aioredis.Redis.from_url(redis_server_url, protocol=2)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def make_store(
+    redis_server_url: str, raw_redis: aioredis.Redis
+) -> AsyncIterator[StoreFactory]:
+    """Build stores on a fresh prefix; drop their indexes and keys afterwards."""
+    stores: list[RedisStore] = []
+    prefixes: set[str] = set()
+
+    def make(**overrides: Any) -> RedisStore:
+        overrides.setdefault("key_prefix", f"t{uuid.uuid4().hex[:12]}")
+        settings = RedisSettings(url=redis_server_url, **overrides)
+        prefixes.add(settings.key_prefix)
+        store = RedisStore(settings)
+        stores.append(store)
+        return store
+
+    yield make
+    for store in stores:
+        await store.aclose()
+    for prefix in prefixes:
+        for index in await call(raw_redis, "FT._LIST"):
+            if index.decode().startswith(prefix):
+                await call(raw_redis, "FT.DROPINDEX", index, "DD")
+        keys = [key async for key in raw_redis.scan_iter(match=f"{prefix}:*", count=1000)]
+        if keys:
+            await raw_redis.delete(*keys)

@@ -1,0 +1,90 @@
+"""Settings from the environment, the registry entry, and the one error mapping."""
+
+from __future__ import annotations
+
+import pytest
+from redis import exceptions as rex
+
+from memcore.errors import (
+    ConfigurationError,
+    StoreError,
+    StoreTimeoutError,
+    StoreUnavailableError,
+    VectorSearchError,
+)
+from memcore.registry import stores
+from memcore.settings import MemcoreSettings
+from memcore_redis import RedisStore, load_redis_settings, map_redis_errors
+
+
+async def test_the_registry_builds_the_store_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MEMCORE_REDIS_URL", "redis://127.0.0.1:1/3")
+    monkeypatch.setenv("MEMCORE_REDIS_KEY_PREFIX", "app")
+    monkeypatch.setenv("MEMCORE_REDIS_STORAGE_TYPE", "JSON")
+    monkeypatch.setenv("MEMCORE_REDIS_VECTOR_DATATYPE", "float16")
+    monkeypatch.setenv("MEMCORE_REDIS_PASSWORD", "s3cret")
+    store = stores.create(MemcoreSettings(), "redis")
+    try:
+        assert isinstance(store, RedisStore)
+        assert store.settings.storage_type == "json"
+        assert store.settings.vector_datatype == "FLOAT16"
+        assert store.index_name == "app-idx"
+        assert "s3cret" not in repr(store.settings)
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("MEMCORE_REDIS_URL", "http://example.com"),
+        ("MEMCORE_REDIS_KEY_PREFIX", "a:{b}*"),
+        ("MEMCORE_REDIS_MAX_CONNECTIONS", "0"),
+        ("MEMCORE_REDIS_STORAGE_TYPE", "xml"),
+        ("MEMCORE_REDIS_HNSW_M", "many"),
+        ("MEMCORE_REDIS_VECTOR_DATATYPE", "FLOAT8"),
+    ],
+)
+def test_a_bad_setting_is_named(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as raised:
+        load_redis_settings()
+    assert raised.value.setting == variable
+    assert variable in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected", "retryable"),
+    [
+        (rex.ConnectionError("refused"), StoreUnavailableError, True),
+        (rex.BusyLoadingError("loading"), StoreUnavailableError, True),
+        (rex.ReadOnlyError("replica"), StoreUnavailableError, True),
+        (rex.TimeoutError("slow"), StoreTimeoutError, True),
+        (rex.ResponseError("TRYAGAIN later"), StoreUnavailableError, True),
+        (rex.AuthenticationError("bad password"), StoreError, False),
+        (rex.NoPermissionError("NOPERM"), StoreError, False),
+        (rex.ResponseError("Syntax error"), VectorSearchError, False),
+        (rex.DataError("bad data"), StoreError, False),
+    ],
+)
+def test_every_redis_error_becomes_a_memcore_error(
+    raised: Exception, expected: type[StoreError], retryable: bool
+) -> None:
+    with pytest.raises(StoreError) as caught, map_redis_errors("search", "u"):
+        raise raised
+    assert type(caught.value) is expected
+    assert caught.value.retryable is retryable
+    assert caught.value.__cause__ is raised
+    assert (caught.value.operation, caught.value.backend, caught.value.user_id) == (
+        "search",
+        "redis",
+        "u",
+    )
+
+
+def test_a_rejected_command_outside_search_is_a_plain_store_error() -> None:
+    with pytest.raises(StoreError) as caught, map_redis_errors("upsert"):
+        raise rex.ResponseError("OOM command not allowed")
+    assert type(caught.value) is StoreError

@@ -1,0 +1,125 @@
+"""Write verification: validate before writing, detect what RediSearch failed to index."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+import redis.asyncio as aioredis
+
+from memcore.domain import SearchFilter
+from memcore.errors import StoreError, ValidationError
+from memcore.testing import SCHEMA, unit_vectors
+from memcore.testing._suite import intervention
+from memcore_redis.commands import call
+
+from .conftest import StoreFactory
+
+
+@pytest.mark.parametrize(
+    "vectors",
+    [
+        np.ones((1, SCHEMA.dimension + 1), np.float32),
+        np.full((1, SCHEMA.dimension), np.nan, np.float32),
+        np.full((1, SCHEMA.dimension), np.inf, np.float32),
+        np.zeros((1, SCHEMA.dimension), np.float32),
+        np.ones((2, SCHEMA.dimension), np.float32),
+        np.ones((1, SCHEMA.dimension), np.int64),
+    ],
+    ids=["too-long", "nan", "inf", "zero", "too-many-rows", "integers"],
+)
+async def test_bad_vectors_are_refused_before_writing(
+    make_store: StoreFactory, raw_redis: aioredis.Redis, vectors: np.ndarray
+) -> None:
+    store = make_store()
+    await store.ensure_schema(SCHEMA)
+    with pytest.raises(ValidationError, match="embedding"):
+        await store.upsert("u", [intervention("u", 1)], vectors)
+    assert await raw_redis.keys(f"{store.settings.key_prefix}:{{*") == []
+
+
+@pytest.mark.parametrize("storage_type", ["hash", "json"])
+async def test_a_record_the_index_rejects_is_reported_and_not_left_behind(
+    make_store: StoreFactory, raw_redis: aioredis.Redis, storage_type: str
+) -> None:
+    """Someone rebuilt the index with another dimension: the write must not pass silently."""
+    store = make_store(storage_type=storage_type)
+    await store.ensure_schema(SCHEMA)
+    await store.upsert("u", [intervention("u", 1)], unit_vectors(1, seed=1))
+    prefix = f"{store.settings.key_prefix}:{{"
+    await call(raw_redis, "FT.DROPINDEX", store.index_name)
+    on = "JSON" if storage_type == "json" else "HASH"
+    field = ["$.user_id" if on == "JSON" else "u", "AS", "user_id"]
+    vector = ["$.vector" if on == "JSON" else "v", "AS", "vector"]
+    await call(
+        raw_redis,
+        "FT.CREATE",
+        store.index_name,
+        "ON",
+        on,
+        "PREFIX",
+        1,
+        prefix,
+        "SCHEMA",
+        *field,
+        "TAG",
+        *vector,
+        "VECTOR",
+        "FLAT",
+        6,
+        "TYPE",
+        "FLOAT32",
+        "DIM",
+        SCHEMA.dimension * 2,
+        "DISTANCE_METRIC",
+        "COSINE",
+    )
+    with pytest.raises(StoreError, match="could not index") as raised:
+        await store.upsert("u", [intervention("u", 2)], unit_vectors(1, seed=2))
+    assert raised.value.user_id == "u"
+    assert await store.get("u", ["i2"]) == []
+    check = await store.health()
+    assert check.status.value == "degraded"
+    assert int(check.facts["indexing_failures"]) >= 1
+
+
+async def test_a_batch_is_one_round_trip_and_last_write_of_an_id_wins(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store()
+    await store.ensure_schema(SCHEMA)
+    first, second = intervention("u", 1), intervention("u", 1, task="other")
+    await store.upsert("u", [first, second], unit_vectors(2, seed=3))
+    assert await store.get("u", ["i1"]) == [second]
+    assert await store.count("u", SearchFilter()) == 1
+
+
+@pytest.mark.parametrize("storage_type", ["hash", "json"])
+async def test_created_at_keeps_its_utc_offset(make_store: StoreFactory, storage_type: str) -> None:
+    store = make_store(storage_type=storage_type)
+    await store.ensure_schema(SCHEMA)
+    offsets = [timezone.utc, timezone(timedelta(hours=-5)), timezone(timedelta(minutes=330))]
+    records = [
+        replace(intervention("u", n), created_at=datetime(2025, 3, 4, 5, 6, 7, 89, tzinfo=tz))
+        for n, tz in enumerate(offsets)
+    ]
+    await store.upsert("u", records, unit_vectors(3, seed=8))
+    got = await store.get("u", ["i0", "i1", "i2"])
+    assert [r.created_at.utcoffset() for r in got] == [r.created_at.utcoffset() for r in records]
+    assert got == records
+
+
+@pytest.mark.parametrize(
+    "vector",
+    [np.ones(SCHEMA.dimension + 1, np.float32), np.full(SCHEMA.dimension, np.nan, np.float32)],
+    ids=["wrong-size", "nan"],
+)
+async def test_a_bad_query_vector_is_a_validation_error(
+    make_store: StoreFactory, vector: np.ndarray
+) -> None:
+    store = make_store()
+    await store.ensure_schema(SCHEMA)
+    with pytest.raises(ValidationError, match="embedding"):
+        await store.search("u", vector, 3, SearchFilter())
