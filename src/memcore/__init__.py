@@ -31,17 +31,24 @@ from memcore.domain import (
     Reflection,
     SearchFilter,
     SearchHit,
+    SearchResults,
     new_id,
 )
 from memcore.errors import (
     AdapterNotFoundError,
+    CircuitOpenError,
     ConfigurationError,
+    DataLossError,
+    DecryptionError,
+    EmbedderCircuitOpenError,
     EmbeddingError,
     EmbeddingUnavailableError,
     IndexCreationError,
     MemcoreError,
     NotFoundError,
+    RateLimitedError,
     SchemaMismatchError,
+    StoreCircuitOpenError,
     StoreError,
     StoreTimeoutError,
     StoreUnavailableError,
@@ -51,7 +58,7 @@ from memcore.errors import (
 )
 from memcore.observability import Metrics, Telemetry, configure_logging
 from memcore.ports import Embedder, MemoryStore, Vectors
-from memcore.resilience import RetryConfig, retry_async, retry_sync
+from memcore.resilience import RetryConfig, retry_async, retry_sync, track_degradation
 from memcore.service import MemoryService
 from memcore.settings import MemcoreSettings, load_settings
 from memcore.sync import SyncMemoryService
@@ -59,8 +66,12 @@ from memcore.validation import Limits, validate_intervention, validate_reflectio
 
 __all__ = [
     "AdapterNotFoundError",
+    "CircuitOpenError",
     "ConfigurationError",
+    "DataLossError",
+    "DecryptionError",
     "Embedder",
+    "EmbedderCircuitOpenError",
     "EmbeddingError",
     "EmbeddingSchema",
     "EmbeddingUnavailableError",
@@ -81,12 +92,15 @@ __all__ = [
     "NotFoundError",
     "Outcome",
     "Page",
+    "RateLimitedError",
     "RecordKind",
     "Reflection",
     "RetryConfig",
     "SchemaMismatchError",
     "SearchFilter",
     "SearchHit",
+    "SearchResults",
+    "StoreCircuitOpenError",
     "StoreError",
     "StoreTimeoutError",
     "StoreUnavailableError",
@@ -102,6 +116,7 @@ __all__ = [
     "new_id",
     "retry_async",
     "retry_sync",
+    "track_degradation",
     "validate_intervention",
     "validate_reflection",
     "validate_user_id",

@@ -21,6 +21,7 @@
         ├── StoreUnavailableError     retryable: connection refused/reset, server loading.
         │   ├── StoreTimeoutError     retryable: the store did not answer in time.
         │   └── StoreCircuitOpenError (also a CircuitOpenError) the store's breaker is open.
+        ├── DataLossError             the store lost data it had acknowledged; stop, restore.
         ├── IndexCreationError        the search index could not be created.
         └── VectorSearchError         the store rejected or failed a vector search.
 
@@ -37,6 +38,7 @@ __all__ = [
     "AdapterNotFoundError",
     "CircuitOpenError",
     "ConfigurationError",
+    "DataLossError",
     "DecryptionError",
     "EmbedderCircuitOpenError",
     "EmbeddingError",
@@ -195,6 +197,13 @@ class StoreTimeoutError(StoreUnavailableError):
 
 class StoreCircuitOpenError(CircuitOpenError, StoreUnavailableError):
     """The store's circuit breaker is open: recent calls failed too often."""
+
+
+class DataLossError(StoreError):
+    """The store came back without data it had acknowledged (restarted without
+    persistence, keys evicted or deleted underneath). Not retryable: stop writing,
+    restore or re-import, then restart.
+    """
 
 
 class IndexCreationError(StoreError):

@@ -7,6 +7,8 @@ A distribution registers a store or embedder class in its ``pyproject.toml``::
 
 The class must have ``from_settings(settings: MemcoreSettings)``. Nothing is imported
 until a backend is asked for by name, so an installed but unused adapter costs nothing.
+Shared rate limiters (``memcore.rate_limiters``), audit sinks (``memcore.audit_sinks``)
+and per-user data key stores (``memcore.data_key_stores``) are found the same way.
 """
 
 from __future__ import annotations
@@ -15,11 +17,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
 from importlib.metadata import entry_points
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from memcore.errors import AdapterNotFoundError
 from memcore.ports import Embedder, MemoryStore
+from memcore.resilience.ratelimit import RateLimiter
+from memcore.security.audit import AuditSink
 from memcore.settings import MemcoreSettings
+
+if TYPE_CHECKING:  # the keyring needs the optional `cryptography` package at run time
+    from memcore.security.keyring import DataKeyStore
 
 T_co = TypeVar("T_co", covariant=True)
 
@@ -46,6 +53,8 @@ class Registry(Generic[T_co]):
 
     group: str
     kind: str
+    setting: str = ""
+    """The setting that names the backend (default ``MEMCORE_<KIND>``)."""
     hints: Mapping[str, str] = field(default_factory=lambda: INSTALL_HINTS)
 
     def names(self) -> list[str]:
@@ -59,7 +68,7 @@ class Registry(Generic[T_co]):
         installed package provides it or its package fails to import.
         """
         found = [ep for ep in entry_points(group=self.group) if ep.name == name]
-        setting = f"MEMCORE_{self.kind.upper()}"
+        setting = self.setting or f"MEMCORE_{self.kind.upper()}"
         if not found:
             hint = self.hints.get(name)
             known = ", ".join(self.names()) or "none"
@@ -89,3 +98,12 @@ class Registry(Generic[T_co]):
 
 stores: Registry[MemoryStore] = Registry(STORES_GROUP, "store")
 embedders: Registry[Embedder] = Registry(EMBEDDERS_GROUP, "embedder")
+rate_limiters: Registry[RateLimiter] = Registry(
+    "memcore.rate_limiters", "rate limiter", setting="MEMCORE_RATE_LIMIT__BACKEND"
+)
+audit_sinks: Registry[AuditSink] = Registry(
+    "memcore.audit_sinks", "audit sink", setting="MEMCORE_AUDIT__SINK"
+)
+data_key_stores: Registry[DataKeyStore] = Registry(
+    "memcore.data_key_stores", "data key store", setting="MEMCORE_ENCRYPTION__DATA_KEY_STORE"
+)

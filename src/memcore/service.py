@@ -31,7 +31,7 @@ from memcore.domain import (
     RecordKind,
     Reflection,
     SearchFilter,
-    SearchHit,
+    SearchResults,
     new_id,
     utcnow,
 )
@@ -39,6 +39,8 @@ from memcore.errors import EmbeddingError, NotFoundError, UnhealthyError, Valida
 from memcore.observability.health import cache_check, guarded_check, health_to_dict, schema_check
 from memcore.observability.operations import Telemetry, observed
 from memcore.ports import Embedder, MemoryStore, Vectors
+from memcore.resilience.degrade import note_degraded, track_degradation
+from memcore.resilience.ratelimit import RateLimits
 from memcore.validation import (
     DEFAULT_LIMITS,
     Limits,
@@ -85,6 +87,12 @@ class MemoryService:
     does) before anything else: it checks the store's schema against the embedder and,
     with ``check_on_start`` ``"warn"`` or ``"fail"``, runs :meth:`health` (``fail``
     raises :class:`~memcore.errors.UnhealthyError` on an unhealthy report).
+
+    With ``rate_limits``, each call takes a token of its user and of the global bucket
+    before it embeds or stores anything, or raises
+    :class:`~memcore.errors.RateLimitedError`. With ``degrade_searches``, a search whose
+    query cannot be embedded right now (a retryable embedder error) returns empty
+    results flagged ``degraded`` instead of raising.
     """
 
     def __init__(
@@ -95,12 +103,16 @@ class MemoryService:
         limits: Limits = DEFAULT_LIMITS,
         telemetry: Telemetry | None = None,
         check_on_start: HealthOnStart = "off",
+        rate_limits: RateLimits | None = None,
+        degrade_searches: bool = False,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.limits = limits
         self.telemetry = telemetry or Telemetry()
         self.check_on_start = check_on_start
+        self.rate_limits = rate_limits
+        self.degrade_searches = degrade_searches
         self._started = False
 
     async def __aenter__(self) -> Self:
@@ -140,9 +152,11 @@ class MemoryService:
         )
 
     async def aclose(self) -> None:
-        """Close the store and the embedder."""
+        """Close the store, the embedder and the rate limiter."""
         await self.store.aclose()
         await self.embedder.aclose()
+        if self.rate_limits is not None:
+            await self.rate_limits.aclose()
 
     # -- interventions -------------------------------------------------------------------
 
@@ -196,6 +210,8 @@ class MemoryService:
         Every item is validated before anything is written: one bad item stores nothing.
         """
         user_id = validate_user_id(user_id)
+        if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Sequence):
+            raise ValidationError("items", "must be a list of intervention mappings")
         validate_batch_size(len(items), self.limits)
         records = [self._intervention(user_id, item, f"items[{i}]") for i, item in enumerate(items)]
         await self._write(user_id, records, embeddings)
@@ -208,14 +224,15 @@ class MemoryService:
         query: str | Vectors,
         k: int = 5,
         filters: SearchFilter | Mapping[str, Any] | None = None,
-    ) -> list[SearchHit[Intervention]]:
+    ) -> SearchResults[Intervention]:
         """The ``k`` interventions of ``user_id`` most similar to ``query``, best first.
 
         ``query`` is a text (embedded here) or a precomputed embedding. ``filters`` narrows
-        by outcome, task, time or metadata (see :class:`~memcore.SearchFilter`).
+        by outcome, task, time or metadata (see :class:`~memcore.SearchFilter`). The
+        result is a list; its ``degraded`` flag says the store could not fully answer.
         """
         hits = await self._search(user_id, query, k, filters, RecordKind.INTERVENTION)
-        return cast("list[SearchHit[Intervention]]", hits)
+        return cast("SearchResults[Intervention]", hits)
 
     # -- reflections ---------------------------------------------------------------------
 
@@ -256,10 +273,10 @@ class MemoryService:
         query: str | Vectors,
         k: int = 5,
         filters: SearchFilter | Mapping[str, Any] | None = None,
-    ) -> list[SearchHit[Reflection]]:
+    ) -> SearchResults[Reflection]:
         """The ``k`` reflections of ``user_id`` most similar to ``query``, best first."""
         hits = await self._search(user_id, query, k, filters, RecordKind.REFLECTION)
-        return cast("list[SearchHit[Reflection]]", hits)
+        return cast("SearchResults[Reflection]", hits)
 
     # -- reading and forgetting ------------------------------------------------------------
 
@@ -283,7 +300,9 @@ class MemoryService:
 
     async def _get_many(self, user_id: str, record_ids: Sequence[str]) -> list[MemoryRecord]:
         user_id = validate_user_id(user_id)
-        return await self.store.get(user_id, validate_record_ids(record_ids))
+        ids = validate_record_ids(record_ids)
+        await self._admit(user_id, "get")
+        return await self.store.get(user_id, ids)
 
     @observed("list")
     async def list(
@@ -304,24 +323,30 @@ class MemoryService:
             raise ValidationError("limit", f"must be an integer between 1 and {MAX_LIST_LIMIT}")
         if cursor is not None and not isinstance(cursor, str):
             raise ValidationError("cursor", "must be a string returned as next_cursor")
-        return await self.store.list(user_id, validate_filters(filters, self.limits), limit, cursor)
+        checked = validate_filters(filters, self.limits)
+        await self._admit(user_id, "list")
+        return await self.store.list(user_id, checked, limit, cursor)
 
     @observed("delete", ids_arg="record_ids")
     async def delete(self, user_id: str, record_ids: str | Sequence[str]) -> int:
         """Delete records of ``user_id``; returns how many existed. Missing ids are fine."""
         user_id = validate_user_id(user_id)
-        ids = [record_ids] if isinstance(record_ids, str) else record_ids
-        return await self.store.delete(user_id, validate_record_ids(ids))
+        ids = validate_record_ids([record_ids] if isinstance(record_ids, str) else record_ids)
+        await self._admit(user_id, "delete")
+        return await self.store.delete(user_id, ids)
 
     @observed("forget_user")
     async def forget_user(self, user_id: str) -> int:
         """Delete everything of ``user_id``; returns how many records there were."""
-        return await self.store.forget_user(validate_user_id(user_id))
+        user_id = validate_user_id(user_id)
+        await self._admit(user_id, "forget_user")
+        return await self.store.forget_user(user_id)
 
     @observed("stats")
     async def stats(self, user_id: str) -> MemoryStats:
         """Counts of ``user_id``'s memories by kind and by intervention outcome."""
         user_id = validate_user_id(user_id)
+        await self._admit(user_id, "stats")
         count = self.store.count
         interventions, reflections, *outcomes = await asyncio.gather(
             count(user_id, SearchFilter(kind=RecordKind.INTERVENTION)),
@@ -355,6 +380,10 @@ class MemoryService:
         return report
 
     # -- internals -------------------------------------------------------------------------
+
+    async def _admit(self, user_id: str, operation: str) -> None:
+        if self.rate_limits is not None:
+            await self.rate_limits.check(user_id, operation)
 
     def _record_id(self, record_id: str | None, idempotency_key: str | None) -> str:
         if record_id is not None:
@@ -390,6 +419,7 @@ class MemoryService:
     async def _write(
         self, user_id: str, records: Sequence[RecordT], embeddings: Vectors | None
     ) -> None:
+        await self._admit(user_id, "write")
         if embeddings is None:
             vectors = await self._embed([record.embedding_text() for record in records])
         else:
@@ -403,16 +433,25 @@ class MemoryService:
         k: int,
         filters: SearchFilter | Mapping[str, Any] | None,
         kind: RecordKind,
-    ) -> Sequence[SearchHit[MemoryRecord]]:
+    ) -> SearchResults[MemoryRecord]:
         user_id = validate_user_id(user_id)
         k = validate_k(k, self.limits)
         narrowed = validate_filters(filters, self.limits).with_kind(kind)
+        await self._admit(user_id, "search")
         if isinstance(query, str):
             validate_text(query, "query", self.limits.max_text_chars)
-            vector = (await self._embed([query]))[0]
+            try:
+                vector = (await self._embed([query]))[0]
+            except EmbeddingError as exc:
+                if not (self.degrade_searches and exc.retryable):
+                    raise
+                note_degraded()  # the embedder is away: an empty answer beats silence
+                return SearchResults(degraded=True)
         else:
             vector = validate_embeddings(query, 1, self.embedder.dimension)[0]
-        return await self.store.search(user_id, vector, k, narrowed)
+        with track_degradation() as status:
+            hits = await self.store.search(user_id, vector, k, narrowed)
+        return SearchResults(hits, degraded=status.degraded)
 
     async def _embed(self, texts: Sequence[str]) -> Vectors:
         vectors = await self.embedder.embed(texts)

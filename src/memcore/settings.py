@@ -171,9 +171,11 @@ class EncryptionSettings(BaseModel):
     per_user_keys: bool = Field(
         default=False, description="A data key per user, for crypto-shredding."
     )
-    data_key_file: Path | None = Field(
-        default=None, description="Where wrapped per-user keys live (required with them)."
+    data_key_store: str = Field(
+        default="file",
+        description="Where wrapped per-user keys live: file, or a registered store (redis).",
     )
+    data_key_file: Path | None = Field(default=None, description="The file of data_key_store=file.")
     filterable_metadata: tuple[str, ...] = Field(
         default=(), description="Metadata keys kept in clear so filters can match them."
     )
@@ -182,8 +184,9 @@ class EncryptionSettings(BaseModel):
     def _complete(self) -> EncryptionSettings:
         if self.enabled and (not self.keys or self.primary_key is None):
             raise ValueError("encryption needs keys and primary_key")
-        if self.enabled and self.per_user_keys and self.data_key_file is None:
-            raise ValueError("per_user_keys needs data_key_file")
+        file_store = self.data_key_store == "file"
+        if self.enabled and self.per_user_keys and file_store and self.data_key_file is None:
+            raise ValueError("per_user_keys with data_key_store=file needs data_key_file")
         return self
 
 

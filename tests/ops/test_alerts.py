@@ -37,7 +37,7 @@ def test_promtool_accepts_the_alert_rules() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 6 rules found" in result.stdout
+    assert "SUCCESS: 8 rules found" in result.stdout
 
 
 def _dashboard_exprs() -> list[str]:

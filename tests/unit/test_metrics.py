@@ -18,6 +18,8 @@ from memcore.observability import (
     Telemetry,
 )
 from memcore.ports import Embedder, MemoryStore
+from memcore.resilience.breaker import BreakerState
+from memcore.resilience.outbox import Outbox
 from memcore.service import MemoryService
 
 
@@ -97,6 +99,10 @@ async def test_every_exported_name_is_declared_and_registries_are_separate() -> 
             await service.get("u", "")
         await service.health()
     metrics.retry_listener("memory")("store.upsert", StoreUnavailableError("x"), 1, 0.1)
+    metrics.breaker_listener("memory")("store", BreakerState.OPEN)
+    metrics.watch_outbox(Outbox())("deferred", 1)
+    metrics.degraded_read("search")
+    metrics.limited("search")
     names = {s.name for family in metrics.registry.collect() for s in family.samples}
     names -= {n for n in names if n.endswith("_created")}
     assert names == EXPORTED_METRICS

@@ -28,7 +28,9 @@ async def events(raw: aioredis.Redis, stream: str) -> list[dict[str, object]]:
     return [json.loads(fields[b"event"]) for _, fields in await raw.xrange(stream)]
 
 
-async def test_events_are_appended_in_order(redis_server_url: str, raw_redis: aioredis.Redis) -> None:
+async def test_events_are_appended_in_order(
+    redis_server_url: str, raw_redis: aioredis.Redis
+) -> None:
     sink = sink_for(redis_server_url, f"a{uuid.uuid4().hex[:8]}")
     assert isinstance(sink, AuditSink)
     for n in range(3):

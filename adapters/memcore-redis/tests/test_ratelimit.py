@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from memcore import RateLimitedError
+from memcore import Outcome, RateLimitedError
+from memcore.container import build_service
 from memcore.resilience import Rate, RateLimiter, RateLimits
 from memcore.settings import load_settings
 from memcore_redis import RedisSettings
 from memcore_redis.client import new_client
+from memcore_redis.commands import call
 from memcore_redis.ratelimit import RedisRateLimiter
 
 
@@ -79,3 +81,26 @@ async def test_built_from_settings(redis_server_url: str, monkeypatch: pytest.Mo
     limiter = RedisRateLimiter.from_settings(load_settings())
     assert await limiter.acquire([("user:s", Rate(1, 1))]) == 0
     await limiter.aclose()
+
+
+async def test_the_container_wires_redis_limits_and_audit(
+    redis_server_url: str, raw_redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = f"w{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("MEMCORE_REDIS_URL", redis_server_url)
+    monkeypatch.setenv("MEMCORE_REDIS_KEY_PREFIX", prefix)
+    memory = await build_service(
+        store="redis",
+        rate_limit={"per_user": 0.01, "per_user_burst": 1, "backend": "redis"},
+        audit={"enabled": True, "sink": "redis"},
+    )
+    assert isinstance(memory.rate_limits, RateLimits)
+    assert isinstance(memory.rate_limits.limiter, RedisRateLimiter)
+    await memory.stats("u")
+    with pytest.raises(RateLimitedError):
+        await memory.stats("u")
+    await memory.aclose()
+    # One stats call went through: a count per kind and per outcome, each audited.
+    assert await raw_redis.xlen(f"{prefix}:audit") == 2 + len(Outcome)
+    await call(raw_redis, "FT.DROPINDEX", f"{prefix}-idx", "DD")
+    await raw_redis.delete(f"{prefix}:audit", f"{prefix}:meta", f"{prefix}:epoch")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -49,7 +50,11 @@ async def test_health_reports_the_facts(make_store: StoreFactory) -> None:
     assert (await store.health()).status.value == "unhealthy"  # no index yet
     await store.ensure_schema(SCHEMA)
     await store.upsert("u", [intervention("u", 1)], unit_vectors(1, seed=1))
-    check = await store.health()
+    for _ in range(100):  # FT.CREATE scans the keyspace in the background first
+        check = await store.health()
+        if check.facts.get("percent_indexed") == 1.0:
+            break
+        await asyncio.sleep(0.05)
     assert check.status.value == "healthy", check.detail
     facts = check.facts
     assert facts["num_docs"] == 1

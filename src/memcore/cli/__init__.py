@@ -1,9 +1,10 @@
 """The ``memcore`` command line (``memcore --help``).
 
 One module per command group: :mod:`.records` (record, search, inspect, stats),
-:mod:`.data` (export, import, clear), :mod:`.ops` (demo, health, serve-metrics). Adapters
-add commands through the ``memcore.cli`` entry-point group. Errors print as one line and
-exit non-zero; ``--debug`` shows the traceback.
+:mod:`.data` (export, import, clear), :mod:`.ops` (demo, health, serve-metrics),
+:mod:`.security` (rotate-key). Adapters add commands through the ``memcore.cli``
+entry-point group. Errors print as one line and exit non-zero; ``--debug`` shows the
+traceback.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from importlib.metadata import entry_points
 
 import typer
 
-from memcore.cli import data, ops, records
+from memcore.cli import data, ops, records, security
 from memcore.cli._app import app, run_with_service
 from memcore.observability import health_to_dict
 
 __all__ = ["app", "health_to_dict", "main", "run_with_service"]
 
-_COMMAND_MODULES = (data, ops, records)  # imported for their @app.command registrations
+_COMMAND_MODULES = (data, ops, records, security)  # imported for their @app.command registrations
 
 
 def _add_adapter_commands() -> None:

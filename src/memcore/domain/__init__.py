@@ -18,6 +18,7 @@ from memcore.domain.results import (
     MemoryStats,
     Page,
     SearchHit,
+    SearchResults,
 )
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "Reflection",
     "SearchFilter",
     "SearchHit",
+    "SearchResults",
     "metadata_equal",
     "new_id",
     "utcnow",

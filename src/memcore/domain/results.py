@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Generic, TypeVar
@@ -9,6 +10,7 @@ from typing import Generic, TypeVar
 from memcore.domain.records import MemoryRecord
 
 RecordT_co = TypeVar("RecordT_co", bound=MemoryRecord, covariant=True)
+RecordT = TypeVar("RecordT", bound=MemoryRecord)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +25,22 @@ class SearchHit(Generic[RecordT_co]):
 
     record: RecordT_co
     score: float
+
+
+class SearchResults(list["SearchHit[RecordT]"]):
+    """The hits of a search, best first: a plain list, plus :attr:`degraded`.
+
+    ``degraded`` is ``True`` when the store could not answer (the list is then empty) or
+    answered while deferred writes were still waiting to reach it (the list may miss
+    them). See ``docs/reliability.md``.
+    """
+
+    def __init__(self, hits: Iterable[SearchHit[RecordT]] = (), *, degraded: bool = False) -> None:
+        super().__init__(hits)
+        self.degraded = degraded
+
+    def __repr__(self) -> str:
+        return f"SearchResults({list.__repr__(self)}, degraded={self.degraded})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -249,6 +249,14 @@ class Metrics:
 
         return counted
 
+    def degraded_read(self, operation: str) -> None:
+        """Count a read answered without the store (a DegradingStore callback)."""
+        self.degraded_reads.labels(operation).inc()
+
+    def limited(self, operation: str) -> None:
+        """Count a call refused by a rate limit (a RateLimits callback)."""
+        self.rate_limited.labels(operation).inc()
+
     def record_health(self, report: HealthReport) -> None:
         """Set the health gauges from ``report``."""
         for check in report.checks:

@@ -1,5 +1,26 @@
-"""Resilience policies as port decorators: retries with backoff (see :mod:`.retry`)."""
+"""Resilience policies as port decorators and helpers.
 
+- :mod:`.retry`: retries with backoff (:class:`RetryingStore`, :class:`RetryingEmbedder`).
+- :mod:`.breaker`: circuit breakers (:class:`BreakerStore`, :class:`BreakerEmbedder`).
+- :mod:`.degrade`, :mod:`.outbox`: deferred writes and degraded reads while the store is
+  away (:class:`DegradingStore`, :class:`Outbox`, :func:`track_degradation`).
+- :mod:`.ratelimit`: per-user and global rate limits (:class:`RateLimits`).
+"""
+
+from memcore.resilience.breaker import (
+    BreakerConfig,
+    BreakerEmbedder,
+    BreakerState,
+    BreakerStore,
+    CircuitBreaker,
+)
+from memcore.resilience.degrade import (
+    DegradationStatus,
+    DegradingStore,
+    track_degradation,
+)
+from memcore.resilience.outbox import Outbox
+from memcore.resilience.ratelimit import InProcessRateLimiter, Rate, RateLimiter, RateLimits
 from memcore.resilience.retry import (
     RetryConfig,
     RetryListener,
@@ -11,6 +32,18 @@ from memcore.resilience.retry import (
 from memcore.resilience.wrappers import RetryingEmbedder, RetryingStore
 
 __all__ = [
+    "BreakerConfig",
+    "BreakerEmbedder",
+    "BreakerState",
+    "BreakerStore",
+    "CircuitBreaker",
+    "DegradationStatus",
+    "DegradingStore",
+    "InProcessRateLimiter",
+    "Outbox",
+    "Rate",
+    "RateLimiter",
+    "RateLimits",
     "RetryConfig",
     "RetryListener",
     "RetryingEmbedder",
@@ -19,4 +52,5 @@ __all__ = [
     "is_retryable",
     "retry_async",
     "retry_sync",
+    "track_degradation",
 ]

@@ -1,0 +1,1 @@
+"""Fault injection, load and the reliability report, against servers of their own."""

@@ -1,0 +1,110 @@
+"""Fixtures of the fault suite: a server of its own per test, a proxy, the report.
+
+``--reliability-report=docs/reliability.md`` rewrites the report section of that file
+(between ``<!-- report:start -->`` and ``<!-- report:end -->``) from this run's counts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from .proxy import FaultProxy
+from .report import REPORT, render_into
+from .server import FaultServer
+from .workload import Stack, Tally, build_stack
+
+PASSED = pytest.StashKey[bool]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--reliability-report",
+        default=None,
+        help="markdown file whose report section is rewritten from this run",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "fault(name): the report row a fault test fills")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:  # noqa: ARG001 - hook signature
+    report = yield
+    if report.when == "call":
+        item.stash[PASSED] = report.passed
+    return report
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    path = config.getoption("--reliability-report")
+    if not path or not (REPORT.rows or REPORT.sections):
+        return
+    hostile = {
+        outcome: sum(
+            r.nodeid.startswith("tests/hostile/") for r in terminalreporter.stats.get(outcome, [])
+        )
+        for outcome in ("passed", "failed")
+    }
+    if sum(hostile.values()):
+        REPORT.sections["Hostile inputs (tests/hostile, against this server)"] = {
+            "cases passed": hostile["passed"],
+            "cases failed": hostile["failed"],
+            "of which property tests": "2 (60 generated two-tenant scenarios, 300 junk calls)",
+        }
+    render_into(Path(path), " ".join(["pytest", *config.invocation_params.args]), exitstatus)
+
+
+@pytest.fixture
+def fault_server(tmp_path: Path) -> Iterator[FaultServer]:
+    server = FaultServer(tmp_path / "data").start()
+    yield server
+    if not server.running:
+        server.start()  # a test that killed it: let stop() clean up normally
+    server.stop()
+
+
+@pytest.fixture
+async def raw(fault_server: FaultServer) -> AsyncIterator[Redis]:
+    client = Redis.from_url(fault_server.url, protocol=2)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def proxy(fault_server: FaultServer) -> AsyncIterator[FaultProxy]:
+    proxy = await FaultProxy(fault_server.port).start()
+    yield proxy
+    await proxy.aclose()
+
+
+@pytest.fixture
+async def stack(fault_server: FaultServer) -> AsyncIterator[Stack]:
+    stack = build_stack(fault_server.url, f"f{uuid.uuid4().hex[:8]}")
+    await stack.service.start()
+    yield stack
+    await stack.aclose()
+
+
+@pytest.fixture
+async def proxied_stack(proxy: FaultProxy) -> AsyncIterator[Stack]:
+    stack = build_stack(proxy.url, f"f{uuid.uuid4().hex[:8]}")
+    await stack.service.start()
+    yield stack
+    await stack.aclose()
+
+
+@pytest.fixture
+def tally(request: pytest.FixtureRequest) -> Iterator[Tally]:
+    """The test's row of the report; recorded when the test passes."""
+    row = Tally(fault=request.node.get_closest_marker("fault").args[0])
+    yield row
+    REPORT.add(row, passed=request.node.stash.get(PASSED, False))

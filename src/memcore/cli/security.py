@@ -1,0 +1,51 @@
+"""Commands for keys: rotate-key."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated
+
+import typer
+
+from memcore.cli._app import JsonOption, app, print_json, run_with_service
+from memcore.errors import ConfigurationError
+from memcore.observability.metrics import find_layer
+from memcore.service import MemoryService
+
+
+@app.command("rotate-key")
+def rotate_key(
+    user: Annotated[
+        str | None, typer.Option("--user", "-u", help="Only this user (default: all).")
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, max=10_000, help="Records read per batch.")
+    ] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-encrypt records under the primary key (``MEMCORE_ENCRYPTION__PRIMARY_KEY``).
+
+    Rewrites only records holding another key's ciphertext (or plaintext), with their
+    stored vectors, and re-wraps per-user data keys. Run it after adding a new primary
+    key; then the old key can be removed from ``MEMCORE_ENCRYPTION__KEYS``. Safe to rerun.
+    """
+
+    async def use(memory: MemoryService) -> dict[str, int]:
+        # Imported here: encryption needs the optional `cryptography` package.
+        from memcore.security.encryption import EncryptingStore  # noqa: PLC0415
+
+        layer = find_layer(memory.store, EncryptingStore)
+        if not isinstance(layer, EncryptingStore):
+            raise ConfigurationError(
+                "encryption is not enabled", setting="MEMCORE_ENCRYPTION__ENABLED"
+            )
+        return dataclasses.asdict(await layer.rotate(user, batch_size=batch_size))
+
+    report = run_with_service(use)
+    if as_json:
+        print_json(report)
+        return
+    typer.echo(
+        f"rotated {report['users']} users: {report['rewritten']} of {report['scanned']} "
+        f"records re-encrypted, {report['keys_rewrapped']} data keys re-wrapped"
+    )

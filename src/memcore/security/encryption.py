@@ -1,0 +1,272 @@
+"""Encryption of sensitive text at rest: a store decorator using AES-256-GCM.
+
+:class:`EncryptingStore` encrypts, before the backend sees them, an intervention's
+``intervention_text`` and ``context``, a reflection's ``text``, and every metadata value
+except those under the keys named in ``filterable_metadata``. Each value becomes one
+string token::
+
+    mcenc:v1:<key id>:<base64url(12-byte nonce + ciphertext + 16-byte tag)>
+
+The key id says which key decrypts it. The associated data binds the token to its user
+id, record id, field (``metadata.<key>`` for metadata) and key id, so a token copied to
+another user, record or field fails with :class:`~memcore.errors.DecryptionError`.
+Metadata values keep their type (they are sealed as JSON).
+
+What stays in clear, because the backend must filter or rank on it: ids, ``task``,
+``outcome``, ``created_at``, ``source_ids``, metadata keys, the values of
+``filterable_metadata``, and the embeddings (see ``docs/security.md`` for what those
+reveal). Filtering on an encrypted metadata key raises
+:class:`~memcore.errors.ValidationError`: it could never match.
+
+Values without the ``mcenc:v1:`` prefix are read as they are (plaintext written before
+encryption was enabled); :meth:`EncryptingStore.rotate` encrypts them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+import logging
+import os
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from memcore.domain import Intervention, MemoryRecord, MetadataValue, Page, SearchFilter, SearchHit
+from memcore.errors import DecryptionError, ValidationError
+from memcore.ports import MemoryStore, Vectors
+from memcore.security.keyring import NONCE_BYTES, KeySource, aad
+from memcore.wrapping import StoreWrapper
+
+__all__ = ["TOKEN_PREFIX", "EncryptingStore", "RotationReport"]
+
+TOKEN_PREFIX = "mcenc:v1:"  # noqa: S105 - a format marker, not a secret
+
+logger = logging.getLogger("memcore.encryption")
+
+_FieldFn = Callable[[str, str], str]
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    """What :meth:`EncryptingStore.rotate` did."""
+
+    users: int = 0
+    scanned: int = 0
+    rewritten: int = 0
+    keys_rewrapped: int = 0
+
+
+class EncryptingStore(StoreWrapper):
+    """A :class:`~memcore.ports.MemoryStore` that keeps memory content encrypted in ``inner``."""
+
+    def __init__(
+        self,
+        inner: MemoryStore,
+        keys: KeySource,
+        *,
+        filterable_metadata: Collection[str] = (),
+    ) -> None:
+        super().__init__(inner)
+        self.keys = keys
+        self.filterable_metadata = frozenset(filterable_metadata)
+
+    async def upsert(self, user_id: str, records: Sequence[MemoryRecord], vectors: Vectors) -> None:
+        sealed = [await self._seal(record) for record in records]
+        await self.inner.upsert(user_id, sealed, vectors)
+
+    async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
+        return [await self._open(record) for record in await self.inner.get(user_id, ids)]
+
+    async def get_with_vectors(
+        self, user_id: str, ids: Sequence[str]
+    ) -> tuple[list[MemoryRecord], Vectors]:
+        records, vectors = await self.inner.get_with_vectors(user_id, ids)
+        return [await self._open(record) for record in records], vectors
+
+    async def search(
+        self, user_id: str, vector: Vectors, k: int, filters: SearchFilter
+    ) -> list[SearchHit[MemoryRecord]]:
+        hits = await self.inner.search(user_id, vector, k, self._check(filters, "search"))
+        return [SearchHit(record=await self._open(hit.record), score=hit.score) for hit in hits]
+
+    async def list(
+        self, user_id: str, filters: SearchFilter, limit: int, cursor: str | None = None
+    ) -> Page[MemoryRecord]:
+        page = await self.inner.list(user_id, self._check(filters, "list"), limit, cursor)
+        items = tuple([await self._open(record) for record in page.items])
+        return Page(items=items, next_cursor=page.next_cursor)
+
+    async def count(self, user_id: str, filters: SearchFilter) -> int:
+        return await self.inner.count(user_id, self._check(filters, "count"))
+
+    async def forget_user(self, user_id: str) -> int:
+        """Delete the user's records, then erase their data key (when keys are per user)."""
+        removed = await self.inner.forget_user(user_id)
+        await self.keys.erase(user_id)
+        return removed
+
+    async def aclose(self) -> None:
+        try:
+            await self.inner.aclose()
+        finally:
+            await self.keys.aclose()
+
+    async def shred(self, user_id: str) -> bool:
+        """Erase only ``user_id``'s data key: every copy of their ciphertext, backups
+        included, becomes unreadable. True if there was a per-user key.
+        """
+        return await self.keys.erase(user_id)
+
+    async def rotate(self, user_id: str | None = None, *, batch_size: int = 100) -> RotationReport:
+        """Re-encrypt ``user_id``'s records (everyone's if ``None``) under the current key.
+
+        Per-user data keys are first re-wrapped under the primary master key. Records
+        are read ``batch_size`` at a time and only those holding a token of another key
+        (or plaintext) are rewritten, whole, with their stored vectors; so a second run
+        rewrites nothing. A record changed by the application between a batch's read
+        and its write would get the batch's older copy back: rotate while such rewrites
+        of one record id are paused (new records are always safe).
+        """
+        users = [user_id] if user_id is not None else await self.inner.user_ids()
+        report = RotationReport()
+        for user in users:
+            rewrapped = await self.keys.rewrap(user)
+            scanned, rewritten = await self._rotate_user(user, batch_size)
+            report = RotationReport(
+                users=report.users + 1,
+                scanned=report.scanned + scanned,
+                rewritten=report.rewritten + rewritten,
+                keys_rewrapped=report.keys_rewrapped + rewrapped,
+            )
+        logger.info("rotation done", extra={"rotation": dataclasses.asdict(report)})
+        return report
+
+    async def _rotate_user(self, user_id: str, batch_size: int) -> tuple[int, int]:
+        current, _ = await self.keys.for_write(user_id)
+        scanned = rewritten = 0
+        cursor: str | None = None
+        while True:
+            page = await self.inner.list(user_id, SearchFilter(), batch_size, cursor)
+            scanned += len(page.items)
+            stale = [r.id for r in page.items if _needs_rotation(r, current, self._sealed_fields)]
+            if stale:
+                records, vectors = await self.inner.get_with_vectors(user_id, stale)
+                fresh = [await self._seal(await self._open(record)) for record in records]
+                await self.inner.upsert(user_id, fresh, vectors)
+                rewritten += len(fresh)
+            cursor = page.next_cursor
+            if cursor is None:
+                return scanned, rewritten
+
+    def _check(self, filters: SearchFilter, operation: str) -> SearchFilter:
+        for key in filters.metadata:
+            if key not in self.filterable_metadata:
+                raise ValidationError(
+                    f"filters.metadata.{key}",
+                    "is stored encrypted and cannot be filtered on; list it in "
+                    "MEMCORE_ENCRYPTION__FILTERABLE_METADATA to keep it in clear",
+                    operation=operation,
+                    backend=self.backend,
+                )
+        return filters
+
+    def _sealed_fields(self, record: MemoryRecord) -> dict[str, object]:
+        """Every field this store encrypts, by AAD field name, with its stored value."""
+        fields: dict[str, object] = (
+            {"intervention_text": record.intervention_text, "context": record.context}
+            if isinstance(record, Intervention)
+            else {"text": record.text}
+        )
+        for key, value in record.metadata.items():
+            if key not in self.filterable_metadata:
+                fields[f"metadata.{key}"] = value
+        return fields
+
+    async def _seal(self, record: MemoryRecord) -> MemoryRecord:
+        key_id, cipher = await self.keys.for_write(record.user_id)
+
+        def seal(field: str, value: str) -> str:
+            nonce = os.urandom(NONCE_BYTES)
+            sealed = cipher.encrypt(nonce, _utf8(value), _aad(record, field, key_id))
+            return f"{TOKEN_PREFIX}{key_id}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+
+        return _transform(record, self.filterable_metadata, seal, json.dumps)
+
+    async def _open(self, record: MemoryRecord) -> MemoryRecord:
+        ciphers: dict[str, AESGCM] = {}
+        for value in self._sealed_fields(record).values():
+            if isinstance(value, str) and value.startswith(TOKEN_PREFIX):
+                key_id = value[len(TOKEN_PREFIX) :].partition(":")[0]
+                if key_id not in ciphers:
+                    ciphers[key_id] = await self.keys.for_read(record.user_id, key_id)
+
+        def open_(field: str, value: str) -> str:
+            if not value.startswith(TOKEN_PREFIX):
+                return value  # plaintext from before encryption was enabled
+            key_id, _, body = value[len(TOKEN_PREFIX) :].partition(":")
+            try:
+                raw = base64.b64decode(body, altchars=b"-_", validate=True)
+                plain = ciphers[key_id].decrypt(
+                    raw[:NONCE_BYTES], raw[NONCE_BYTES:], _aad(record, field, key_id)
+                )
+            except (InvalidTag, ValueError, binascii.Error) as exc:
+                raise DecryptionError(
+                    f"cannot decrypt field {field!r} of record {record.id!r}",
+                    operation="decrypt",
+                    user_id=record.user_id,
+                ) from exc
+            return plain.decode("utf-8", "surrogatepass")
+
+        return _transform(record, self.filterable_metadata, open_, None)
+
+
+def _transform(
+    record: MemoryRecord,
+    clear_keys: frozenset[str],
+    text: _FieldFn,
+    encode_metadata: Callable[[MetadataValue], str] | None,
+) -> MemoryRecord:
+    """Apply ``text(field, value)`` to every sealed field of ``record``.
+
+    Sealing passes ``encode_metadata`` (JSON) to turn any metadata value into text first;
+    opening passes ``None`` and decodes the JSON of each value it opened.
+    """
+    metadata: dict[str, MetadataValue] = {}
+    for key, value in record.metadata.items():
+        if key in clear_keys:
+            metadata[key] = value
+        elif encode_metadata is not None:
+            metadata[key] = text(f"metadata.{key}", encode_metadata(value))
+        elif isinstance(value, str) and value.startswith(TOKEN_PREFIX):
+            metadata[key] = json.loads(text(f"metadata.{key}", value))
+        else:
+            metadata[key] = value  # plaintext from before encryption was enabled
+    if isinstance(record, Intervention):
+        return dataclasses.replace(
+            record,
+            intervention_text=text("intervention_text", record.intervention_text),
+            context=text("context", record.context),
+            metadata=metadata,
+        )
+    return dataclasses.replace(record, text=text("text", record.text), metadata=metadata)
+
+
+def _needs_rotation(
+    record: MemoryRecord, key_id: str, fields: Callable[[MemoryRecord], Mapping[str, object]]
+) -> bool:
+    token = f"{TOKEN_PREFIX}{key_id}:"
+    return any(not (isinstance(v, str) and v.startswith(token)) for v in fields(record).values())
+
+
+def _aad(record: MemoryRecord, field: str, key_id: str) -> bytes:
+    return aad("memcore-field/v1", record.user_id, record.id, field, key_id)
+
+
+def _utf8(value: str) -> bytes:
+    # surrogatepass: lone surrogates are valid Python text and must round-trip, not raise.
+    return value.encode("utf-8", "surrogatepass")

@@ -1,0 +1,112 @@
+"""memcore.bench: the workload's ground truth, the runner, the report, the command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from memcore.bench.cli import app
+from memcore.bench.report import METRICS, Run, TargetInfo, markdown, percentile, ratio, rows
+from memcore.bench.runner import Figures, rotated, run_targets, traced_bytes
+from memcore.bench.targets import NumpyFloor, in_memory_target
+from memcore.bench.workload import SEARCH_OUTCOME, make_workload
+
+
+def test_the_workload_is_seeded_grouped_by_user_and_its_answers_are_exact() -> None:
+    first = make_workload(600, users=4, dimension=16, queries=20, seed=3)
+    again = make_workload(600, users=4, dimension=16, queries=20, seed=3)
+    assert np.array_equal(first.vectors, again.vectors)
+    assert [q.exact for q in first.queries] == [q.exact for q in again.queries]
+    owners = [record.user_id for record in first.interventions]
+    assert owners == sorted(owners)
+    assert all(record.kind.value == "reflection" for record in first.reflections)
+    by_id = {record.id: (record, row) for row, record in enumerate(first.interventions)}
+    for query in first.queries:
+        mine = [
+            row
+            for row, record in enumerate(first.interventions)
+            if record.user_id == query.user and record.outcome is SEARCH_OUTCOME
+        ]
+        best = sorted(mine, key=lambda row: -float(first.vectors[row] @ query.vector))
+        assert [by_id[i][1] for i in query.exact] == best[: first.k]
+
+
+def test_batches_hold_one_user_each_and_cover_every_row() -> None:
+    workload = make_workload(1_000, users=3, dimension=8, queries=1)
+    batches = workload.batches(100)
+    assert all(b.stop - b.start <= 100 for _, b in batches)
+    assert sum(b.stop - b.start for _, b in batches) == 1_000
+    for user, span in batches:
+        assert {r.user_id for r in workload.interventions[span]} == {user}
+
+
+def test_rotation_starts_each_turn_with_another_target() -> None:
+    assert [rotated("abc", turn) for turn in range(4)] == [
+        list("abc"),
+        list("bca"),
+        list("cab"),
+        list("abc"),
+    ]
+
+
+async def test_memcore_and_the_floor_find_the_exact_answers() -> None:
+    workload = make_workload(800, users=4, dimension=32, queries=30)
+    targets = [in_memory_target(), NumpyFloor()]
+    figures = await run_targets(workload, targets, writes=10, health_checks=5)
+    for name in ("memcore in-memory", "numpy floor"):
+        assert figures[name].recall == 1.0
+        assert len(figures[name].knn_ms) == 30
+        assert len(figures[name].write_ms) == 10
+        assert figures[name].ingest_rps is not None
+    assert len(figures["memcore in-memory"].health_ms) == 5
+    assert figures["numpy floor"].health_ms == []  # the floor has no health check
+    assert await traced_bytes(NumpyFloor, workload) >= 32 * 4  # at least the vector itself
+
+
+def test_ratios_are_costs_and_rows_compare_memcore_with_its_family() -> None:
+    ingest = next(m for m in METRICS if m.key == "ingest_rps")
+    knn = next(m for m in METRICS if m.key == "knn_p50_ms")
+    assert ratio(ingest, 50.0, 100.0) == 2.0  # half the throughput costs twice as much
+    assert ratio(knn, 2.0, 1.0) == 2.0
+    assert ratio(knn, 2.0, None) is None
+    run = Run(
+        n=10,
+        users=1,
+        dimension=4,
+        queries=2,
+        k=1,
+        targets=(
+            TargetInfo("m", "in-memory", "memcore"),
+            TargetInfo("f", "in-memory", "floor"),
+        ),
+        figures={
+            "m": Figures(ingest_rps=50.0, knn_ms=[2.0, 4.0]),
+            "f": Figures(ingest_rps=100.0, knn_ms=[1.0, 1.0]),
+        },
+    )
+    table = {(r["metric"], r["target"]): r for r in rows(run)}
+    assert table["ingest_rps", "m"]["vs_floor"] == 2.0
+    assert table["knn_p50_ms", "m"]["vs_floor"] == 3.0
+    assert table["knn_p50_ms", "m"]["vs_redisvl"] is None  # no RedisVL in this family
+    assert "vs_floor" not in table["knn_p50_ms", "f"]
+    assert "| filtered KNN p50 (ms) | m | 3.000 | 3.00x |  |" in markdown([run])
+    assert percentile([], 50) is None
+    assert percentile([1.0, 2.0, 3.0, 4.0], 99) == 4.0
+
+
+def test_the_command_writes_markdown_and_json(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["--quick", "--n", "400", "--no-redis", "--no-plots", "--no-embedding",
+         "--out", str(tmp_path)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = (tmp_path / "results.md").read_text()
+    assert "### N = 400 interventions" in report
+    assert "Redis skipped (--no-redis)" in report
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["meta"]["config"]["sizes"] == [400]
+    assert {row["target"] for row in data["rows"]} == {"memcore in-memory", "numpy floor"}
