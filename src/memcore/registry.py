@@ -13,6 +13,7 @@ and per-user data key stores (``memcore.data_key_stores``) are found the same wa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -29,6 +30,9 @@ if TYPE_CHECKING:  # the keyring needs the optional `cryptography` package at ru
     from memcore.security.keyring import DataKeyStore
 
 T_co = TypeVar("T_co", covariant=True)
+
+AUTO = "auto"
+_log = logging.getLogger(__name__)
 
 STORES_GROUP = "memcore.stores"
 EMBEDDERS_GROUP = "memcore.embedders"
@@ -56,6 +60,8 @@ class Registry(Generic[T_co]):
     setting: str = ""
     """The setting that names the backend (default ``MEMCORE_<KIND>``)."""
     hints: Mapping[str, str] = field(default_factory=lambda: INSTALL_HINTS)
+    auto: tuple[str, ...] = ()
+    """What the name ``auto`` means: the first of these that is installed."""
 
     def names(self) -> list[str]:
         """Every registered backend name, sorted."""
@@ -91,13 +97,33 @@ class Registry(Generic[T_co]):
             target = getattr(target, part)
         return target
 
+    def resolve(self, name: str) -> str:
+        """``name`` itself, or for ``auto`` the first installed backend of :attr:`auto`."""
+        if name != AUTO or not self.auto:
+            return name
+        installed = set(self.names())
+        chosen = next(
+            (candidate for candidate in self.auto if candidate in installed), self.auto[-1]
+        )
+        if chosen != self.auto[0]:
+            _log.warning(
+                "%s 'auto' chose %r: %r is not installed (install %s)",
+                self.kind,
+                chosen,
+                self.auto[0],
+                self.hints.get(self.auto[0], self.auto[0]),
+            )
+        return chosen
+
     def create(self, settings: MemcoreSettings, name: str) -> T_co:
-        """Build the backend ``name`` from ``settings``."""
-        return self.load(name).from_settings(settings)
+        """Build the backend ``name`` (``auto`` resolved first) from ``settings``."""
+        return self.load(self.resolve(name)).from_settings(settings)
 
 
 stores: Registry[MemoryStore] = Registry(STORES_GROUP, "store")
-embedders: Registry[Embedder] = Registry(EMBEDDERS_GROUP, "embedder")
+# `auto`: the local model when memcore-sentence-transformers is installed, else the offline
+# hashing embedder. A store created with one refuses the other (schema handshake).
+embedders: Registry[Embedder] = Registry(EMBEDDERS_GROUP, "embedder", auto=("local", "hashing"))
 rate_limiters: Registry[RateLimiter] = Registry(
     "memcore.rate_limiters", "rate limiter", setting="MEMCORE_RATE_LIMIT__BACKEND"
 )

@@ -225,7 +225,11 @@ class MemcoreSettings(BaseSettings):
     )
 
     store: str = Field(default="memory", description="Store backend name (entry point).")
-    embedder: str = Field(default="hashing", description="Embedder backend name (entry point).")
+    embedder: str = Field(
+        default="auto",
+        description="Embedder backend name (entry point); `auto` is `local` when "
+        "memcore-sentence-transformers is installed, else the offline `hashing` embedder.",
+    )
     limits: Limits = Field(default_factory=Limits)
     memory: InMemorySettings = Field(default_factory=InMemorySettings)
     hashing: HashingSettings = Field(default_factory=HashingSettings)

@@ -149,3 +149,13 @@ def test_importing_memcore_has_no_side_effects() -> None:
         "assert not banned, banned"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_auto_picks_the_first_installed_backend(caplog: pytest.LogCaptureFixture) -> None:
+    registry: Registry[MemoryStore] = Registry(
+        "memcore.embedders", "embedder", auto=("not-installed", "hashing")
+    )
+    assert registry.resolve("auto") == "hashing"
+    assert "'auto' chose 'hashing'" in caplog.text
+    assert registry.resolve("memory") == "memory"
+    assert embedders.resolve("auto") in {"local", "hashing"}
