@@ -21,10 +21,10 @@ __all__ = ["connection_pool", "new_client"]
 
 
 def connection_pool(settings: RedisSettings, **extra: Any) -> BlockingConnectionPool:
-    """A pool that waits (up to the socket timeout) for a free connection."""
+    """A pool that waits (up to ``pool_timeout``) for a free connection."""
     kwargs: dict[str, Any] = {
         "max_connections": settings.max_connections,
-        "timeout": settings.socket_timeout,
+        "timeout": settings.pool_timeout,
         "socket_timeout": settings.socket_timeout,
         "socket_connect_timeout": settings.socket_connect_timeout,
         "health_check_interval": settings.health_check_interval,

@@ -40,6 +40,13 @@ class RedisSettings(BaseSettings):
         default=None, pattern=_PREFIX_PATTERN, description="Defaults to '<key_prefix>-idx'."
     )
     max_connections: int = Field(default=32, ge=1, le=10_000, description="Pool size.")
+    pool_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=3_600,
+        description="Seconds a call waits for a free pooled connection before failing; "
+        "under a burst, calls queue here rather than fail.",
+    )
     socket_timeout: float = Field(default=5.0, gt=0, le=600)
     socket_connect_timeout: float = Field(default=5.0, gt=0, le=600)
     health_check_interval: int = Field(
