@@ -1,0 +1,256 @@
+"""The Redis side of the benchmark: memcore's RedisStore, RedisVL, and the redis-py floor.
+
+Each target gets its own embedded server (valkey-server + RediSearch + RedisJSON from
+``memcore-redis[server]``), so ``used_memory`` measures one dataset even while the
+targets' operations are interleaved. All three index the same attributes with the same
+vector parameters (HNSW, M 16, EF_CONSTRUCTION 200, cosine, float32), and answer the same
+query: this user's interventions with outcome ``task_completed``, top ``k``.
+
+It lives here, not in ``memcore.bench``, because the core never imports redis: the core
+bench finds it through the ``memcore.bench_targets`` entry point when Redis is benchmarked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import redis.asyncio as aioredis
+from numpy.typing import NDArray
+from redis.typing import EncodableT, FieldT
+
+from memcore.bench.targets import REDIS, MemcoreTarget
+from memcore.bench.workload import SEARCH_OUTCOME, Query, Workload
+from memcore.domain import Intervention, MemoryRecord, Reflection
+from memcore_redis import RedisSettings, RedisStore
+from memcore_redis.commands import call
+from memcore_redis.testing_server import EmbeddedRedis, ServerNotAvailableError, find_server_files
+
+FLOOR_PREFIX = "floor:"
+PIPELINE_BATCH = 500  # one pipeline of a whole dataset times out on the socket
+RVL_PREFIX = "rvl"
+RETURNED = ("user_id", "kind", "outcome", "task", "created_at", "text", "context", "metadata")
+HNSW = {"M": 16, "EF_CONSTRUCTION": 200, "EF_RUNTIME": 20}
+
+
+def _fields(record: MemoryRecord, vector: NDArray[np.float32]) -> dict[FieldT, EncodableT]:
+    """The floor's hash: the same content memcore stores, field by field."""
+    common: dict[FieldT, EncodableT] = {
+        "user_id": record.user_id,
+        "kind": record.kind.value,
+        "created_at": record.created_at.timestamp(),
+        "metadata": json.dumps(dict(record.metadata)),
+        "vec": vector.tobytes(),
+    }
+    if isinstance(record, Intervention):
+        return {
+            **common,
+            "outcome": record.outcome.value,
+            "task": record.task,
+            "text": record.intervention_text,
+            "context": record.context,
+        }
+    return {**common, "text": record.text, "source_ids": ",".join(record.source_ids)}
+
+
+def _escape_tag(value: str) -> str:
+    return "".join(f"\\{char}" if not char.isalnum() else char for char in value)
+
+
+class _ServerTarget:
+    """A target that owns an embedded server and a raw client on it."""
+
+    def __init__(self) -> None:
+        self.server = EmbeddedRedis().start()
+        self.url = self.server.url
+        self.raw = aioredis.Redis.from_url(self.url, protocol=2)
+
+    async def used_bytes(self) -> int | None:
+        info = await self.raw.info("memory")
+        return int(info["used_memory"])
+
+    async def _close_server(self) -> None:
+        await self.raw.aclose()
+        self.server.stop()
+
+
+class MemcoreRedisTarget(_ServerTarget, MemcoreTarget):
+    """memcore's RedisStore (``storage_type`` hash or json) through the service."""
+
+    def __init__(self, storage_type: str) -> None:
+        _ServerTarget.__init__(self)
+        store = RedisStore(RedisSettings(url=self.url, storage_type=storage_type))
+        MemcoreTarget.__init__(self, f"memcore Redis {storage_type.upper()}", REDIS, store)
+
+    async def used_bytes(self) -> int | None:
+        return await _ServerTarget.used_bytes(self)
+
+    async def aclose(self) -> None:
+        try:
+            await MemcoreTarget.aclose(self)
+        finally:
+            await self._close_server()
+
+
+class RedisFloor(_ServerTarget):
+    """Raw redis-py: pipelined HSETs and one bare FT.SEARCH of the same shape."""
+
+    name = "redis-py floor"
+    family = REDIS
+    role = "floor"
+
+    async def setup(self, workload: Workload) -> None:
+        await call(
+            self.raw,
+            "FT.CREATE", "floor-idx", "ON", "HASH", "PREFIX", 1, FLOOR_PREFIX, "SCHEMA",
+            "user_id", "TAG", "kind", "TAG", "outcome", "TAG", "task", "TAG",
+            "created_at", "NUMERIC", "vec", "VECTOR", "HNSW", 12, "TYPE", "FLOAT32",
+            "DIM", workload.dimension, "DISTANCE_METRIC", "COSINE",
+            *(item for pair in HNSW.items() for item in pair),
+        )  # fmt: skip
+
+    async def _write(self, records: Sequence[MemoryRecord], vectors: Any) -> None:
+        async with self.raw.pipeline(transaction=False) as pipe:
+            for record, vector in zip(records, vectors, strict=True):
+                pipe.hset(f"{FLOOR_PREFIX}{record.id}", mapping=_fields(record, vector))
+            await pipe.execute()
+
+    async def ingest(self, user: str, records: Sequence[Intervention], vectors: Any) -> None:  # noqa: ARG002 - the user is in each record
+        await self._write(records, vectors)
+
+    async def load_reflections(self, workload: Workload) -> None:
+        for start in range(0, len(workload.reflections), PIPELINE_BATCH):
+            rows = slice(start, start + PIPELINE_BATCH)
+            await self._write(workload.reflections[rows], workload.reflection_vectors[rows])
+
+    async def write_one(self, record: Intervention, vector: NDArray[np.float32]) -> None:
+        await self.raw.hset(f"{FLOOR_PREFIX}{record.id}", mapping=_fields(record, vector))
+
+    async def knn(self, query: Query, k: int) -> list[str]:
+        prefilter = (
+            f"@user_id:{{{_escape_tag(query.user)}}} @kind:{{intervention}} "
+            f"@outcome:{{{SEARCH_OUTCOME.value}}}"
+        )
+        reply = await call(
+            self.raw,
+            "FT.SEARCH", "floor-idx", f"({prefilter})=>[KNN {k} @vec $v]",
+            "PARAMS", 2, "v", query.vector.tobytes(), "RETURN", len(RETURNED), *RETURNED,
+            "LIMIT", 0, k, "DIALECT", 2,
+        )  # fmt: skip
+        return [key.decode().removeprefix(FLOOR_PREFIX) for key in reply[1::2]]
+
+    async def health(self) -> bool:
+        await self.raw.ping()
+        return True
+
+    async def aclose(self) -> None:
+        await self._close_server()
+
+
+class RedisVLTarget(_ServerTarget):
+    """RedisVL's ``AsyncSearchIndex`` with the floor's schema: what a user would pick instead."""
+
+    name = "RedisVL"
+    family = REDIS
+    role = "redisvl"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.index: Any = None
+
+    async def setup(self, workload: Workload) -> None:
+        from redisvl.index import AsyncSearchIndex  # type: ignore[import-untyped, import-not-found, unused-ignore]  # noqa: PLC0415 - optional peer
+
+        schema = {
+            "index": {"name": "rvl-idx", "prefix": RVL_PREFIX, "storage_type": "hash"},
+            "fields": [
+                *({"name": tag, "type": "tag"} for tag in ("user_id", "kind", "outcome", "task")),
+                {"name": "created_at", "type": "numeric"},
+                {
+                    "name": "vec",
+                    "type": "vector",
+                    "attrs": {
+                        "dims": workload.dimension,
+                        "algorithm": "hnsw",
+                        "distance_metric": "cosine",
+                        "datatype": "float32",
+                        "m": HNSW["M"],
+                        "ef_construction": HNSW["EF_CONSTRUCTION"],
+                        "ef_runtime": HNSW["EF_RUNTIME"],
+                    },
+                },
+            ],
+        }
+        self.index = AsyncSearchIndex.from_dict(schema, redis_client=self.raw)
+        await self.index.create(overwrite=True)
+
+    async def _load(self, records: Sequence[MemoryRecord], vectors: Any) -> None:
+        docs = [
+            {"id": record.id, **_fields(record, vector)}
+            for record, vector in zip(records, vectors, strict=True)
+        ]
+        await self.index.load(docs, id_field="id")
+
+    async def ingest(self, user: str, records: Sequence[Intervention], vectors: Any) -> None:  # noqa: ARG002 - the user is in each record
+        await self._load(records, vectors)
+
+    async def load_reflections(self, workload: Workload) -> None:
+        reflections: Sequence[Reflection] = workload.reflections
+        await self._load(reflections, workload.reflection_vectors)
+
+    async def write_one(self, record: Intervention, vector: NDArray[np.float32]) -> None:
+        await self._load([record], vector[None, :])
+
+    async def knn(self, query: Query, k: int) -> list[str]:
+        from redisvl.query import VectorQuery  # type: ignore[import-untyped, import-not-found, unused-ignore]  # noqa: PLC0415 - optional peer
+        from redisvl.query.filter import Tag  # type: ignore[import-untyped, import-not-found, unused-ignore]  # noqa: PLC0415
+
+        matching = (
+            (Tag("user_id") == query.user)
+            & (Tag("kind") == "intervention")
+            & (Tag("outcome") == SEARCH_OUTCOME.value)
+        )
+        vector_query = VectorQuery(
+            query.vector.tobytes(),
+            "vec",
+            return_fields=list(RETURNED),
+            filter_expression=matching,
+            num_results=k,
+        )
+        docs = await self.index.query(vector_query)
+        return [str(doc["id"]).removeprefix(f"{RVL_PREFIX}:") for doc in docs]
+
+    async def health(self) -> bool:
+        return False
+
+    async def aclose(self) -> None:
+        await self._close_server()
+
+
+def redis_targets(*, with_json: bool, with_redisvl: bool) -> list[Any]:
+    """The Redis targets to run, each on its own fresh server."""
+    makers: list[Callable[[], Any]] = [RedisFloor, lambda: MemcoreRedisTarget("hash")]
+    if with_json:
+        makers.append(lambda: MemcoreRedisTarget("json"))
+    if with_redisvl:
+        makers.append(RedisVLTarget)
+    targets: list[Any] = []
+    try:
+        for make in makers:
+            targets.append(make())  # noqa: PERF401 - keep what started if one fails
+    except BaseException:
+        for target in targets:  # servers already started must not outlive a failed start
+            target.server.stop()
+        raise
+    return targets
+
+
+def server_unavailable() -> str | None:
+    """Why no embedded server can be started here, or ``None``."""
+    try:
+        find_server_files()
+    except ServerNotAvailableError as exc:
+        return f"Redis not measured: {exc}"
+    return None

@@ -1,0 +1,1 @@
+"""Programs an agent developer can copy; CI runs each of them (tests/examples)."""
