@@ -395,7 +395,7 @@ class MemoryService:
         return new_id(idempotency_key)
 
     def _intervention(self, user_id: str, item: Mapping[str, Any], field: str = "") -> Intervention:
-        user_id = validate_user_id(user_id)
+        # user_id is checked once, with every other field, by validate_intervention below.
         if not isinstance(item, Mapping):
             raise ValidationError(field or "item", "must be a mapping of intervention fields")
         unknown = sorted(set(item) - _INTERVENTION_FIELDS)

@@ -223,9 +223,10 @@ class InMemoryStore:
                 scores = shard.vectors[rows] @ query
             top = _top_k(scores, k)
             picked = top if rows is None else rows[top]
+            clipped = np.clip(scores[top], -1.0, 1.0).tolist()
             return [
-                SearchHit(record=shard.records[row], score=float(np.clip(scores[i], -1.0, 1.0)))
-                for i, row in zip(top, picked, strict=True)
+                SearchHit(record=shard.records[row], score=score)
+                for score, row in zip(clipped, picked.tolist(), strict=True)
             ]
 
     async def list(
@@ -309,7 +310,9 @@ class InMemoryStore:
         if filters.kind is not None:
             mask &= shard.kinds[:n] == _KINDS[filters.kind]
         if filters.outcomes:
-            mask &= np.isin(shard.outcomes[:n], [_OUTCOMES[o] for o in filters.outcomes])
+            codes = [_OUTCOMES[o] for o in filters.outcomes]
+            column = shard.outcomes[:n]
+            mask &= column == codes[0] if len(codes) == 1 else np.isin(column, codes)
         if filters.task is not None:
             mask &= shard.tasks[:n] == self._task_codes.get(filters.task, -2)
         if filters.created_after is not None:
