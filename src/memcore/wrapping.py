@@ -9,7 +9,7 @@ probe must not be retried, and closing is not an operation to measure.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from memcore.domain import (
     EmbeddingSchema,
@@ -28,6 +28,9 @@ T = TypeVar("T")
 
 class StoreWrapper:
     """A :class:`~memcore.ports.MemoryStore` running each data call through :meth:`around`."""
+
+    #: The port's name in policy names, metrics and errors (``store.upsert``).
+    component: ClassVar[str] = "store"
 
     def __init__(self, inner: MemoryStore) -> None:
         self.inner = inner
@@ -84,6 +87,9 @@ class StoreWrapper:
 
 class EmbedderWrapper:
     """An :class:`~memcore.ports.Embedder` running each ``embed`` through :meth:`around`."""
+
+    #: The port's name in policy names, metrics and errors (``embedder.embed``).
+    component: ClassVar[str] = "embedder"
 
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner

@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from memcore.domain import HealthCheck, HealthStatus
 from memcore.errors import CircuitOpenError, EmbedderCircuitOpenError, StoreCircuitOpenError
@@ -196,45 +196,47 @@ def _breaker_check(check: HealthCheck, breaker: CircuitBreaker) -> HealthCheck:
     return replace(check, status=HealthStatus.DEGRADED, detail=detail, facts=facts)
 
 
-class BreakerStore(StoreWrapper):
+class _BreakerPolicy:
+    """``around`` and ``health`` for both wrappers: calls go through ``breaker``, refusals
+    raise ``refusal`` (the port's own CircuitOpenError), health shows the breaker's state.
+    """
+
+    component: ClassVar[str]
+    refusal: ClassVar[type[CircuitOpenError]]
+    breaker: CircuitBreaker
+    backend: str
+    inner: Any  # the wrapped MemoryStore or Embedder; only its health() is used here
+
+    async def around(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+        def refuse(retry_after: float) -> CircuitOpenError:
+            return self.refusal(
+                f"{self.component} circuit open",
+                retry_after=retry_after,
+                operation=operation,
+                backend=self.backend,
+            )
+
+        return await self.breaker.call(call, refuse)
+
+    async def health(self) -> HealthCheck:
+        return _breaker_check(await self.inner.health(), self.breaker)
+
+
+class BreakerStore(_BreakerPolicy, StoreWrapper):
     """A store behind a breaker named ``store``; refusals are ``StoreCircuitOpenError``."""
 
+    refusal = StoreCircuitOpenError
+
     def __init__(self, inner: MemoryStore, breaker: CircuitBreaker | None = None) -> None:
-        super().__init__(inner)
+        StoreWrapper.__init__(self, inner)
         self.breaker = breaker or CircuitBreaker("store")
 
-    async def around(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
-        def refuse(retry_after: float) -> CircuitOpenError:
-            return StoreCircuitOpenError(
-                "store circuit open",
-                retry_after=retry_after,
-                operation=operation,
-                backend=self.backend,
-            )
 
-        return await self.breaker.call(call, refuse)
-
-    async def health(self) -> HealthCheck:
-        return _breaker_check(await self.inner.health(), self.breaker)
-
-
-class BreakerEmbedder(EmbedderWrapper):
+class BreakerEmbedder(_BreakerPolicy, EmbedderWrapper):
     """An embedder behind a breaker named ``embedder``; refusals: ``EmbedderCircuitOpenError``."""
 
+    refusal = EmbedderCircuitOpenError
+
     def __init__(self, inner: Embedder, breaker: CircuitBreaker | None = None) -> None:
-        super().__init__(inner)
+        EmbedderWrapper.__init__(self, inner)
         self.breaker = breaker or CircuitBreaker("embedder")
-
-    async def around(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
-        def refuse(retry_after: float) -> CircuitOpenError:
-            return EmbedderCircuitOpenError(
-                "embedder circuit open",
-                retry_after=retry_after,
-                operation=operation,
-                backend=self.backend,
-            )
-
-        return await self.breaker.call(call, refuse)
-
-    async def health(self) -> HealthCheck:
-        return _breaker_check(await self.inner.health(), self.breaker)

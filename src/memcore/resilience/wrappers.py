@@ -7,7 +7,7 @@ are no-ops, reads have no effect. So a timed-out write is simply written again.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from memcore.ports import Embedder, MemoryStore
 from memcore.resilience.retry import RetryConfig, RetryListener, call_with_retry
@@ -18,7 +18,23 @@ __all__ = ["RetryingEmbedder", "RetryingStore"]
 T = TypeVar("T")
 
 
-class RetryingStore(StoreWrapper):
+class _RetryPolicy:
+    """``around`` for both wrappers: retry under ``config``, named ``<component>.<operation>``."""
+
+    component: ClassVar[str]
+    config: RetryConfig
+    on_retry: RetryListener | None
+
+    def _use(self, config: RetryConfig | None, on_retry: RetryListener | None) -> None:
+        self.config = config or RetryConfig()
+        self.on_retry = on_retry
+
+    async def around(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+        name = f"{self.component}.{operation}"
+        return await call_with_retry(call, self.config, name=name, on_retry=self.on_retry)
+
+
+class RetryingStore(_RetryPolicy, StoreWrapper):
     """Retries each store call under ``config``; retries are named ``store.<operation>``."""
 
     def __init__(
@@ -28,16 +44,11 @@ class RetryingStore(StoreWrapper):
         *,
         on_retry: RetryListener | None = None,
     ) -> None:
-        super().__init__(inner)
-        self.config = config or RetryConfig()
-        self.on_retry = on_retry
-
-    async def around(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
-        name = f"store.{operation}"
-        return await call_with_retry(call, self.config, name=name, on_retry=self.on_retry)
+        StoreWrapper.__init__(self, inner)
+        self._use(config, on_retry)
 
 
-class RetryingEmbedder(EmbedderWrapper):
+class RetryingEmbedder(_RetryPolicy, EmbedderWrapper):
     """Retries each ``embed`` under ``config``; retries are named ``embedder.embed``."""
 
     def __init__(
@@ -47,10 +58,5 @@ class RetryingEmbedder(EmbedderWrapper):
         *,
         on_retry: RetryListener | None = None,
     ) -> None:
-        super().__init__(inner)
-        self.config = config or RetryConfig()
-        self.on_retry = on_retry
-
-    async def around(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
-        name = f"embedder.{operation}"
-        return await call_with_retry(call, self.config, name=name, on_retry=self.on_retry)
+        EmbedderWrapper.__init__(self, inner)
+        self._use(config, on_retry)
