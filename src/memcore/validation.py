@@ -93,7 +93,10 @@ def validate_user_id(user_id: object) -> str:
         raise ValidationError("user_id", f"must be at most {MAX_ID_CHARS} characters")
     if user_id != user_id.strip():
         raise ValidationError("user_id", "must not start or end with whitespace")
-    if any(unicodedata.category(char).startswith("C") for char in user_id):
+    # Printable text has no control or format characters; only the rest needs a closer look.
+    if not user_id.isprintable() and any(
+        unicodedata.category(char).startswith("C") for char in user_id
+    ):
         raise ValidationError("user_id", "must not contain control or format characters")
     if _WILDCARDS.intersection(user_id):
         raise ValidationError("user_id", "must not contain the wildcards '*' or '?'")
@@ -264,7 +267,7 @@ def validate_embeddings(vectors: object, rows: int, dimension: int) -> Vectors:
     """
     if not isinstance(vectors, np.ndarray):
         raise ValidationError("embedding", f"must be a numpy array, not {type(vectors).__name__}")
-    if not np.issubdtype(vectors.dtype, np.floating):
+    if vectors.dtype.kind != "f":
         raise ValidationError("embedding", f"dtype must be floating point, not {vectors.dtype}")
     if vectors.ndim == 1 and rows == 1:
         vectors = vectors.reshape(1, -1)
@@ -272,10 +275,18 @@ def validate_embeddings(vectors: object, rows: int, dimension: int) -> Vectors:
         raise ValidationError(
             "embedding", f"shape must be ({rows}, {dimension}), got {tuple(vectors.shape)}"
         )
-    with np.errstate(over="ignore"):  # float64 beyond float32 becomes inf, rejected below
-        converted = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.dtype == np.float32:
+        converted = np.ascontiguousarray(vectors)
+    else:
+        with np.errstate(over="ignore"):  # float64 beyond float32 becomes inf, rejected below
+            converted = np.ascontiguousarray(vectors, dtype=np.float32)
+    # One pass (einsum raises no FP warnings) answers both questions, unless a square
+    # overflowed or underflowed: then the exact checks below decide.
+    squares = np.einsum("ij,ij->i", converted, converted)
+    if np.isfinite(squares).all() and squares.all():
+        return converted
     if not np.isfinite(converted).all():
         raise ValidationError("embedding", "must contain only finite values (no NaN or Inf)")
-    if rows and not np.linalg.norm(converted, axis=1).all():
+    if rows and not converted.any(axis=1).all():
         raise ValidationError("embedding", "rows must not be all zeros")
     return converted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import numpy as np
@@ -14,7 +15,7 @@ from memcore.errors import ValidationError
 from memcore.testing import HOSTILE_USER_IDS, SCHEMA, unit_vectors
 from memcore.testing._suite import T0, intervention
 from memcore.validation import validate_user_id
-from memcore_redis.encoding import user_from_tag, user_tag
+from memcore_redis.encoding import escape_tag, user_from_tag, user_tag
 from memcore_redis.query import decode_cursor, filter_query
 
 from .conftest import StoreFactory
@@ -38,13 +39,20 @@ user_ids = st.text(
 
 
 @given(user=user_ids)
-def test_user_text_never_reaches_the_query(user: str) -> None:
+def test_user_text_reaches_the_query_only_plain_and_escaped(user: str) -> None:
     query = filter_query(
         user, SearchFilter(task=user, metadata={"k": user}, outcomes=frozenset({Outcome.ESCALATED}))
     )
-    allowed = set("@{}:|_ -abcdefghijklmnopqrstuvwxyz0123456789")
-    assert set(query) <= allowed, query
-    assert user_from_tag(user_tag(user)) == user
+    tag = user_tag(user)
+    assert user_from_tag(tag) == user
+    if tag == user:
+        assert re.fullmatch(r"[A-Za-z0-9_.-]+", user)
+    else:
+        assert re.fullmatch(r"~[0-9a-f]+", tag)
+    assert query.startswith(f"@user_id:{{{escape_tag(tag)}}} ")
+    # Besides the escaped tag, only memcore's own syntax and tokens.
+    rest = query.removeprefix(f"@user_id:{{{escape_tag(tag)}}} ")
+    assert set(rest) <= set("@{}:|_ abcdefghijklmnopqrstuvwxyz0123456789"), rest
 
 
 @given(a=user_ids, b=user_ids)
@@ -133,3 +141,22 @@ async def test_time_window_bounds_are_inclusive_then_exclusive(make_store: Store
     assert [r.id for r in (await store.list("u", window, 10)).items] == ["i1", "i2"]
     hits = await store.search("u", np.ones(SCHEMA.dimension, np.float32), 10, window)
     assert {hit.record.id for hit in hits} == {"i1", "i2"}
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [("Alice", "alice"), ("a", "~61"), ("a-b", "a_b"), ("a.b", "a-b"), ("ab", "a b"), ("x", "x ")],
+)
+async def test_users_whose_tags_look_alike_never_meet(
+    make_store: StoreFactory, pair: tuple[str, str]
+) -> None:
+    store = make_store()
+    await store.ensure_schema(SCHEMA)
+    vectors = unit_vectors(1, seed=6)
+    users = [user for user in pair if _valid_user(user)]
+    for user in users:
+        await store.upsert(user, [intervention(user, 1)], vectors)
+    for user in users:
+        hits = await store.search(user, vectors[0], 10, SearchFilter())
+        assert [hit.record.user_id for hit in hits] == [user]
+        assert await store.user_ids() == sorted(users)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import ClassVar
 
 import numpy as np
@@ -59,6 +59,32 @@ class RoundTripContract(StoreFixtures):
         ]
         await ready.upsert("u", records, unit_vectors(2, seed=1))
         assert await ready.get("u", ["i1", "r2"]) == records
+
+    async def test_created_at_survives_to_the_microsecond_with_its_offset(
+        self, ready: MemoryStore
+    ) -> None:
+        """Troubleshooting: a backend that keeps time as float seconds must still give back
+        the exact microsecond and the original UTC offset, from get, search and list alike.
+        """
+        ist = timezone(timedelta(hours=5, minutes=30))
+        records: list[MemoryRecord] = [
+            intervention("u", 1, minutes=0),
+            replace(intervention("u", 2), created_at=T0 + timedelta(microseconds=123_457)),
+            replace(intervention("u", 3), created_at=(T0 + timedelta(days=1)).astimezone(ist)),
+            replace(reflection("u", 4), created_at=T0.replace(year=2199, microsecond=999_999)),
+        ]
+        vectors = unit_vectors(4, seed=11)
+        await ready.upsert("u", records, vectors)
+        ids = [record.id for record in records]
+        for got in (
+            await ready.get("u", ids),
+            (await ready.list("u", SearchFilter(), 10)).items,
+            [hit.record for hit in await ready.search("u", vectors[0], 4, SearchFilter())],
+        ):
+            by_id = {record.id: record for record in got}
+            for record in records:
+                assert by_id[record.id] == record
+                assert by_id[record.id].created_at.utcoffset() == record.created_at.utcoffset()
 
     async def test_get_keeps_the_order_of_ids_and_leaves_out_missing(
         self, ready: MemoryStore

@@ -1,66 +1,74 @@
 """How records, users and filter values become Redis keys, fields and query tokens.
 
-No user-supplied text ever reaches a key pattern or a query string:
+User text reaches a key or a query only in one narrow, escaped form:
 
-- the user id is stored and queried as the lowercase hex of its UTF-8 bytes, exact and
-  reversible, made of ``[0-9a-f]`` only; it is also the key's cluster hash tag, so one
-  user's keys live in one slot and are found by their own index lookup;
-- tasks and metadata equalities are stored as 96-bit BLAKE2b digests (hex), so they are
-  bounded in size and need no escaping; metadata values carry their type, so ``1``,
-  ``1.0``, ``True`` and ``"1"`` never match each other.
+- a user id made only of ``[A-Za-z0-9_.-]`` is its own tag (the user_id TAG is
+  case-sensitive, and every character but letters and digits is backslash-escaped in a
+  query); any other id is ``~`` and the lowercase hex of its UTF-8 bytes (``~`` is never
+  in a plain id, so the two forms cannot meet). The tag is also the key's cluster hash
+  tag, so one user's keys live in one slot and are found by their own index lookup;
+- tasks and metadata equalities are stored as 64-bit BLAKE2b digests in base32, so they
+  are bounded in size and need no escaping; metadata values carry their type, so ``1``,
+  ``1.0``, ``True`` and ``"1"`` never match each other. A collision would only make one
+  of a user's own filters match a record it should not; at 64 bits it will not happen.
 
-The record itself travels as JSON (:mod:`memcore.domain.codec`) in one field.
+A record is stored as its indexed fields plus a compact JSON document of the rest
+(:func:`document`): the id is in the key, ``created_at`` in its numeric field, the kind
+and outcome in their tag tokens, so none of them is stored twice.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
 import json
 import re
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from memcore.domain import Intervention, MemoryRecord, MetadataValue, Outcome, RecordKind
-from memcore.domain.codec import record_from_dict, record_to_dict
+from memcore.domain import (
+    Intervention,
+    MemoryRecord,
+    MetadataValue,
+    Outcome,
+    RecordKind,
+    Reflection,
+)
 
-_DIGEST_BYTES = 12  # 96 bits: no two distinct values of one user will ever collide
-# Short keys in the stored document: they are repeated in every record.
-_SHORT_KEYS = {
-    "id": "i",
-    "created_at": "c",
-    "metadata": "m",
-    "intervention_text": "x",
-    "context": "n",
-    "task": "t",
-    "outcome": "o",
-    "text": "r",
-    "source_ids": "s",
-}
-_LONG_KEYS = {short: long for long, short in _SHORT_KEYS.items()}
+_DIGEST_BYTES = 8
+_PLAIN_USER = re.compile(r"[A-Za-z0-9_.-]+")
+_HEX_USER = "~"
 _KIND_TOKENS = {RecordKind.INTERVENTION: "ki", RecordKind.REFLECTION: "kr"}
-_UTC = "+00:00"
-_HAS_OFFSET = re.compile(r"[+-]\d\d:\d\d(:\d\d(\.\d+)?)?$")
+_OUTCOME_PREFIX = "o"
 # Every character a RediSearch query treats as syntax is escaped by a backslash.
 _QUERY_SPECIAL = re.compile(r"([^A-Za-z0-9_])")
 
 
 def user_tag(user_id: str) -> str:
-    """The user's tag value and key hash tag: hex of the UTF-8 bytes."""
-    return user_id.encode("utf-8").hex()
+    """The user's tag value and key hash tag (see the module docstring)."""
+    if _PLAIN_USER.fullmatch(user_id):
+        return user_id
+    return _HEX_USER + user_id.encode("utf-8").hex()
 
 
 def user_from_tag(tag: str) -> str:
     """Inverse of :func:`user_tag`."""
-    return bytes.fromhex(tag).decode("utf-8")
+    if tag.startswith(_HEX_USER):
+        return bytes.fromhex(tag[len(_HEX_USER) :]).decode("utf-8")
+    return tag
 
 
 def digest(text: str) -> str:
-    """A fixed-size, query-safe token for an arbitrary string."""
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=_DIGEST_BYTES).hexdigest()
+    """A fixed-size, query-safe token for an arbitrary string (13 base32 characters)."""
+    raw = hashlib.blake2b(text.encode("utf-8"), digest_size=_DIGEST_BYTES).digest()
+    return base64.b32encode(raw).decode("ascii").rstrip("=").lower()
 
 
+@functools.lru_cache(maxsize=4_096)
 def task_token(task: str) -> str:
     """The tag value that stands for one exact task string."""
     return digest(f"task\x1f{task}")
@@ -68,6 +76,11 @@ def task_token(task: str) -> str:
 
 def metadata_token(key: str, value: MetadataValue) -> str:
     """The tag value that stands for ``key == value`` with the value's type."""
+    return _typed_token(key, value, type(value).__name__)  # True == 1, but not in the cache
+
+
+@functools.lru_cache(maxsize=4_096)
+def _typed_token(key: str, value: MetadataValue, _: str) -> str:
     # Another domain than tasks: task and metadata tokens may share one hash field.
     return digest(f"meta\x1f{key}\x1f{_typed(value)}")
 
@@ -89,22 +102,37 @@ def kind_token(kind: RecordKind) -> str:
 
 def outcome_token(outcome: Outcome) -> str:
     """The tag value of an outcome: ``o`` and its value, so it never equals a kind token."""
-    return f"o{outcome.value}"
+    return f"{_OUTCOME_PREFIX}{outcome.value}"
+
+
+@functools.lru_cache(maxsize=64)
+def _outcome_in(tokens: str) -> Outcome:
+    """The outcome whose token is among comma-separated ``tokens``."""
+    for token in tokens.split(","):
+        if token.startswith(_OUTCOME_PREFIX):
+            return Outcome(token[len(_OUTCOME_PREFIX) :])
+    msg = f"no outcome token in {tokens!r}"
+    raise ValueError(msg)
 
 
 def escape_tag(value: str) -> str:
-    """Escape a tag value for a ``@field:{...}`` clause (defence in depth: ours are hex)."""
+    """Escape a tag value for a ``@field:{...}`` clause."""
     return _QUERY_SPECIAL.sub(r"\\\1", value)
 
 
 def record_key(prefix: str, user_id: str, record_id: str) -> str:
-    """``<prefix>:{<user hex>}:<record id>``; record ids are validated ``[A-Za-z0-9_.:-]``."""
+    """``<prefix>:{<user tag>}:<record id>``; record ids are validated ``[A-Za-z0-9_.:-]``."""
     return f"{user_key_prefix(prefix, user_id)}{record_id}"
 
 
 def user_key_prefix(prefix: str, user_id: str) -> str:
     """Every key of this user starts with this string."""
     return f"{prefix}:{{{user_tag(user_id)}}}:"
+
+
+def created_number(record: MemoryRecord) -> str:
+    """``created_at`` as the numeric field stores it: POSIX seconds, written by ``repr``."""
+    return repr(record.created_at.timestamp())
 
 
 def index_fields(record: MemoryRecord) -> dict[str, Any]:
@@ -123,42 +151,93 @@ def index_fields(record: MemoryRecord) -> dict[str, Any]:
     return fields
 
 
-def document(record: MemoryRecord) -> str:
-    """The stored JSON of a record, in compact form.
+def document(record: MemoryRecord, *, keep_created: bool) -> dict[str, Any]:
+    """What the indexed fields and the key do not hold, with one-letter keys.
 
-    One-letter keys, no user id (the key has it), no kind (an intervention is the record
-    with an intervention text), no UTC offset when it is UTC.
+    Empty metadata, context and source ids are left out. ``created_at`` is kept (as ISO
+    text) if ``keep_created``, or else when its numeric field cannot give it back
+    exactly: an offset other than UTC, or a time float seconds cannot hold to the µs.
     """
-    data = record_to_dict(record)
-    del data["user_id"], data["kind"]
-    data["created_at"] = data["created_at"].removesuffix(_UTC)  # usual case: implied
-    compact = {_SHORT_KEYS[key]: value for key, value in data.items()}
-    return json.dumps(compact, ensure_ascii=False, separators=(",", ":"))
+    doc: dict[str, Any] = {}
+    if record.metadata:
+        doc["m"] = dict(record.metadata)
+    if isinstance(record, Intervention):
+        doc["x"] = record.intervention_text
+        if record.context:
+            doc["n"] = record.context
+        doc["t"] = record.task
+    else:
+        doc["r"] = record.text
+        if record.source_ids:
+            doc["s"] = list(record.source_ids)
+    created = record.created_at
+    if keep_created or created.utcoffset() or _from_number(created.timestamp()) != created:
+        doc["c"] = created.isoformat()
+    return doc
 
 
-def record_from_document(user_id: str, raw: str | bytes | dict[str, Any]) -> MemoryRecord:
-    """Inverse of :func:`document` for a record of ``user_id`` (JSON text or parsed)."""
-    compact = raw if isinstance(raw, dict) else json.loads(raw)
-    data = {_LONG_KEYS[key]: value for key, value in compact.items()}
-    if _HAS_OFFSET.search(data["created_at"]) is None:
-        data["created_at"] += _UTC
-    kind = RecordKind.INTERVENTION if "intervention_text" in data else RecordKind.REFLECTION
-    return record_from_dict({**data, "user_id": user_id, "kind": kind.value})
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def document_json(record: MemoryRecord, *, keep_created: bool) -> str:
+    """:func:`document` as compact JSON text."""
+    return _COMPACT_JSON.encode(document(record, keep_created=keep_created))
+
+
+def record_from_stored(
+    user_id: str, record_id: str, doc: str | bytes | dict[str, Any], created: Any, tokens: Any
+) -> MemoryRecord:
+    """Inverse of :func:`document` with the record's key, numeric and kind/outcome fields.
+
+    ``created`` is the numeric field's text (``None`` if the document has ``c``);
+    ``tokens`` the kind and outcome tag tokens, comma-separated (text or bytes).
+    """
+    data = doc if isinstance(doc, dict) else json.loads(doc)
+    created_at = datetime.fromisoformat(data["c"]) if "c" in data else _from_number(float(created))
+    metadata = data.get("m") or {}
+    if "x" in data:
+        text = tokens.decode() if isinstance(tokens, bytes) else str(tokens)
+        return Intervention(
+            id=record_id,
+            user_id=user_id,
+            intervention_text=data["x"],
+            task=data["t"],
+            context=data.get("n", ""),
+            outcome=_outcome_in(text),
+            created_at=created_at,
+            metadata=metadata,
+        )
+    return Reflection(
+        id=record_id,
+        user_id=user_id,
+        text=data["r"],
+        source_ids=tuple(data.get("s", ())),
+        created_at=created_at,
+        metadata=metadata,
+    )
+
+
+def _from_number(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, timezone.utc)
 
 
 def normalized(vectors: NDArray[np.floating[Any]], dtype: type[np.floating[Any]]) -> NDArray[Any]:
     """Rows scaled to unit length (cosine ignores length) and cast to the stored dtype.
 
     Unit length keeps FLOAT16 far from overflow and uses its precision where it matters.
-    Raises ``ValueError`` for a row with NaN, an infinity, or only zeros.
+    Always a new array. Raises ``ValueError`` for a row with NaN, an infinity, or only zeros.
     """
-    wide = np.asarray(vectors, dtype=np.float64)
-    norms = np.sqrt(np.einsum("ij,ij->i", wide, wide))  # NaN and inf propagate into the norm
-    if not np.isfinite(norms).all():
-        msg = "must contain only finite values (no NaN or Inf)"
-        raise ValueError(msg)
-    if not norms.all():
-        msg = "rows must not be all zeros"
-        raise ValueError(msg)
-    unit: NDArray[Any] = (wide / norms[:, np.newaxis]).astype(dtype)
+    wide = vectors if vectors.dtype == np.float32 else np.asarray(vectors, dtype=np.float64)
+    squares = np.einsum("ij,ij->i", wide, wide)  # NaN and inf propagate into the sums
+    if not (np.isfinite(squares).all() and squares.all()):
+        # Decide in float64: float32 squares of huge or tiny values over- or underflow.
+        wide = np.asarray(vectors, dtype=np.float64)
+        squares = np.einsum("ij,ij->i", wide, wide)
+        if not np.isfinite(squares).all():
+            msg = "must contain only finite values (no NaN or Inf)"
+            raise ValueError(msg)
+        if not squares.all():
+            msg = "rows must not be all zeros"
+            raise ValueError(msg)
+    unit: NDArray[Any] = (wide / np.sqrt(squares)[:, np.newaxis]).astype(dtype, copy=False)
     return unit

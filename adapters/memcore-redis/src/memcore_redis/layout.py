@@ -14,15 +14,23 @@ from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
-from redis.asyncio.client import Pipeline
-from redis.typing import EncodableT, FieldT
 
 from memcore.domain import MemoryRecord
-from memcore_redis.encoding import document, index_fields
+from memcore_redis.encoding import (
+    created_number,
+    document,
+    document_json,
+    index_fields,
+)
 
 # Attribute name -> RediSearch type clause; metadata holds several tokens.
 _TAGS = ("user_id", "kind", "outcome", "task", "metadata")
 DOC_FIELD = "doc"
+#: One Redis command: its name and arguments.
+Command = tuple[Any, ...]
+#: The names a search or listing returns each record's :class:`Stored` parts under.
+CREATED_FIELD = "created"
+TOKENS_FIELD = "tokens"
 _SHORT = {
     "user_id": "u",
     "kind": "k",
@@ -73,31 +81,47 @@ class VectorSpec:
         return ["VECTOR", self.algorithm, len(params), *params]
 
 
+@dataclass(frozen=True)
+class Stored:
+    """A record as read back: its document, numeric ``created_at`` (``None`` where the
+    document holds it) and kind/outcome tokens (see ``encoding.record_from_stored``).
+    """
+
+    doc: Any
+    created: Any
+    tokens: Any
+
+    @classmethod
+    def of(cls, values: dict[str, Any]) -> Stored:
+        """From a search or listing row fetched with :meth:`Layout.returned`."""
+        return cls(values[DOC_FIELD], values.get(CREATED_FIELD), values[TOKENS_FIELD])
+
+
 class Layout(Protocol):
     """How one storage type writes and reads a record."""
 
     name: str
-    #: Where the record document is stored (hash field or JSON path).
-    stored_doc_field: str
 
     def schema(self, key_prefix: str, vector: VectorSpec) -> list[str | int]:
         """The FT.CREATE arguments after the index name, for keys starting with ``key_prefix``."""
         ...
 
-    def write(self, pipe: Pipeline, key: str, record: MemoryRecord, vector: NDArray[Any]) -> None:
-        """Queue the commands that replace ``key`` with ``record`` and its unit vector."""
+    def write(self, key: str, record: MemoryRecord, vector: NDArray[Any]) -> Command:
+        """The command that replaces ``key`` with ``record`` and its unit vector."""
         ...
 
-    def return_doc(self) -> list[str]:
-        """The RETURN / LOAD clause items that fetch the record document as ``doc``."""
+    def returned(self) -> list[str]:
+        """The RETURN / LOAD items that fetch a :class:`Stored` (see :meth:`Stored.of`)."""
         ...
 
-    def read(self, pipe: Pipeline, key: str) -> None:
-        """Queue a read of ``key``'s document and vector (see :meth:`decode`)."""
+    def read(self, key: str, *, vector: bool) -> Command:
+        """The command that reads ``key`` (and its vector if ``vector``); see :meth:`decode`."""
         ...
 
-    def decode(self, reply: Any, vector: VectorSpec) -> tuple[Any, NDArray[np.float32]] | None:
-        """``(document, float32 vector)`` from a :meth:`read` reply, or ``None`` if missing."""
+    def decode(
+        self, reply: Any, vector: VectorSpec
+    ) -> tuple[Stored, NDArray[np.float32] | None] | None:
+        """The reply to :meth:`read`, decoded; ``None`` if the record is missing."""
         ...
 
 
@@ -111,12 +135,13 @@ class HashLayout:
     """
 
     name = "hash"
-    stored_doc_field = _SHORT[DOC_FIELD]
 
     def schema(self, key_prefix: str, vector: VectorSpec) -> list[str | int]:
         fields: list[str | int] = []
         for tag in _TAGS:
             fields += [_SHORT[tag], "AS", tag, "TAG"]
+            if tag == "user_id":
+                fields.append("CASESENSITIVE")
         return [
             "ON",
             "HASH",
@@ -135,43 +160,61 @@ class HashLayout:
             *vector.clause(),
         ]
 
-    def write(self, pipe: Pipeline, key: str, record: MemoryRecord, vector: NDArray[Any]) -> None:
+    def write(self, key: str, record: MemoryRecord, vector: NDArray[Any]) -> Command:
         indexed = index_fields(record)
-        fields: dict[FieldT, EncodableT] = {
-            _SHORT["user_id"]: indexed["user_id"],
-            _SHORT["kind"]: ",".join(filter(None, [indexed["kind"], indexed["outcome"]])),
-            _SHORT["task"]: ",".join(filter(None, [indexed["task"], *indexed["metadata"]])),
-            _SHORT["created_at"]: repr(indexed["created_at"]),
-            _SHORT["vector"]: vector.tobytes(),
-            _SHORT[DOC_FIELD]: document(record),
-        }
         # Every record writes the same fields, so HSET alone replaces a record whole.
-        pipe.hset(key, mapping=fields)
+        return (
+            "HSET",
+            key,
+            _SHORT["user_id"],
+            indexed["user_id"],
+            _SHORT["kind"],
+            f"{indexed['kind']},{indexed['outcome']}" if indexed["outcome"] else indexed["kind"],
+            _SHORT["task"],
+            ",".join(filter(None, [indexed["task"], *indexed["metadata"]])),
+            _SHORT["created_at"],
+            created_number(record),
+            _SHORT["vector"],
+            vector.tobytes(),
+            _SHORT[DOC_FIELD],
+            document_json(record, keep_created=False),
+        )
 
-    def return_doc(self) -> list[str]:
-        return [_SHORT[DOC_FIELD], "AS", DOC_FIELD]
+    def returned(self) -> list[str]:
+        # The raw fields: a NUMERIC attribute comes back rounded to 12 digits.
+        return [
+            *(_SHORT[DOC_FIELD], "AS", DOC_FIELD),
+            *(_SHORT["created_at"], "AS", CREATED_FIELD),
+            *(_SHORT["kind"], "AS", TOKENS_FIELD),
+        ]
 
-    def read(self, pipe: Pipeline, key: str) -> None:
-        pipe.hmget(key, [_SHORT[DOC_FIELD], _SHORT["vector"]])
+    def read(self, key: str, *, vector: bool) -> Command:
+        fields = (_SHORT[DOC_FIELD], _SHORT["created_at"], _SHORT["kind"])
+        return ("HMGET", key, *fields, *((_SHORT["vector"],) if vector else ()))
 
-    def decode(self, reply: Any, vector: VectorSpec) -> tuple[Any, NDArray[np.float32]] | None:
-        doc, blob = reply
-        if doc is None or blob is None:
+    def decode(
+        self, reply: Any, vector: VectorSpec
+    ) -> tuple[Stored, NDArray[np.float32] | None] | None:
+        if reply[0] is None:
             return None
-        return doc, np.frombuffer(blob, dtype=vector.dtype).astype(np.float32)
+        stored = Stored(doc=reply[0], created=reply[1], tokens=reply[2])
+        if len(reply) == 3:  # noqa: PLR2004 - read without the vector
+            return stored, None
+        return stored, np.frombuffer(reply[3], dtype=vector.dtype).astype(np.float32)
 
 
 class JsonLayout:
     """Records as RedisJSON documents; the vector is a JSON array of numbers."""
 
     name = "json"
-    stored_doc_field = f"$.{DOC_FIELD}"
 
     def schema(self, key_prefix: str, vector: VectorSpec) -> list[str | int]:
         fields: list[str | int] = []
         for tag in _TAGS:
             path = "$.metadata[*]" if tag == "metadata" else f"$.{tag}"
             fields += [path, "AS", tag, "TAG"]
+            if tag == "user_id":
+                fields.append("CASESENSITIVE")
         return [
             "ON",
             "JSON",
@@ -190,26 +233,35 @@ class JsonLayout:
             *vector.clause(),
         ]
 
-    def write(self, pipe: Pipeline, key: str, record: MemoryRecord, vector: NDArray[Any]) -> None:
+    def write(self, key: str, record: MemoryRecord, vector: NDArray[Any]) -> Command:
         fields = index_fields(record)
         fields["vector"] = vector.astype(np.float32).tolist()
-        fields[DOC_FIELD] = json.loads(document(record))
-        pipe.execute_command("JSON.SET", key, "$", json.dumps(fields, ensure_ascii=False))
+        fields[DOC_FIELD] = document(record, keep_created=True)
+        return ("JSON.SET", key, "$", json.dumps(fields, ensure_ascii=False))
 
-    def return_doc(self) -> list[str]:
-        return [f"$.{DOC_FIELD}", "AS", DOC_FIELD]
+    # RediSearch returns JSON numbers rounded to 12 digits: the document keeps created_at.
+    def returned(self) -> list[str]:
+        return [f"$.{DOC_FIELD}", "AS", DOC_FIELD, "$.outcome", "AS", TOKENS_FIELD]
 
-    def read(self, pipe: Pipeline, key: str) -> None:
-        pipe.execute_command("JSON.GET", key, f"$.{DOC_FIELD}", "$.vector")
+    def read(self, key: str, *, vector: bool) -> Command:
+        paths = (f"$.{DOC_FIELD}", "$.outcome", *(("$.vector",) if vector else ()))
+        return ("JSON.GET", key, *paths)
 
-    def decode(self, reply: Any, vector: VectorSpec) -> tuple[Any, NDArray[np.float32]] | None:  # noqa: ARG002 - JSON arrays need no dtype
+    def decode(
+        self,
+        reply: Any,
+        vector: VectorSpec,  # noqa: ARG002 - JSON arrays need no dtype
+    ) -> tuple[Stored, NDArray[np.float32] | None] | None:
         if reply is None:
             return None
         parts = json.loads(reply)
-        docs, vectors = parts[f"$.{DOC_FIELD}"], parts["$.vector"]
-        if not docs or not vectors:
+        docs, tokens, vectors = (
+            parts.get(path) for path in (f"$.{DOC_FIELD}", "$.outcome", "$.vector")
+        )
+        if not docs or not tokens:
             return None
-        return docs[0], np.asarray(vectors[0], dtype=np.float32)
+        stored = Stored(docs[0], None, tokens[0])
+        return stored, None if not vectors else np.asarray(vectors[0], dtype=np.float32)
 
 
 def layout_for(storage_type: str) -> Layout:

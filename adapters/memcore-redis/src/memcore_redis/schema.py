@@ -28,7 +28,7 @@ from memcore_redis.errors import BACKEND, is_missing_index, map_redis_errors
 from memcore_redis.layout import Layout, VectorSpec
 from memcore_redis.settings import ENV_PREFIX
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: plain user tags, content-only documents, 64-bit digests
 SEARCH_MODULE = "search"
 JSON_MODULE = "ReJSON"
 
@@ -44,6 +44,15 @@ class IndexInfo:
     vector_dimension: int | None
     vector_datatype: str | None
 
+    def problems(self) -> list[str]:
+        """What is wrong with the index, in words (empty when nothing is)."""
+        problems = []
+        if self.indexing_failures:
+            problems.append(f"{self.indexing_failures} documents failed to index")
+        if self.percent_indexed < 1:
+            problems.append(f"index {self.percent_indexed:.0%} built")
+        return problems
+
     @classmethod
     def parse(cls, reply: list[Any]) -> IndexInfo:
         """Read a RESP2 FT.INFO reply (a flat name/value list)."""
@@ -51,7 +60,7 @@ class IndexInfo:
         definition = _pairs(info.get("index_definition", []))
         vector: dict[str, Any] = {}
         for attribute in info.get("attributes", []):
-            fields = _pairs(attribute)
+            fields = _attribute(attribute)
             if _text(fields.get("type")) == "VECTOR":
                 vector = fields
         return cls(
@@ -125,11 +134,10 @@ class SchemaKeeper:
         else:
             self._compare_index(info, schema)
 
-    async def stored_meta(self) -> dict[str, Any] | None:
-        """The metadata key's content, or ``None`` when absent."""
-        with map_redis_errors("health"):
-            raw = await self._client.get(self._meta_key)
-        return None if raw is None else dict(json.loads(raw))
+    @property
+    def meta_key(self) -> str:
+        """The key holding the schema metadata."""
+        return self._meta_key
 
     async def _check_modules(self) -> None:
         versions = await module_versions(self._client, "ensure_schema")
@@ -210,6 +218,23 @@ class SchemaKeeper:
                 operation="ensure_schema",
                 backend=BACKEND,
             ) from exc
+
+
+# Attribute options FT.INFO lists as a lone word, not as a name and a value.
+_FLAGS = frozenset(
+    {"CASESENSITIVE", "SORTABLE", "UNF", "NOSTEM", "NOINDEX", "WITHSUFFIXTRIE", "INDEXEMPTY",
+     "INDEXMISSING"}
+)  # fmt: skip
+
+
+def _attribute(flat: list[Any]) -> dict[str, Any]:
+    """One FT.INFO attribute: name/value pairs with flags (``CASESENSITIVE``...) among them."""
+    fields: dict[str, Any] = {}
+    items = iter(flat)
+    for item in items:
+        name = _text(item)
+        fields[name] = True if name in _FLAGS else next(items, None)
+    return fields
 
 
 def _pairs(flat: list[Any]) -> dict[str, Any]:

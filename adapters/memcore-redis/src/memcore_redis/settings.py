@@ -52,6 +52,13 @@ class RedisSettings(BaseSettings):
     health_check_interval: int = Field(
         default=30, ge=0, le=3_600, description="Seconds idle before a pooled connection is PINGed."
     )
+    health_index_info_interval: float = Field(
+        default=30.0,
+        ge=0,
+        le=3_600,
+        description="Seconds a healthy FT.INFO answer is reused by health checks (FT.INFO "
+        "walks the whole index); a sick one is asked again on every check.",
+    )
     username: str | None = Field(default=None, description="ACL user.")
     password: SecretStr | None = None
     tls: bool = Field(default=False, description="Use TLS even with a redis:// URL.")

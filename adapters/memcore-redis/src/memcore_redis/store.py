@@ -12,7 +12,6 @@ a search is one FT.SEARCH with the filters inside the KNN pre-filter; ``get``,
 from __future__ import annotations
 
 import builtins
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,17 +30,18 @@ from memcore.errors import StoreError, ValidationError
 from memcore.ports import Vectors
 from memcore.settings import MemcoreSettings
 from memcore_redis.client import connection_pool
-from memcore_redis.commands import call
+from memcore_redis.commands import call, round_trip
 from memcore_redis.durability import DurabilityGuard
 from memcore_redis.encoding import (
     normalized,
-    record_from_document,
+    record_from_stored,
     record_key,
     user_from_tag,
+    user_key_prefix,
 )
 from memcore_redis.errors import BACKEND, map_redis_errors
 from memcore_redis.health import HealthProbe
-from memcore_redis.layout import DOC_FIELD, VectorSpec, layout_for
+from memcore_redis.layout import Stored, VectorSpec, layout_for
 from memcore_redis.query import (
     DISTANCE,
     Planner,
@@ -69,12 +69,18 @@ class RedisStore:
         self._pool = connection_pool(self.settings, redis_connect_func=self._guard.on_connect)
         self._client: Redis = Redis(connection_pool=self._pool)
         self._layout = layout_for(self.settings.storage_type)
+        self._returned = self._layout.returned()
         self._index = self.settings.index
         self._prefix = self.settings.key_prefix
         self._keeper = SchemaKeeper(
             self._client, key_prefix=self._prefix, index=self._index, layout=self._layout
         )
-        self._probe = HealthProbe(self._client, self._index, self._keeper)
+        self._probe = HealthProbe(
+            self._client,
+            self._index,
+            self._keeper,
+            index_info_interval=self.settings.health_index_info_interval,
+        )
         self._planner = Planner(self.settings.hybrid_policy, self.settings.adhoc_max_candidates)
         self._schema: EmbeddingSchema | None = None
         self._vector: VectorSpec | None = None
@@ -108,44 +114,34 @@ class RedisStore:
         rows = _checked_rows(user_id, records, vectors, spec)
         if not records:
             return
-        keys = [record_key(self._prefix, user_id, record.id) for record in records]
+        prefix = self._user_prefix(user_id)
+        keys = [f"{prefix}{record.id}" for record in records]
         distinct = list(dict.fromkeys(keys))
+        writes = [
+            self._layout.write(key, record, row)
+            for key, record, row in zip(keys, records, rows, strict=True)
+        ]
+        verify = self._indexed_query(distinct, count_only=True)
         with map_redis_errors("upsert", user_id):
             # MULTI/EXEC makes a batch all-or-nothing; one write is atomic without it.
             # Either way it is one round trip, index check included.
-            atomic = len(records) > 1
-            async with self._client.pipeline(transaction=atomic) as pipe:
-                for key, record, row in zip(keys, records, rows, strict=True):
-                    self._layout.write(pipe, key, record, row)
-                pipe.execute_command(*self._indexed_query(user_id, distinct, count_only=True))
-                replies = await pipe.execute()
+            if len(writes) == 1:
+                replies = await round_trip(self._client, [*writes, verify])
+            else:
+                replies = await round_trip(self._client, [("MULTI",), *writes, ("EXEC",), verify])
+                _raise_first_error(replies[-2])
         if int(replies[-1][0]) != len(distinct):
             await self._remove_unindexed(user_id, distinct)
 
     async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
-        self._require("get")
-        if not ids:
-            return []
-        keys = [record_key(self._prefix, user_id, record_id) for record_id in ids]
-        with map_redis_errors("get", user_id):
-            docs = await self._fetch_docs(keys)
-        return [record_from_document(user_id, doc) for doc in docs if doc is not None]
+        spec = self._require("get")
+        return [record for record, _ in await self._read(user_id, ids, spec, vectors=False)]
 
     async def get_with_vectors(
         self, user_id: str, ids: Sequence[str]
     ) -> tuple[list[MemoryRecord], Vectors]:
         spec = self._require("get_with_vectors")
-        found: list[tuple[MemoryRecord, Any]] = []
-        if ids:
-            with map_redis_errors("get_with_vectors", user_id):
-                async with self._client.pipeline(transaction=False) as pipe:
-                    for record_id in ids:
-                        self._layout.read(pipe, record_key(self._prefix, user_id, record_id))
-                    replies = await pipe.execute()
-            for reply in replies:
-                decoded = self._layout.decode(reply, spec)
-                if decoded is not None:
-                    found.append((record_from_document(user_id, decoded[0]), decoded[1]))
+        found = await self._read(user_id, ids, spec, vectors=True)
         matrix = np.empty((len(found), spec.dimension), dtype=np.float32)
         for row, (_, vector) in enumerate(found):
             matrix[row] = vector
@@ -217,26 +213,26 @@ class RedisStore:
             0,
             k,
             "RETURN",
-            len(self._layout.return_doc()) + 1,
-            *self._layout.return_doc(),
+            len(self._returned) + 1,
+            *self._returned,
             DISTANCE,
             "DIALECT",
             2,
         ]
         with map_redis_errors("search", user_id):
             if refresh:
-                async with self._client.pipeline(transaction=False) as pipe:
-                    pipe.execute_command(*self._count_query(prefilter))
-                    pipe.execute_command(*command)
-                    counted, reply = await pipe.execute()
+                counted, reply = await round_trip(
+                    self._client, [self._count_query(prefilter), command]
+                )
                 self._planner.learn(prefilter, int(counted[0]))
             else:
                 reply = await call(self._client, *command)
         hits = []
-        for fields in reply[2::2]:
+        start = len(self._user_prefix(user_id))
+        for key, fields in zip(reply[1::2], reply[2::2], strict=True):
             values = _pairs(fields)
             score = 1.0 - float(values[DISTANCE])
-            record = record_from_document(user_id, values[DOC_FIELD])
+            record = _record(user_id, _text(key)[start:], values)
             hits.append(SearchHit(record=record, score=min(1.0, max(-1.0, score))))
         return hits
 
@@ -260,7 +256,7 @@ class RedisStore:
                 "FILTER",
                 f"@created_at > {created!r} || (@created_at == {created!r} && @__key > '{after}')",
             ]
-        load = self._layout.return_doc()
+        load = self._returned
         command += [
             "SORTBY",
             4,
@@ -281,7 +277,11 @@ class RedisStore:
         ]
         with map_redis_errors("list", user_id):
             reply = await call(self._client, *command)
-        records = [record_from_document(user_id, _pairs(row)[DOC_FIELD]) for row in reply[1:]]
+        start = len(self._user_prefix(user_id))
+        records = []
+        for row in reply[1:]:
+            values = _pairs(row)
+            records.append(_record(user_id, _text(values["__key"])[start:], values))
         items = tuple(records[:limit])
         if len(records) <= limit:
             return Page(items=items)
@@ -314,10 +314,7 @@ class RedisStore:
             keys = (await call(self._client, *find))[1:]
             while keys:
                 # Delete this batch and look for the next one in the same round trip.
-                async with self._client.pipeline(transaction=False) as pipe:
-                    pipe.delete(*keys)
-                    pipe.execute_command(*find)
-                    deleted, found = await pipe.execute()
+                deleted, found = await round_trip(self._client, [("DEL", *keys), find])
                 removed += int(deleted)
                 keys = found[1:]
         return removed
@@ -345,15 +342,13 @@ class RedisStore:
     def _count_query(self, prefilter: str) -> builtins.list[Any]:
         return ["FT.SEARCH", self._index, prefilter, "NOCONTENT", "LIMIT", 0, 0, "DIALECT", 2]
 
-    def _indexed_query(
-        self, user_id: str, keys: Sequence[str], *, count_only: bool
-    ) -> builtins.list[Any]:
+    def _indexed_query(self, keys: Sequence[str], *, count_only: bool) -> builtins.list[Any]:
         """Which of ``keys`` the index holds (RediSearch skips what it cannot index)."""
         limit = 0 if count_only else len(keys)
         return [
             "FT.SEARCH",
             self._index,
-            filter_query(user_id, SearchFilter()),
+            "*",  # INKEYS does the narrowing, and the keys carry the user
             "NOCONTENT",
             "INKEYS",
             len(keys),
@@ -365,19 +360,35 @@ class RedisStore:
             2,
         ]
 
-    async def _fetch_docs(self, keys: Sequence[str]) -> builtins.list[Any]:
-        if self._layout.name == "json":
-            replies = await call(self._client, "JSON.MGET", *keys, self._layout.stored_doc_field)
-            return [None if reply is None else json.loads(reply)[0] for reply in replies]
-        async with self._client.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.hget(key, self._layout.stored_doc_field)
-            return list(await pipe.execute())
+    def _user_prefix(self, user_id: str) -> str:
+        return user_key_prefix(self._prefix, user_id)
+
+    async def _read(
+        self, user_id: str, ids: Sequence[str], spec: VectorSpec, *, vectors: bool
+    ) -> builtins.list[tuple[MemoryRecord, Any]]:
+        """``(record, vector or None)`` for each of ``ids`` that exists, in order."""
+        if not ids:
+            return []
+        prefix = self._user_prefix(user_id)
+        operation = "get_with_vectors" if vectors else "get"
+        reads = [self._layout.read(f"{prefix}{record_id}", vector=vectors) for record_id in ids]
+        with map_redis_errors(operation, user_id):
+            replies = await round_trip(self._client, reads)
+        found = []
+        for record_id, reply in zip(ids, replies, strict=True):
+            decoded = self._layout.decode(reply, spec)
+            if decoded is not None:
+                stored, vector = decoded
+                record = record_from_stored(
+                    user_id, record_id, stored.doc, stored.created, stored.tokens
+                )
+                found.append((record, vector))
+        return found
 
     async def _remove_unindexed(self, user_id: str, keys: Sequence[str]) -> None:
         """Delete what was written but not indexed, then raise: never stored-but-unsearchable."""
         with map_redis_errors("upsert", user_id):
-            reply = await call(self._client, *self._indexed_query(user_id, keys, count_only=False))
+            reply = await call(self._client, *self._indexed_query(keys, count_only=False))
             indexed = {_text(key) for key in reply[1:]}
             failed = [key for key in keys if key not in indexed]
             if failed:
@@ -414,6 +425,19 @@ def _checked_rows(
         return normalized(array, spec.dtype)
     except ValueError as exc:
         raise ValidationError("embedding", str(exc), **context) from exc
+
+
+def _record(user_id: str, record_id: str, values: dict[str, Any]) -> MemoryRecord:
+    """A record from a search or listing row."""
+    stored = Stored.of(values)
+    return record_from_stored(user_id, record_id, stored.doc, stored.created, stored.tokens)
+
+
+def _raise_first_error(replies: Sequence[Any]) -> None:
+    """Raise the first error among a transaction's replies (EXEC returns them, not raises)."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
 
 
 def _pairs(flat: Sequence[Any]) -> dict[str, Any]:
