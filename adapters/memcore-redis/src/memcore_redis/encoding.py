@@ -177,6 +177,7 @@ def document(record: MemoryRecord, *, keep_created: bool) -> dict[str, Any]:
 
 
 _COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_JSON = json.JSONDecoder()
 
 
 def document_json(record: MemoryRecord, *, keep_created: bool) -> str:
@@ -192,7 +193,9 @@ def record_from_stored(
     ``created`` is the numeric field's text (``None`` if the document has ``c``);
     ``tokens`` the kind and outcome tag tokens, comma-separated (text or bytes).
     """
-    data = doc if isinstance(doc, dict) else json.loads(doc)
+    if isinstance(doc, bytes):
+        doc = doc.decode()
+    data = doc if isinstance(doc, dict) else _JSON.decode(doc)
     created_at = datetime.fromisoformat(data["c"]) if "c" in data else _from_number(float(created))
     metadata = data.get("m") or {}
     if "x" in data:

@@ -31,6 +31,9 @@ Command = tuple[Any, ...]
 #: The names a search or listing returns each record's :class:`Stored` parts under.
 CREATED_FIELD = "created"
 TOKENS_FIELD = "tokens"
+_DOC_KEY, _CREATED_KEY, _TOKENS_KEY = (
+    name.encode() for name in (DOC_FIELD, CREATED_FIELD, TOKENS_FIELD)
+)
 _SHORT = {
     "user_id": "u",
     "kind": "k",
@@ -92,9 +95,9 @@ class Stored:
     tokens: Any
 
     @classmethod
-    def of(cls, values: dict[str, Any]) -> Stored:
-        """From a search or listing row fetched with :meth:`Layout.returned`."""
-        return cls(values[DOC_FIELD], values.get(CREATED_FIELD), values[TOKENS_FIELD])
+    def of(cls, row: dict[bytes, Any]) -> Stored:
+        """From a search or listing row (raw names) fetched with :meth:`Layout.returned`."""
+        return cls(row[_DOC_KEY], row.get(_CREATED_KEY), row[_TOKENS_KEY])
 
 
 class Layout(Protocol):

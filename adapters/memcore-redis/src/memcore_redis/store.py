@@ -53,6 +53,8 @@ from memcore_redis.query import (
 from memcore_redis.schema import SchemaKeeper
 from memcore_redis.settings import RedisSettings, load_redis_settings
 
+_DISTANCE_KEY = DISTANCE.encode()
+
 
 class RedisStore:
     """Memories in Redis Stack: one RediSearch index over ``<key_prefix>:{<user>}:<id>`` keys.
@@ -230,9 +232,9 @@ class RedisStore:
         hits = []
         start = len(self._user_prefix(user_id))
         for key, fields in zip(reply[1::2], reply[2::2], strict=True):
-            values = _pairs(fields)
-            score = 1.0 - float(values[DISTANCE])
-            record = _record(user_id, _text(key)[start:], values)
+            row = _row(fields)
+            score = 1.0 - float(row[_DISTANCE_KEY])
+            record = _record(user_id, _text(key)[start:], row)
             hits.append(SearchHit(record=record, score=min(1.0, max(-1.0, score))))
         return hits
 
@@ -280,8 +282,8 @@ class RedisStore:
         start = len(self._user_prefix(user_id))
         records = []
         for row in reply[1:]:
-            values = _pairs(row)
-            records.append(_record(user_id, _text(values["__key"])[start:], values))
+            values = _row(row)
+            records.append(_record(user_id, _text(values[b"__key"])[start:], values))
         items = tuple(records[:limit])
         if len(records) <= limit:
             return Page(items=items)
@@ -427,9 +429,9 @@ def _checked_rows(
         raise ValidationError("embedding", str(exc), **context) from exc
 
 
-def _record(user_id: str, record_id: str, values: dict[str, Any]) -> MemoryRecord:
+def _record(user_id: str, record_id: str, row: dict[bytes, Any]) -> MemoryRecord:
     """A record from a search or listing row."""
-    stored = Stored.of(values)
+    stored = Stored.of(row)
     return record_from_stored(user_id, record_id, stored.doc, stored.created, stored.tokens)
 
 
@@ -440,8 +442,9 @@ def _raise_first_error(replies: Sequence[Any]) -> None:
             raise reply
 
 
-def _pairs(flat: Sequence[Any]) -> dict[str, Any]:
-    return {_text(name): value for name, value in zip(flat[::2], flat[1::2], strict=True)}
+def _row(flat: Sequence[Any]) -> dict[bytes, Any]:
+    """A RESP2 row (name, value, name, value...) as a dict keyed by the raw names."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def _text(value: Any) -> str:
