@@ -51,12 +51,10 @@ class SearchFilter:
             return value
         if not isinstance(value, Mapping):
             raise ValidationError("filters", "must be a SearchFilter or a mapping")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(str(key) for key in value if key not in known | {"outcome"})
+        unknown = sorted(str(key) for key in value if key not in _PARSED_FIELDS)
         if unknown:
-            raise ValidationError(
-                f"filters.{unknown[0]}", f"unknown filter field; known: {sorted(known)}"
-            )
+            known = sorted(_PARSED_FIELDS - {"outcome"})
+            raise ValidationError(f"filters.{unknown[0]}", f"unknown filter field; known: {known}")
         args = dict(value)
         if "outcome" in args:
             if "outcomes" in args:
@@ -82,6 +80,8 @@ class SearchFilter:
         """This filter narrowed to one kind; a conflicting kind raises ValidationError."""
         if self.kind not in (None, kind):
             raise ValidationError("filters.kind", f"conflicts with a search for {kind.value}s")
+        if self.kind is kind:
+            return self
         return SearchFilter(
             kind=kind,
             outcomes=self.outcomes,
@@ -117,6 +117,10 @@ class SearchFilter:
         if self.outcomes and record.outcome not in self.outcomes:
             return False
         return self.task is None or record.task == self.task
+
+
+#: The keys :meth:`SearchFilter.parse` accepts: every field, and ``outcome`` for one outcome.
+_PARSED_FIELDS = frozenset(f.name for f in fields(SearchFilter)) | {"outcome"}
 
 
 def metadata_equal(stored: MetadataValue, wanted: MetadataValue) -> bool:

@@ -195,7 +195,8 @@ def record_from_stored(
     """
     if isinstance(doc, bytes):
         doc = doc.decode()
-    data = doc if isinstance(doc, dict) else _JSON.decode(doc)
+    # raw_decode: memcore wrote this compact JSON itself, no surrounding whitespace to skip.
+    data = doc if isinstance(doc, dict) else _JSON.raw_decode(doc)[0]
     created_at = datetime.fromisoformat(data["c"]) if "c" in data else _from_number(float(created))
     metadata = data.get("m") or {}
     if "x" in data:

@@ -94,10 +94,12 @@ class Stored:
     created: Any
     tokens: Any
 
-    @classmethod
-    def of(cls, row: dict[bytes, Any]) -> Stored:
-        """From a search or listing row (raw names) fetched with :meth:`Layout.returned`."""
-        return cls(row[_DOC_KEY], row.get(_CREATED_KEY), row[_TOKENS_KEY])
+    @staticmethod
+    def parts(row: dict[bytes, Any]) -> tuple[Any, Any, Any]:
+        """``(doc, created, tokens)`` of a search or listing row fetched with
+        :meth:`Layout.returned` (names as raw bytes).
+        """
+        return row[_DOC_KEY], row.get(_CREATED_KEY), row[_TOKENS_KEY]
 
 
 class Layout(Protocol):

@@ -7,6 +7,7 @@ numbers written by ``repr``. User text never reaches it (see :mod:`memcore_redis
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import re
@@ -31,7 +32,7 @@ _RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 
 def filter_query(user_id: str, filters: SearchFilter) -> str:
     """The pre-filter for ``user_id``'s records matching ``filters``, as one conjunction."""
-    clauses = [_tag("user_id", user_tag(user_id))]
+    clauses = [_user_clause(user_id)]
     kind = filters.kind
     if filters.outcomes or filters.task is not None:
         if kind is RecordKind.REFLECTION:
@@ -56,7 +57,14 @@ def filter_query(user_id: str, filters: SearchFilter) -> str:
     return " ".join(clauses)
 
 
+@functools.lru_cache(maxsize=4_096)
+def _user_clause(user_id: str) -> str:
+    return f"@user_id:{{{escape_tag(user_tag(user_id))}}}"
+
+
 def _tag(field: str, *values: str) -> str:
+    # memcore's own tokens (kinds, outcomes, digests) are [a-z0-9_]: escaping changes
+    # nothing, but stays as defence in depth.
     return f"@{field}:{{{' | '.join(escape_tag(value) for value in values)}}}"
 
 

@@ -228,13 +228,13 @@ class RedisStore:
                 )
                 self._planner.learn(prefilter, int(counted[0]))
             else:
-                reply = await call(self._client, *command)
+                (reply,) = await round_trip(self._client, [command])
         hits = []
         start = len(self._user_prefix(user_id))
         for key, fields in zip(reply[1::2], reply[2::2], strict=True):
             row = _row(fields)
             score = 1.0 - float(row[_DISTANCE_KEY])
-            record = _record(user_id, _text(key)[start:], row)
+            record = _record(user_id, key.decode()[start:], row)
             hits.append(SearchHit(record=record, score=min(1.0, max(-1.0, score))))
         return hits
 
@@ -431,8 +431,7 @@ def _checked_rows(
 
 def _record(user_id: str, record_id: str, row: dict[bytes, Any]) -> MemoryRecord:
     """A record from a search or listing row."""
-    stored = Stored.of(row)
-    return record_from_stored(user_id, record_id, stored.doc, stored.created, stored.tokens)
+    return record_from_stored(user_id, record_id, *Stored.parts(row))
 
 
 def _raise_first_error(replies: Sequence[Any]) -> None:
