@@ -1,0 +1,51 @@
+"""The store's connection pool: a burst queues for connections, a long wait fails cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from memcore.domain import SearchFilter
+from memcore.errors import StoreUnavailableError
+from memcore.testing import SCHEMA, unit_vectors
+from memcore.testing._suite import intervention
+from memcore_redis import RedisSettings
+from memcore_redis.client import connection_pool
+
+from .conftest import StoreFactory
+
+
+async def test_a_burst_larger_than_the_pool_queues_and_succeeds(make_store: StoreFactory) -> None:
+    store = make_store(max_connections=2)
+    await store.ensure_schema(SCHEMA)
+    vectors = unit_vectors(1, seed=3)
+    writes = [store.upsert("u", [intervention("u", n)], vectors) for n in range(40)]
+    await asyncio.gather(*writes)
+    counts = await asyncio.gather(*(store.count("u", SearchFilter()) for _ in range(20)))
+    assert counts == [40] * 20
+
+
+async def test_waiting_past_the_pool_timeout_is_unavailable(make_store: StoreFactory) -> None:
+    store = make_store(max_connections=1, pool_timeout=0.2)
+    await store.ensure_schema(SCHEMA)
+    pool = store._pool  # hold the only connection, so the store has to wait
+    held = await pool.get_connection()
+    try:
+        with pytest.raises(StoreUnavailableError, match="no free connection"):
+            await store.count("u", SearchFilter())
+    finally:
+        await pool.release(held)
+    assert await store.count("u", SearchFilter()) == 0  # the slot came back
+
+
+async def test_a_failed_connect_gives_its_slot_back() -> None:
+    settings = RedisSettings(
+        url="redis://127.0.0.1:9/0", socket_connect_timeout=0.5, pool_timeout=0.2
+    )
+    pool = connection_pool(settings, max_connections=1)
+    for _ in range(3):  # with a leaked slot the second attempt would say "no free connection"
+        with pytest.raises(RedisConnectionError, match="connecting to"):
+            await pool.get_connection()
+    await pool.aclose()
