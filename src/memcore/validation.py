@@ -259,6 +259,18 @@ def validate_filters(filters: object, limits: Limits = DEFAULT_LIMITS) -> Search
     return parsed
 
 
+def _plainly_valid(rows: Vectors) -> bool:
+    """True when every row is finite and non-zero, by one pass over the squares (einsum
+    raises no FP warnings); False also when a square over- or underflowed: the exact
+    checks then decide.
+    """
+    if len(rows) == 1:  # a single write or query: one scalar to look at
+        square = float(np.einsum("i,i->", rows[0], rows[0]))
+        return math.isfinite(square) and square > 0
+    squares = np.einsum("ij,ij->i", rows, rows)
+    return bool(np.isfinite(squares).all() and squares.all())
+
+
 def validate_embeddings(vectors: object, rows: int, dimension: int) -> Vectors:
     """Return ``vectors`` as a C-contiguous float32 ``(rows, dimension)`` array, else raise.
 
@@ -280,10 +292,7 @@ def validate_embeddings(vectors: object, rows: int, dimension: int) -> Vectors:
     else:
         with np.errstate(over="ignore"):  # float64 beyond float32 becomes inf, rejected below
             converted = np.ascontiguousarray(vectors, dtype=np.float32)
-    # One pass (einsum raises no FP warnings) answers both questions, unless a square
-    # overflowed or underflowed: then the exact checks below decide.
-    squares = np.einsum("ij,ij->i", converted, converted)
-    if np.isfinite(squares).all() and squares.all():
+    if _plainly_valid(converted):
         return converted
     if not np.isfinite(converted).all():
         raise ValidationError("embedding", "must contain only finite values (no NaN or Inf)")

@@ -23,6 +23,7 @@ import base64
 import functools
 import hashlib
 import json
+import math
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -48,6 +49,7 @@ _OUTCOME_PREFIX = "o"
 _QUERY_SPECIAL = re.compile(r"([^A-Za-z0-9_])")
 
 
+@functools.lru_cache(maxsize=4_096)
 def user_tag(user_id: str) -> str:
     """The user's tag value and key hash tag (see the module docstring)."""
     if _PLAIN_USER.fullmatch(user_id):
@@ -232,6 +234,11 @@ def normalized(vectors: NDArray[np.floating[Any]], dtype: type[np.floating[Any]]
     Always a new array. Raises ``ValueError`` for a row with NaN, an infinity, or only zeros.
     """
     wide = vectors if vectors.dtype == np.float32 else np.asarray(vectors, dtype=np.float64)
+    if len(wide) == 1:  # the common single write or query: scalar checks, one division
+        square = float(np.einsum("i,i->", wide[0], wide[0]))  # no FP warnings, unlike dot
+        if math.isfinite(square) and square > 0:
+            one: NDArray[Any] = (wide / math.sqrt(square)).astype(dtype, copy=False)
+            return one
     squares = np.einsum("ij,ij->i", wide, wide)  # NaN and inf propagate into the sums
     if not (np.isfinite(squares).all() and squares.all()):
         # Decide in float64: float32 squares of huge or tiny values over- or underflow.
