@@ -29,8 +29,10 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from memcore.domain import (
@@ -259,16 +261,18 @@ def validate_filters(filters: object, limits: Limits = DEFAULT_LIMITS) -> Search
     return parsed
 
 
-def _plainly_valid(rows: Vectors) -> bool:
-    """True when every row is finite and non-zero, by one pass over the squares (einsum
-    raises no FP warnings); False also when a square over- or underflowed: the exact
-    checks then decide.
+def squared_norms(rows: NDArray[np.floating[Any]]) -> NDArray[np.floating[Any]] | None:
+    """Each row's squared length, if every one is finite and non-zero, in one pass (einsum
+    raises no FP warnings); ``None`` otherwise, including when a square over- or
+    underflowed, so that the caller's exact checks decide.
     """
     if len(rows) == 1:  # a single write or query: one scalar to look at
         square = float(np.einsum("i,i->", rows[0], rows[0]))
-        return math.isfinite(square) and square > 0
-    squares = np.einsum("ij,ij->i", rows, rows)
-    return bool(np.isfinite(squares).all() and squares.all())
+        if math.isfinite(square) and square > 0:
+            return np.array([square], dtype=rows.dtype)
+        return None
+    squares: NDArray[np.floating[Any]] = np.einsum("ij,ij->i", rows, rows)
+    return squares if np.isfinite(squares).all() and squares.all() else None
 
 
 def validate_embeddings(vectors: object, rows: int, dimension: int) -> Vectors:
@@ -292,7 +296,7 @@ def validate_embeddings(vectors: object, rows: int, dimension: int) -> Vectors:
     else:
         with np.errstate(over="ignore"):  # float64 beyond float32 becomes inf, rejected below
             converted = np.ascontiguousarray(vectors, dtype=np.float32)
-    if _plainly_valid(converted):
+    if squared_norms(converted) is not None:
         return converted
     if not np.isfinite(converted).all():
         raise ValidationError("embedding", "must contain only finite values (no NaN or Inf)")

@@ -12,7 +12,7 @@ import pytest
 
 from memcore import Intervention, MemoryService, Outcome, ValidationError, validate_intervention
 from memcore.domain import SearchFilter, utcnow
-from memcore.validation import Limits, validate_embeddings, validate_user_id
+from memcore.validation import Limits, squared_norms, validate_embeddings, validate_user_id
 
 Call = Callable[[MemoryService], Coroutine[Any, Any, Any]]
 
@@ -196,3 +196,21 @@ def test_validation_error_is_a_value_error_too() -> None:
     with pytest.raises(ValueError, match="user_id"):
         validate_user_id("")
     assert Outcome("task_completed") is Outcome.TASK_COMPLETED
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+@pytest.mark.parametrize("magnitude", [1e30, 1e-30])
+def test_finite_vectors_whose_squares_overflow_or_underflow_are_accepted(
+    rows: int, magnitude: float
+) -> None:
+    vectors = np.full((rows, 8), magnitude, dtype=np.float32)
+    assert squared_norms(vectors) is None  # the one-pass check cannot tell...
+    assert validate_embeddings(vectors, rows, 8) is not None  # ...the exact checks accept
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_squared_norms_are_the_squared_lengths(rows: int) -> None:
+    vectors = np.full((rows, 4), 0.5, dtype=np.float32)
+    assert squared_norms(vectors) == pytest.approx([1.0] * rows)
+    vectors[-1, :] = np.nan
+    assert squared_norms(vectors) is None

@@ -23,7 +23,6 @@ import base64
 import functools
 import hashlib
 import json
-import math
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -39,6 +38,7 @@ from memcore.domain import (
     RecordKind,
     Reflection,
 )
+from memcore.validation import squared_norms
 
 _DIGEST_BYTES = 8
 _PLAIN_USER = re.compile(r"[A-Za-z0-9_.-]+")
@@ -234,13 +234,8 @@ def normalized(vectors: NDArray[np.floating[Any]], dtype: type[np.floating[Any]]
     Always a new array. Raises ``ValueError`` for a row with NaN, an infinity, or only zeros.
     """
     wide = vectors if vectors.dtype == np.float32 else np.asarray(vectors, dtype=np.float64)
-    if len(wide) == 1:  # the common single write or query: scalar checks, one division
-        square = float(np.einsum("i,i->", wide[0], wide[0]))  # no FP warnings, unlike dot
-        if math.isfinite(square) and square > 0:
-            one: NDArray[Any] = (wide / math.sqrt(square)).astype(dtype, copy=False)
-            return one
-    squares = np.einsum("ij,ij->i", wide, wide)  # NaN and inf propagate into the sums
-    if not (np.isfinite(squares).all() and squares.all()):
+    squares = squared_norms(wide)
+    if squares is None:
         # Decide in float64: float32 squares of huge or tiny values over- or underflow.
         wide = np.asarray(vectors, dtype=np.float64)
         squares = np.einsum("ij,ij->i", wide, wide)
