@@ -145,8 +145,13 @@ async def test_time_window_bounds_are_inclusive_then_exclusive(make_store: Store
 
 @pytest.mark.parametrize(
     "pair",
-    [("Alice", "alice"), ("a", "~61"), ("a-b", "a_b"), ("a.b", "a-b"), ("ab", "a b"), ("x", "x ")],
-)
+    [
+        ("Alice", "alice"), ("a", "~61"), ("a-b", "a_b"), ("a.b", "a-b"), ("ab", "a b"),
+        ("x", "x "),
+        # Unescaped, RediSearch fails on "{_}" and matches nothing for "{__}" or "{_a}".
+        ("_", "__"), ("_a", "a_"), ("_", "-"),
+    ],
+)  # fmt: skip
 async def test_users_whose_tags_look_alike_never_meet(
     make_store: StoreFactory, pair: tuple[str, str]
 ) -> None:

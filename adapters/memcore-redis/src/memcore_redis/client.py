@@ -19,7 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from memcore_redis.settings import RedisSettings
 
-__all__ = ["QueueingConnectionPool", "connection_pool", "new_client"]
+__all__ = ["QueueingConnectionPool", "connection_options", "connection_pool", "new_client"]
 
 
 class QueueingConnectionPool(ConnectionPool):
@@ -68,28 +68,39 @@ def connection_pool(settings: RedisSettings, **extra: Any) -> QueueingConnection
     kwargs: dict[str, Any] = {
         "max_connections": settings.max_connections,
         "timeout": settings.pool_timeout,
-        "socket_timeout": settings.socket_timeout,
-        "socket_connect_timeout": settings.socket_connect_timeout,
         "health_check_interval": settings.health_check_interval,
-        "protocol": 2,
         "retry": Retry(NoBackoff(), 0),
+        **connection_options(settings),
         **extra,
     }
-    if settings.username is not None:
-        kwargs["username"] = settings.username
-    if settings.password is not None:
-        kwargs["password"] = settings.password.get_secret_value()
     if settings.uses_tls:
-        kwargs |= {
-            "connection_class": SSLConnection,
+        kwargs.pop("ssl")
+        kwargs["connection_class"] = SSLConnection
+    pool: QueueingConnectionPool = QueueingConnectionPool.from_url(settings.url, **kwargs)
+    return pool
+
+
+def connection_options(settings: RedisSettings) -> dict[str, Any]:
+    """Protocol, timeouts, credentials and TLS options, as redis-py clients take them."""
+    options: dict[str, Any] = {
+        "protocol": 2,
+        "socket_timeout": settings.socket_timeout,
+        "socket_connect_timeout": settings.socket_connect_timeout,
+    }
+    if settings.username is not None:
+        options["username"] = settings.username
+    if settings.password is not None:
+        options["password"] = settings.password.get_secret_value()
+    if settings.uses_tls:
+        options |= {
+            "ssl": True,
             "ssl_cert_reqs": settings.tls_cert_reqs,
             "ssl_check_hostname": settings.tls_check_hostname,
             "ssl_ca_certs": _path(settings.tls_ca_certs),
             "ssl_certfile": _path(settings.tls_certfile),
             "ssl_keyfile": _path(settings.tls_keyfile),
         }
-    pool: QueueingConnectionPool = QueueingConnectionPool.from_url(settings.url, **kwargs)
-    return pool
+    return options
 
 
 def new_client(settings: RedisSettings) -> Redis:

@@ -1,6 +1,7 @@
 """Noticing a Redis server that lost, or may lose, data it acknowledged.
 
-At ``ensure_schema`` the store writes an *epoch key* ``<prefix>:epoch`` (a random token,
+At ``ensure_schema`` the store writes an *epoch key* ``<prefix>:epoch`` (on a cluster
+node, with the node's hash tag after it; a random token,
 ``SET NX``, so every process of a deployment shares it) and remembers it with the
 server's ``run_id``. Every new connection (start-up, reconnect after a restart or a
 failover) reads ``run_id`` again; when it changed, the server restarted, and the epoch
@@ -38,9 +39,9 @@ _EVICTING = ("allkeys-", "volatile-")
 class DurabilityGuard:
     """One store's watch on its server; :meth:`on_connect` runs on each new connection."""
 
-    def __init__(self, key_prefix: str) -> None:
-        self.epoch_key = f"{key_prefix}:epoch"
-        self.meta_key = f"{key_prefix}:meta"
+    def __init__(self, key_prefix: str, key_suffix: str = "") -> None:
+        self.epoch_key = f"{key_prefix}:epoch{key_suffix}"
+        self.meta_key = f"{key_prefix}:meta{key_suffix}"
         self.run_id: str | None = None
         self.epoch: str | None = None
         self.lost = False

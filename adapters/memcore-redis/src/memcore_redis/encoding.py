@@ -46,7 +46,7 @@ _HEX_USER = "~"
 _KIND_TOKENS = {RecordKind.INTERVENTION: "ki", RecordKind.REFLECTION: "kr"}
 _OUTCOME_PREFIX = "o"
 # Every character a RediSearch query treats as syntax is escaped by a backslash.
-_QUERY_SPECIAL = re.compile(r"([^A-Za-z0-9_])")
+_QUERY_SPECIAL = re.compile(r"([^A-Za-z0-9])")
 
 
 @functools.lru_cache(maxsize=4_096)

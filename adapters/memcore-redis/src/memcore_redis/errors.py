@@ -25,8 +25,10 @@ BACKEND = "redis"
 _MAX_DETAIL = 200
 _PIPELINE_COMMAND = re.compile(r"^Command # \d+ \(.*\) of pipeline caused error: ", re.DOTALL)
 
-# Replies that mean "try again soon" although they arrive as ResponseError.
-_TRANSIENT_REPLIES = ("TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN")
+# Cluster replies that mean "try again soon" (or "ask the other node"). redis-py's parser
+# gives each its own ResponseError subclass, with the reply's first word cut off.
+# MovedError is an AskError, MasterDownError a ClusterDownError.
+CLUSTER_REDIRECTS = (rex.AskError, rex.TryAgainError, rex.ClusterDownError)
 
 
 @contextmanager
@@ -34,8 +36,9 @@ def map_redis_errors(operation: str, user_id: str | None = None) -> Iterator[Non
     """Translate whatever redis-py raises in the block into a memcore error.
 
     Connection trouble, a server still loading its data, a read-only replica after a
-    failover and timeouts are retryable; a bad password, a missing permission or a
-    rejected command are not. Search failures become :class:`VectorSearchError`.
+    failover, a cluster's redirect or "try again" reply and timeouts are retryable; a bad
+    password, a missing permission or a rejected command are not. Search failures become
+    :class:`VectorSearchError`.
     """
     try:
         yield
@@ -55,12 +58,13 @@ def map_redis_errors(operation: str, user_id: str | None = None) -> Iterator[Non
         raise StoreUnavailableError(
             f"Redis is unavailable ({_detail(exc)})", **_context(operation, user_id)
         ) from exc
+    except CLUSTER_REDIRECTS as exc:
+        raise StoreUnavailableError(
+            f"the Redis cluster asked to retry ({type(exc).__name__}: {_detail(exc)})",
+            **_context(operation, user_id),
+        ) from exc
     except rex.ResponseError as exc:
         detail = _detail(exc)
-        if detail.startswith(_TRANSIENT_REPLIES):
-            raise StoreUnavailableError(
-                f"Redis asked to retry ({detail})", **_context(operation, user_id)
-            ) from exc
         kind = VectorSearchError if operation == "search" else StoreError
         raise kind(
             f"Redis rejected the command ({detail})", **_context(operation, user_id)

@@ -130,7 +130,22 @@ class Layout(Protocol):
         ...
 
 
-class HashLayout:
+@dataclass(frozen=True)
+class _Sortables:
+    """``cluster_node``: the index keeps ``user_id`` and ``created_at`` SORTABLE, so that
+    a cluster node can group and sort by them without reading keys: there a search
+    module may read only keys of its index name's slot (valkey 9 refuses the others).
+    """
+
+    cluster_node: bool = False
+
+    def sortable(self) -> list[str | int]:
+        """What follows the clause of a field that is sortable on a cluster node."""
+        return ["SORTABLE"] if self.cluster_node else []
+
+
+@dataclass(frozen=True)
+class HashLayout(_Sortables):
     """Records as Redis hashes; the vector is a little-endian binary blob.
 
     Memory per record counts, so hash fields have one-letter names (the index gives them
@@ -146,7 +161,7 @@ class HashLayout:
         for tag in _TAGS:
             fields += [_SHORT[tag], "AS", tag, "TAG"]
             if tag == "user_id":
-                fields.append("CASESENSITIVE")
+                fields += ["CASESENSITIVE", *self.sortable()]
         return [
             "ON",
             "HASH",
@@ -159,6 +174,7 @@ class HashLayout:
             "AS",
             "created_at",
             "NUMERIC",
+            *self.sortable(),
             _SHORT["vector"],
             "AS",
             "vector",
@@ -208,7 +224,8 @@ class HashLayout:
         return stored, np.frombuffer(reply[3], dtype=vector.dtype).astype(np.float32)
 
 
-class JsonLayout:
+@dataclass(frozen=True)
+class JsonLayout(_Sortables):
     """Records as RedisJSON documents; the vector is a JSON array of numbers."""
 
     name = "json"
@@ -219,7 +236,7 @@ class JsonLayout:
             path = "$.metadata[*]" if tag == "metadata" else f"$.{tag}"
             fields += [path, "AS", tag, "TAG"]
             if tag == "user_id":
-                fields.append("CASESENSITIVE")
+                fields += ["CASESENSITIVE", *self.sortable()]
         return [
             "ON",
             "JSON",
@@ -232,6 +249,7 @@ class JsonLayout:
             "AS",
             "created_at",
             "NUMERIC",
+            *self.sortable(),
             "$.vector",
             "AS",
             "vector",
@@ -269,6 +287,7 @@ class JsonLayout:
         return stored, None if not vectors else np.asarray(vectors[0], dtype=np.float32)
 
 
-def layout_for(storage_type: str) -> Layout:
-    """The layout for a ``storage_type`` setting value."""
-    return JsonLayout() if storage_type == "json" else HashLayout()
+def layout_for(storage_type: str, *, cluster_node: bool = False) -> Layout:
+    """The layout for a ``storage_type`` setting value (see :class:`_Sortables`)."""
+    layout = JsonLayout if storage_type == "json" else HashLayout
+    return layout(cluster_node=cluster_node)

@@ -100,11 +100,13 @@ async def index_info(client: Redis, index: str, operation: str) -> IndexInfo | N
 class SchemaKeeper:
     """Creates what is missing and checks what is there, for one store's settings."""
 
-    def __init__(self, client: Redis, *, key_prefix: str, index: str, layout: Layout) -> None:
+    def __init__(
+        self, client: Redis, *, key_prefix: str, index: str, layout: Layout, key_suffix: str = ""
+    ) -> None:
         self._client = client
         self._index = index
         self._layout = layout
-        self._meta_key = f"{key_prefix}:meta"
+        self._meta_key = f"{key_prefix}:meta{key_suffix}"
         self._records_prefix = f"{key_prefix}:{{"
 
     def expected_meta(self, schema: EmbeddingSchema, vector: VectorSpec) -> dict[str, Any]:

@@ -61,21 +61,32 @@ class RedisStore:
 
     Build it with :meth:`from_settings` (reads ``MEMCORE_REDIS_*``) or directly from a
     :class:`~memcore_redis.RedisSettings`. Nothing connects before the first call.
+    ``hash_tag`` is for one node of a cluster (see :mod:`memcore_redis.cluster`).
     """
 
     backend = BACKEND
 
-    def __init__(self, settings: RedisSettings | None = None) -> None:
+    def __init__(self, settings: RedisSettings | None = None, *, hash_tag: str = "") -> None:
         self.settings = settings if settings is not None else load_redis_settings()
-        self._guard = DurabilityGuard(self.settings.key_prefix)
+        # On a cluster node, its own keys (index, schema, epoch) carry a tag of its slots.
+        self.hash_tag = hash_tag
+        suffix = f"{{{hash_tag}}}" if hash_tag else ""
+        self._guard = DurabilityGuard(self.settings.key_prefix, suffix)
         self._pool = connection_pool(self.settings, redis_connect_func=self._guard.on_connect)
         self._client: Redis = Redis(connection_pool=self._pool)
-        self._layout = layout_for(self.settings.storage_type)
+        # A cluster node's search module reads no keys outside its index name's slot, so
+        # there the index finds keys and the store reads their records itself.
+        self._by_key = bool(hash_tag)
+        self._layout = layout_for(self.settings.storage_type, cluster_node=self._by_key)
         self._returned = self._layout.returned()
-        self._index = self.settings.index
+        self._index = f"{self.settings.index}{suffix}"
         self._prefix = self.settings.key_prefix
         self._keeper = SchemaKeeper(
-            self._client, key_prefix=self._prefix, index=self._index, layout=self._layout
+            self._client,
+            key_prefix=self._prefix,
+            index=self._index,
+            layout=self._layout,
+            key_suffix=suffix,
         )
         self._probe = HealthProbe(
             self._client,
@@ -201,6 +212,7 @@ class RedisStore:
         if policy == "BATCHES" and spec.algorithm != "HNSW":
             policy = "ADHOC_BF"  # batches walk an HNSW graph; FLAT is brute force anyway
         params: list[Any] = ["k", k, "vec", query.tobytes()]
+        returned = [DISTANCE] if self._by_key else [*self._returned, DISTANCE]
         command = [
             "FT.SEARCH",
             self._index,
@@ -215,34 +227,34 @@ class RedisStore:
             0,
             k,
             "RETURN",
-            len(self._returned) + 1,
-            *self._returned,
-            DISTANCE,
+            len(returned),
+            *returned,
             "DIALECT",
             2,
         ]
         with map_redis_errors("search", user_id):
             if refresh:
-                counted, reply = await round_trip(
-                    self._client, [self._count_query(prefilter), command]
-                )
+                counted, reply = await self._ask(user_id, [self._count_query(prefilter), command])
                 self._planner.learn(prefilter, int(counted[0]))
             else:
-                (reply,) = await round_trip(self._client, [command])
-        hits = []
+                (reply,) = await self._ask(user_id, [command])
         start = len(self._user_prefix(user_id))
-        for key, fields in zip(reply[1::2], reply[2::2], strict=True):
-            row = _row(fields)
-            score = 1.0 - float(row[_DISTANCE_KEY])
-            record = _record(user_id, key.decode()[start:], row)
-            hits.append(SearchHit(record=record, score=min(1.0, max(-1.0, score))))
-        return hits
+        found = [(key.decode()[start:], _row(fields)) for key, fields in zip(
+            reply[1::2], reply[2::2], strict=True
+        )]  # fmt: skip
+        if not self._by_key:
+            return [_hit(_record(user_id, record_id, row), row) for record_id, row in found]
+        records = await self._records(user_id, [record_id for record_id, _ in found], "search")
+        # A record deleted between the search and the read is left out.
+        return [_hit(records[i], row) for i, row in found if i in records]
 
     async def list(
         self, user_id: str, filters: SearchFilter, limit: int, cursor: str | None = None
     ) -> Page[MemoryRecord]:
         self._require("list")
         query = filter_query(user_id, filters)
+        if self._by_key:
+            return await self._list_by_key(user_id, query, limit, cursor)
         command: builtins.list[Any] = ["FT.AGGREGATE", self._index]
         if cursor is None:
             command += [query, "LOAD", 2, "@__key", "@created_at"]
@@ -284,17 +296,45 @@ class RedisStore:
         for row in reply[1:]:
             values = _row(row)
             records.append(_record(user_id, _text(values[b"__key"])[start:], values))
-        items = tuple(records[:limit])
-        if len(records) <= limit:
-            return Page(items=items)
-        last = items[-1]
-        return Page(items=items, next_cursor=encode_cursor(last.created_at.timestamp(), last.id))
+        return _page(records, limit)
+
+    async def _list_by_key(
+        self, user_id: str, query: str, limit: int, cursor: str | None
+    ) -> Page[MemoryRecord]:
+        """:meth:`list` on a cluster node: the index orders keys by ``created_at`` (ties in
+        no particular order); the records are read by key, and ordered and cut after the
+        cursor by ``(created_at, id)`` here, reading on until the last tie is in.
+        """
+        after = (float("-inf"), "") if cursor is None else decode_cursor(cursor)
+        lower = "-inf" if cursor is None else repr(after[0])
+        batch, offset = limit + 1, 0
+        taken: builtins.list[tuple[float, str, MemoryRecord]] = []
+        while True:
+            with map_redis_errors("list", user_id):
+                (reply,) = await self._ask(user_id, [(
+                    "FT.SEARCH", self._index, f"{query} @created_at:[{lower} +inf]", "NOCONTENT",
+                    "SORTBY", "created_at", "ASC", "LIMIT", offset, batch, "DIALECT", 2,
+                )])  # fmt: skip
+            start = len(self._user_prefix(user_id))
+            ids = [_text(key)[start:] for key in reply[1:]]
+            records = await self._records(user_id, ids, "list")
+            last = float("-inf")
+            for record_id in ids:
+                record = records.get(record_id)
+                if record is not None:
+                    last = record.created_at.timestamp()
+                    if (last, record_id) > after:
+                        taken.append((last, record_id, record))
+            offset += batch
+            taken.sort(key=lambda row: row[:2])
+            if len(ids) < batch or (len(taken) > limit and last > taken[limit][0]):
+                return _page([record for *_, record in taken], limit)
 
     async def count(self, user_id: str, filters: SearchFilter) -> int:
         self._require("count")
         prefilter = filter_query(user_id, filters)
         with map_redis_errors("count", user_id):
-            reply = await call(self._client, *self._count_query(prefilter))
+            (reply,) = await self._ask(user_id, [self._count_query(prefilter)])
         return int(reply[0])
 
     async def forget_user(self, user_id: str) -> int:
@@ -313,7 +353,7 @@ class RedisStore:
         ]
         removed = 0
         with map_redis_errors("forget_user", user_id):
-            keys = (await call(self._client, *find))[1:]
+            keys = (await self._ask(user_id, [find]))[0][1:]
             while keys:
                 # Delete this batch and look for the next one in the same round trip.
                 deleted, found = await round_trip(self._client, [("DEL", *keys), find])
@@ -362,17 +402,43 @@ class RedisStore:
             2,
         ]
 
+    async def _ask(self, user_id: str, queries: Sequence[Sequence[Any]]) -> builtins.list[Any]:
+        """The replies to ``queries`` about one user's records, in one round trip.
+
+        On a cluster node an index answers for whatever keys the node holds, even after
+        the user's slot moved away; so a read of a key in the user's slot goes first, and
+        a node that lost the slot answers it ``MOVED`` (see :mod:`memcore_redis.cluster`).
+        """
+        if not self._by_key:
+            return await round_trip(self._client, queries)
+        replies = await round_trip(self._client, [("EXISTS", self._user_prefix(user_id)), *queries])
+        return replies[1:]
+
     def _user_prefix(self, user_id: str) -> str:
         return user_key_prefix(self._prefix, user_id)
 
+    async def _records(
+        self, user_id: str, ids: Sequence[str], operation: str
+    ) -> dict[str, MemoryRecord]:
+        """The records of ``ids`` that exist, by id (one round trip)."""
+        spec = self._require(operation)
+        found = await self._read(user_id, ids, spec, vectors=False, operation=operation)
+        return {record.id: record for record, _ in found}
+
     async def _read(
-        self, user_id: str, ids: Sequence[str], spec: VectorSpec, *, vectors: bool
+        self,
+        user_id: str,
+        ids: Sequence[str],
+        spec: VectorSpec,
+        *,
+        vectors: bool,
+        operation: str | None = None,
     ) -> builtins.list[tuple[MemoryRecord, Any]]:
         """``(record, vector or None)`` for each of ``ids`` that exists, in order."""
         if not ids:
             return []
         prefix = self._user_prefix(user_id)
-        operation = "get_with_vectors" if vectors else "get"
+        operation = operation or ("get_with_vectors" if vectors else "get")
         reads = [self._layout.read(f"{prefix}{record_id}", vector=vectors) for record_id in ids]
         with map_redis_errors(operation, user_id):
             replies = await round_trip(self._client, reads)
@@ -432,6 +498,21 @@ def _checked_rows(
 def _record(user_id: str, record_id: str, row: dict[bytes, Any]) -> MemoryRecord:
     """A record from a search or listing row."""
     return record_from_stored(user_id, record_id, *Stored.parts(row))
+
+
+def _page(records: Sequence[MemoryRecord], limit: int) -> Page[MemoryRecord]:
+    """The first ``limit`` of ``records`` (one more, if there, says a next page exists)."""
+    items = tuple(records[:limit])
+    if len(records) <= limit:
+        return Page(items=items)
+    last = items[-1]
+    return Page(items=items, next_cursor=encode_cursor(last.created_at.timestamp(), last.id))
+
+
+def _hit(record: MemoryRecord, row: dict[bytes, Any]) -> SearchHit[MemoryRecord]:
+    """A search hit; cosine similarity from the index's distance, clamped to [-1, 1]."""
+    score = 1.0 - float(row[_DISTANCE_KEY])
+    return SearchHit(record=record, score=min(1.0, max(-1.0, score)))
 
 
 def _raise_first_error(replies: Sequence[Any]) -> None:

