@@ -22,12 +22,12 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import json
 import re
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
+import orjson
 from numpy.typing import NDArray
 
 from memcore.domain import (
@@ -178,13 +178,9 @@ def document(record: MemoryRecord, *, keep_created: bool) -> dict[str, Any]:
     return doc
 
 
-_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_JSON = json.JSONDecoder()
-
-
-def document_json(record: MemoryRecord, *, keep_created: bool) -> str:
-    """:func:`document` as compact JSON text."""
-    return _COMPACT_JSON.encode(document(record, keep_created=keep_created))
+def document_json(record: MemoryRecord, *, keep_created: bool) -> bytes:
+    """:func:`document` as compact UTF-8 JSON (orjson: a tenth of the stdlib's time)."""
+    return orjson.dumps(document(record, keep_created=keep_created))
 
 
 def record_from_stored(
@@ -195,10 +191,7 @@ def record_from_stored(
     ``created`` is the numeric field's text (``None`` if the document has ``c``);
     ``tokens`` the kind and outcome tag tokens, comma-separated (text or bytes).
     """
-    if isinstance(doc, bytes):
-        doc = doc.decode()
-    # raw_decode: memcore wrote this compact JSON itself, no surrounding whitespace to skip.
-    data = doc if isinstance(doc, dict) else _JSON.raw_decode(doc)[0]
+    data = doc if isinstance(doc, dict) else orjson.loads(doc)
     created_at = datetime.fromisoformat(data["c"]) if "c" in data else _from_number(float(created))
     metadata = data.get("m") or {}
     if "x" in data:

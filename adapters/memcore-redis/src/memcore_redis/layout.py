@@ -8,11 +8,11 @@ HASH keeps the vector as a binary blob (compact); JSON keeps it as an array of n
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+import orjson
 from numpy.typing import NDArray
 
 from memcore.domain import MemoryRecord
@@ -258,9 +258,9 @@ class JsonLayout(_Sortables):
 
     def write(self, key: str, record: MemoryRecord, vector: NDArray[Any]) -> Command:
         fields = index_fields(record)
-        fields["vector"] = vector.astype(np.float32).tolist()
+        fields["vector"] = np.ascontiguousarray(vector, dtype=np.float32)
         fields[DOC_FIELD] = document(record, keep_created=True)
-        return ("JSON.SET", key, "$", json.dumps(fields, ensure_ascii=False))
+        return ("JSON.SET", key, "$", orjson.dumps(fields, option=orjson.OPT_SERIALIZE_NUMPY))
 
     # RediSearch returns JSON numbers rounded to 12 digits: the document keeps created_at.
     def returned(self) -> list[str]:
@@ -277,7 +277,7 @@ class JsonLayout(_Sortables):
     ) -> tuple[Stored, NDArray[np.float32] | None] | None:
         if reply is None:
             return None
-        parts = json.loads(reply)
+        parts = orjson.loads(reply)
         docs, tokens, vectors = (
             parts.get(path) for path in (f"$.{DOC_FIELD}", "$.outcome", "$.vector")
         )
