@@ -7,6 +7,7 @@ another primary (resharding) found there, nothing lost or doubled.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -124,9 +125,13 @@ async def test_a_user_whose_slot_moves_is_found_on_the_new_primary(
     await _move_slot(cluster, user_key_prefix(cluster_store.settings.key_prefix, user))
 
     # The store still routes by the old slot map: the old owner answers MOVED, the store
-    # re-reads the map and asks the new owner, whose index picked the keys up.
-    after = await cluster_store.search(user, query, 6, SearchFilter())
-    assert [hit.record.id for hit in after] == before
+    # re-reads the map (once for all the calls that met the MOVED together) and asks the
+    # new owner, whose index picked the keys up.
+    maps_read = cluster_store._map_version
+    searches = [cluster_store.search(user, query, 6, SearchFilter()) for _ in range(8)]
+    for after in await asyncio.gather(*searches):
+        assert [hit.record.id for hit in after] == before
+    assert cluster_store._map_version == maps_read + 1
     await _write(cluster_store, user, 6)  # the same ids again: replaced, not doubled
     assert await cluster_store.count(user, SearchFilter()) == 6
     assert await cluster_store.forget_user(user) == 6

@@ -76,6 +76,7 @@ class RedisClusterStore:
         self._primaries: dict[str, RedisStore] = {}  # "host:port" -> that node's store
         self._schema: EmbeddingSchema | None = None
         self._refreshing = asyncio.Lock()
+        self._map_version = 0  # slot maps read so far: concurrent MOVEDs share one re-read
         self._closed = False
 
     @classmethod
@@ -173,6 +174,7 @@ class RedisClusterStore:
         run it once more.
         """
         self._require("a user's call")
+        seen = self._map_version
         store = self._owner(user_id)
         if store is not None:
             try:
@@ -180,7 +182,7 @@ class RedisClusterStore:
             except StoreUnavailableError as exc:
                 if not isinstance(exc.__cause__, rex.AskError):
                     raise
-        await self._refresh()
+        await self._refresh(unless_newer_than=seen)
         store = self._owner(user_id)
         if store is None:
             raise StoreUnavailableError(
@@ -195,13 +197,17 @@ class RedisClusterStore:
         node = self._cluster.get_node_from_key(user_key_prefix(self.settings.key_prefix, user_id))
         return None if node is None else self._primaries.get(node.name)
 
-    async def _refresh(self, *, recheck: bool = False) -> None:
+    async def _refresh(self, *, recheck: bool = False, unless_newer_than: int = -1) -> None:
         """Read the slot map; open (and ensure the schema on) a store per new primary, and
-        with ``recheck`` check the schema on the others again.
+        with ``recheck`` check the schema on the others again. A caller that saw map
+        ``unless_newer_than`` skips the read if another caller read a newer one meanwhile.
         """
         if self._schema is None:
             raise StoreError("call ensure_schema() first", operation="route", backend=BACKEND)
         async with self._refreshing:
+            if self._map_version > unless_newer_than >= 0:
+                return
+            self._map_version += 1
             with map_redis_errors("ensure_schema"):
                 if self._primaries:
                     await self._cluster.nodes_manager.initialize()
