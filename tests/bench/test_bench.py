@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,7 @@ from typer.testing import CliRunner
 
 from memcore.bench.cli import app
 from memcore.bench.report import METRICS, Run, TargetInfo, markdown, percentile, ratio, rows
-from memcore.bench.runner import Figures, rotated, run_targets, traced_bytes
+from memcore.bench.runner import Figures, run_targets, shuffled, traced_bytes
 from memcore.bench.targets import NumpyFloor, in_memory_target
 from memcore.bench.workload import SEARCH_OUTCOME, make_workload
 
@@ -43,13 +45,15 @@ def test_batches_hold_one_user_each_and_cover_every_row() -> None:
         assert {r.user_id for r in workload.interventions[span]} == {user}
 
 
-def test_rotation_starts_each_turn_with_another_target() -> None:
-    assert [rotated("abc", turn) for turn in range(4)] == [
-        list("abc"),
-        list("bca"),
-        list("cab"),
-        list("abc"),
-    ]
+def test_every_target_takes_every_place_and_follows_every_other() -> None:
+    orders = [shuffled("abc", turn) for turn in range(600)]
+    assert orders == [shuffled("abc", turn) for turn in range(600)]  # the same every run
+    for place in range(3):
+        counts = Counter(order[place] for order in orders)
+        assert all(150 <= counts[item] <= 250 for item in "abc"), counts
+    pairs = Counter((a, b) for order in orders for a, b in itertools.pairwise(order))
+    assert set(pairs) == set(itertools.permutations("abc", 2))
+    assert min(pairs.values()) >= 150
 
 
 async def test_memcore_and_the_floor_find_the_exact_answers() -> None:

@@ -1,14 +1,16 @@
 """One benchmark run: every target on the same workload, operations interleaved.
 
-Each batch, write and query goes to every target in turn, starting with a different
-target each time, so machine drift (other processes, CPU frequency, a server's background
-work) lands on all of them alike instead of on whichever ran last.
+Each batch, write and query goes to every target in turn, in an order drawn afresh each
+time, so machine drift (other processes, CPU frequency, a server's background work) lands
+on all of them alike: no target always runs first, last, or right after the same other
+target (whose leftover work, such as its server's lazy frees, it would otherwise inherit).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import random
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable, Sequence
@@ -35,10 +37,9 @@ class Figures:
     health_ms: list[float] = field(default_factory=list)
 
 
-def rotated(items: Sequence[T], turn: int) -> list[T]:
-    """``items`` starting at position ``turn`` (modulo), wrapping around."""
-    start = turn % len(items)
-    return [*items[start:], *items[:start]]
+def shuffled(items: Sequence[T], turn: int) -> list[T]:
+    """``items`` in an order drawn for ``turn`` (seeded by it, so every run repeats)."""
+    return random.Random(turn).sample(list(items), len(items))  # noqa: S311 - not a secret
 
 
 async def _timed(call: Callable[[], Awaitable[object]]) -> float:
@@ -78,7 +79,7 @@ async def _ingest(
     spent = dict.fromkeys(figures, 0.0)
     for turn, (user, rows) in enumerate(workload.batches(BATCH)):
         records, vectors = workload.interventions[rows], workload.vectors[rows]
-        for target in rotated(targets, turn):
+        for target in shuffled(targets, turn):
             spent[target.name] += await _timed(
                 functools.partial(target.ingest, user, records, vectors)
             )
@@ -96,7 +97,7 @@ async def _knn(workload: Workload, targets: Sequence[Target], figures: dict[str,
             await target.knn(query, workload.k)
     found = dict.fromkeys(figures, 0)
     for turn, query in enumerate(workload.queries):
-        for target in rotated(targets, turn):
+        for target in shuffled(targets, turn):
             started = time.perf_counter()
             ids = await target.knn(query, workload.k)
             figures[target.name].knn_ms.append((time.perf_counter() - started) * 1e3)
@@ -113,7 +114,7 @@ async def _writes(
         row = turn % len(workload.interventions)
         record = dataclasses.replace(workload.interventions[row], id=f"w{turn}")
         vector = workload.vectors[row]
-        for target in rotated(targets, turn):
+        for target in shuffled(targets, turn):
             ms = await _timed(functools.partial(target.write_one, record, vector))
             figures[target.name].write_ms.append(ms)
 
@@ -121,7 +122,7 @@ async def _writes(
 async def _health(targets: Sequence[Target], figures: dict[str, Figures], rounds: int) -> None:
     checked = [target for target in targets if await target.health()]
     for turn in range(rounds):
-        for target in rotated(checked, turn) if checked else ():
+        for target in shuffled(checked, turn) if checked else ():
             figures[target.name].health_ms.append(await _timed(target.health))
 
 
