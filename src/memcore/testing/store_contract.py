@@ -310,6 +310,22 @@ class ListingContract(StoreFixtures):
         assert seen == [record.id for record in expected]
         assert pages == 3
 
+    async def test_paging_through_many_equal_timestamps(self, ready: MemoryStore) -> None:
+        """Troubleshooting: when more records share a timestamp than fit a page, the
+        cursor's id decides where the next page starts (no record lost or repeated).
+        """
+        records = [intervention("u", n, minutes=0) for n in range(30)]
+        await ready.upsert("u", records, unit_vectors(30, seed=32))
+        seen: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = await ready.list("u", SearchFilter(), 4, cursor)
+            seen += [record.id for record in page.items]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert seen == sorted(record.id for record in records)
+
     async def test_listing_pages_through_filtered_records(self, ready: MemoryStore) -> None:
         """Troubleshooting: apply filters in the listing query, not per page afterwards."""
         records = [

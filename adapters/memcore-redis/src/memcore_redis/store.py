@@ -308,7 +308,8 @@ class RedisStore:
         after = (float("-inf"), "") if cursor is None else decode_cursor(cursor)
         lower = "-inf" if cursor is None else repr(after[0])
         batch, offset = limit + 1, 0
-        taken: builtins.list[tuple[float, str, MemoryRecord]] = []
+        # By id: a write landing meanwhile shifts the offsets, and a key may come twice.
+        taken: dict[str, tuple[float, str, MemoryRecord]] = {}
         while True:
             with map_redis_errors("list", user_id):
                 (reply,) = await self._ask(user_id, [(
@@ -324,11 +325,11 @@ class RedisStore:
                 if record is not None:
                     last = record.created_at.timestamp()
                     if (last, record_id) > after:
-                        taken.append((last, record_id, record))
+                        taken[record_id] = (last, record_id, record)
             offset += batch
-            taken.sort(key=lambda row: row[:2])
-            if len(ids) < batch or (len(taken) > limit and last > taken[limit][0]):
-                return _page([record for *_, record in taken], limit)
+            ordered = sorted(taken.values(), key=lambda row: row[:2])
+            if len(ids) < batch or (len(ordered) > limit and last > ordered[limit][0]):
+                return _page([record for *_, record in ordered], limit)
 
     async def count(self, user_id: str, filters: SearchFilter) -> int:
         self._require("count")
