@@ -17,13 +17,13 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
 from memcore.domain import EmbeddingSchema, HealthStatus, SearchFilter
-from memcore.errors import StoreUnavailableError
+from memcore.errors import SchemaMismatchError, StoreUnavailableError
 from memcore.registry import stores
 from memcore.settings import MemcoreSettings
 from memcore.testing import StoreContract
 from memcore.testing._suite import intervention, unit_vectors
 from memcore_redis import RedisSettings
-from memcore_redis.cluster import RedisClusterStore, _node_settings
+from memcore_redis.cluster import RedisClusterStore, _node_settings, _on_all
 from memcore_redis.commands import call
 from memcore_redis.encoding import user_key_prefix
 from memcore_redis.query import filter_query
@@ -194,3 +194,19 @@ def test_each_primary_is_reached_with_the_seed_urls_scheme_and_credentials() -> 
     node = _node_settings(seed, "10.0.0.2:7001")
     assert node.url == "rediss://app:s3cret@10.0.0.2:7001/0"
     assert node.model_copy(update={"url": seed.url}) == seed
+
+
+async def test_a_failure_on_one_primary_is_raised_after_the_others_end() -> None:
+    """Otherwise the others would run on into connections the caller is closing."""
+    ended: list[str] = []
+
+    async def fails() -> None:
+        raise SchemaMismatchError("one primary disagrees", expected="a", actual="b")
+
+    async def slow() -> None:
+        await asyncio.sleep(0.05)
+        ended.append("slow")
+
+    with pytest.raises(SchemaMismatchError):
+        await _on_all([fails(), slow()])
+    assert ended == ["slow"]

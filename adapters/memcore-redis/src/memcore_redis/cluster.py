@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import itertools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -69,10 +69,7 @@ class RedisClusterStore:
 
     def __init__(self, settings: RedisSettings | None = None) -> None:
         self.settings = settings if settings is not None else load_redis_settings()
-        # The cluster client only reads the slot map; each primary's store has its own pool.
-        self._cluster = RedisCluster.from_url(
-            self.settings.url, max_connections=2, **connection_options(self.settings)
-        )
+        self._cluster: RedisCluster | None = None  # the slot map, read by _refresh
         self._primaries: dict[str, RedisStore] = {}  # "host:port" -> that node's store
         self._schema: EmbeddingSchema | None = None
         self._refreshing = asyncio.Lock()
@@ -129,7 +126,7 @@ class RedisClusterStore:
 
     async def user_ids(self) -> builtins.list[str]:
         self._require("user_ids")
-        found = await asyncio.gather(*(store.user_ids() for store in self._primaries.values()))
+        found = await _on_all(store.user_ids() for store in self._primaries.values())
         return sorted(set(itertools.chain.from_iterable(found)))
 
     async def health(self) -> HealthCheck:
@@ -142,7 +139,7 @@ class RedisClusterStore:
                 facts={"backend": BACKEND, "cluster": True},
             )
         nodes = list(self._primaries.items())
-        checks = await asyncio.gather(*(store.health() for _, store in nodes))
+        checks = await _on_all(store.health() for _, store in nodes)
         facts: dict[str, str | int | float | bool] = {"cluster": True, "primaries": len(nodes)}
         problems = []
         for (name, _), check in zip(nodes, checks, strict=True):
@@ -166,7 +163,8 @@ class RedisClusterStore:
         stores, self._primaries = list(self._primaries.values()), {}
         for store in stores:
             await store.aclose()
-        await self._cluster.aclose()
+        if self._cluster is not None:
+            await self._cluster.aclose()
 
     async def _for_user(self, user_id: str, call: Callable[[RedisStore], Awaitable[T]]) -> T:
         """Run ``call`` on the store of the primary owning the user's slot; after a
@@ -194,6 +192,8 @@ class RedisClusterStore:
         return await call(store)
 
     def _owner(self, user_id: str) -> RedisStore | None:
+        if self._cluster is None:
+            return None
         node = self._cluster.get_node_from_key(user_key_prefix(self.settings.key_prefix, user_id))
         return None if node is None else self._primaries.get(node.name)
 
@@ -208,12 +208,17 @@ class RedisClusterStore:
             if self._map_version > unless_newer_than >= 0:
                 return
             self._map_version += 1
+            # A new cluster client per read: it only holds the slot map (each primary's
+            # store has its own pool), and re-initialising one in place leaks connections.
+            cluster = RedisCluster.from_url(
+                self.settings.url, max_connections=2, **connection_options(self.settings)
+            )
             with map_redis_errors("ensure_schema"):
-                if self._primaries:
-                    await self._cluster.nodes_manager.initialize()
-                else:
-                    await self._cluster.initialize()
-            tags = _node_tags(self._cluster)
+                await cluster.initialize()
+            if self._cluster is not None:
+                await self._cluster.aclose()
+            self._cluster = cluster
+            tags = _node_tags(cluster)
             kept = {
                 name: store
                 for name, store in self._primaries.items()
@@ -226,7 +231,7 @@ class RedisClusterStore:
             }
             checked = [*fresh.values(), *(kept.values() if recheck else ())]
             try:
-                await asyncio.gather(*(store.ensure_schema(self._schema) for store in checked))
+                await _on_all(store.ensure_schema(self._schema) for store in checked)
             except BaseException:
                 for store in fresh.values():
                     await store.aclose()
@@ -241,6 +246,19 @@ class RedisClusterStore:
             raise StoreError(
                 "call ensure_schema() before using the store", operation=operation, backend=BACKEND
             )
+
+
+async def _on_all(calls: Iterable[Awaitable[T]]) -> builtins.list[T]:
+    """Every call's result, run together; the first failure is raised only once all have
+    ended (``gather`` alone would leave the others running on connections being closed).
+    """
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    done: builtins.list[T] = []
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+        done.append(result)
+    return done
 
 
 def _node_tags(cluster: RedisCluster) -> dict[str, str]:
