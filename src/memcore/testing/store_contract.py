@@ -249,6 +249,10 @@ class FilterContract(StoreFixtures):
             SearchFilter(outcomes=frozenset({Outcome.NO_RESPONSE, Outcome.USER_RESISTED})),
             {"i1", "i3"},
         ),
+        "reflections have no outcome": (
+            SearchFilter(kind=RecordKind.REFLECTION, outcomes=frozenset(Outcome)),
+            set(),
+        ),
         "task exact": (SearchFilter(task="breathing"), {"i0", "i1"}),
         "task with spaces": (SearchFilter(task="walk it off"), {"i2", "i3"}),
         "after (inclusive)": (

@@ -2,9 +2,11 @@
 
 Each target gets its own embedded server (valkey-server + RediSearch + RedisJSON from
 ``memcore-redis[server]``), so ``used_memory`` measures one dataset even while the
-targets' operations are interleaved. All three index the same attributes with the same
+targets' operations are interleaved. All of them index the same attributes with the same
 vector parameters (HNSW, M 16, EF_CONSTRUCTION 200, cosine, float32), and answer the same
-query: this user's interventions with outcome ``task_completed``, top ``k``.
+query: this user's interventions with outcome ``task_completed``, top ``k``. Each storage
+type is its own family: memcore's JSON layout is compared with RedisVL and the floor on
+JSON documents, its hash layout with theirs on hashes.
 
 It lives here, not in ``memcore.bench``, because the core never imports redis: the core
 bench finds it through the ``memcore.bench_targets`` entry point when Redis is benchmarked.
@@ -12,11 +14,13 @@ bench finds it through the ``memcore.bench_targets`` entry point when Redis is b
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import orjson
 import redis.asyncio as aioredis
 from numpy.typing import NDArray
 from redis.typing import EncodableT, FieldT
@@ -35,14 +39,26 @@ RETURNED = ("user_id", "kind", "outcome", "task", "created_at", "text", "context
 HNSW = {"M": 16, "EF_CONSTRUCTION": 200, "EF_RUNTIME": 20}
 
 
-def _fields(record: MemoryRecord, vector: NDArray[np.float32]) -> dict[FieldT, EncodableT]:
-    """The floor's hash: the same content memcore stores, field by field."""
+def family(storage_type: str) -> str:
+    """The report compares targets of one family: one per storage type."""
+    return REDIS if storage_type == "hash" else f"{REDIS} {storage_type}"
+
+
+def _label(name: str, storage_type: str) -> str:
+    return name if storage_type == "hash" else f"{name} {storage_type.upper()}"
+
+
+def _fields(record: MemoryRecord, vector: Any) -> dict[FieldT, EncodableT]:
+    """The floor's and RedisVL's record: the same content memcore stores, field by field.
+
+    ``vector`` goes in as given: bytes for a hash, a numpy array or list for JSON.
+    """
     common: dict[FieldT, EncodableT] = {
         "user_id": record.user_id,
         "kind": record.kind.value,
         "created_at": record.created_at.timestamp(),
         "metadata": json.dumps(dict(record.metadata)),
-        "vec": vector.tobytes(),
+        "vec": vector,
     }
     if isinstance(record, Intervention):
         return {
@@ -82,7 +98,8 @@ class MemcoreRedisTarget(_ServerTarget, MemcoreTarget):
     def __init__(self, storage_type: str) -> None:
         _ServerTarget.__init__(self)
         store = RedisStore(RedisSettings(url=self.url, storage_type=storage_type))
-        MemcoreTarget.__init__(self, f"memcore Redis {storage_type.upper()}", REDIS, store)
+        name = f"memcore Redis {storage_type.upper()}"
+        MemcoreTarget.__init__(self, name, family(storage_type), store)
 
     async def used_bytes(self) -> int | None:
         return await _ServerTarget.used_bytes(self)
@@ -95,26 +112,44 @@ class MemcoreRedisTarget(_ServerTarget, MemcoreTarget):
 
 
 class RedisFloor(_ServerTarget):
-    """Raw redis-py: pipelined HSETs and one bare FT.SEARCH of the same shape."""
+    """Raw redis-py: pipelined HSETs (or JSON.SETs of orjson documents) and one bare
+    FT.SEARCH of the same shape.
+    """
 
-    name = "redis-py floor"
-    family = REDIS
     role = "floor"
 
+    def __init__(self, storage_type: str = "hash") -> None:
+        super().__init__()
+        self.storage_type = storage_type
+        self.name = _label("redis-py floor", storage_type)
+        self.family = family(storage_type)
+
     async def setup(self, workload: Workload) -> None:
+        on_json = self.storage_type == "json"
+        attributes = ("user_id", "kind", "outcome", "task", "created_at", "vec")
+        named = [[f"$.{name}", "AS", name] if on_json else [name] for name in attributes]
         await call(
             self.raw,
-            "FT.CREATE", "floor-idx", "ON", "HASH", "PREFIX", 1, FLOOR_PREFIX, "SCHEMA",
-            "user_id", "TAG", "kind", "TAG", "outcome", "TAG", "task", "TAG",
-            "created_at", "NUMERIC", "vec", "VECTOR", "HNSW", 12, "TYPE", "FLOAT32",
+            "FT.CREATE", "floor-idx", "ON", "JSON" if on_json else "HASH",
+            "PREFIX", 1, FLOOR_PREFIX, "SCHEMA",
+            *named[0], "TAG", *named[1], "TAG", *named[2], "TAG", *named[3], "TAG",
+            *named[4], "NUMERIC", *named[5], "VECTOR", "HNSW", 12, "TYPE", "FLOAT32",
             "DIM", workload.dimension, "DISTANCE_METRIC", "COSINE",
             *(item for pair in HNSW.items() for item in pair),
         )  # fmt: skip
 
+    def _command(self, record: MemoryRecord, vector: NDArray[np.float32]) -> list[Any]:
+        key = f"{FLOOR_PREFIX}{record.id}"
+        if self.storage_type == "json":
+            document = orjson.dumps(_fields(record, vector), option=orjson.OPT_SERIALIZE_NUMPY)
+            return ["JSON.SET", key, "$", document]
+        fields = _fields(record, vector.tobytes())
+        return ["HSET", key, *(item for pair in fields.items() for item in pair)]
+
     async def _write(self, records: Sequence[MemoryRecord], vectors: Any) -> None:
         async with self.raw.pipeline(transaction=False) as pipe:
             for record, vector in zip(records, vectors, strict=True):
-                pipe.hset(f"{FLOOR_PREFIX}{record.id}", mapping=_fields(record, vector))
+                pipe.execute_command(*self._command(record, vector))
             await pipe.execute()
 
     async def ingest(self, user: str, records: Sequence[Intervention], vectors: Any) -> None:  # noqa: ARG002 - the user is in each record
@@ -126,7 +161,7 @@ class RedisFloor(_ServerTarget):
             await self._write(workload.reflections[rows], workload.reflection_vectors[rows])
 
     async def write_one(self, record: Intervention, vector: NDArray[np.float32]) -> None:
-        await self.raw.hset(f"{FLOOR_PREFIX}{record.id}", mapping=_fields(record, vector))
+        await call(self.raw, *self._command(record, vector))
 
     async def knn(self, query: Query, k: int) -> list[str]:
         prefilter = (
@@ -152,19 +187,20 @@ class RedisFloor(_ServerTarget):
 class RedisVLTarget(_ServerTarget):
     """RedisVL's ``AsyncSearchIndex`` with the floor's schema: what a user would pick instead."""
 
-    name = "RedisVL"
-    family = REDIS
     role = "redisvl"
 
-    def __init__(self) -> None:
+    def __init__(self, storage_type: str = "hash") -> None:
         super().__init__()
+        self.storage_type = storage_type
+        self.name = _label("RedisVL", storage_type)
+        self.family = family(storage_type)
         self.index: Any = None
 
     async def setup(self, workload: Workload) -> None:
         from redisvl.index import AsyncSearchIndex  # type: ignore[import-untyped, import-not-found, unused-ignore]  # noqa: PLC0415 - optional peer
 
         schema = {
-            "index": {"name": "rvl-idx", "prefix": RVL_PREFIX, "storage_type": "hash"},
+            "index": {"name": "rvl-idx", "prefix": RVL_PREFIX, "storage_type": self.storage_type},
             "fields": [
                 *({"name": tag, "type": "tag"} for tag in ("user_id", "kind", "outcome", "task")),
                 {"name": "created_at", "type": "numeric"},
@@ -187,8 +223,10 @@ class RedisVLTarget(_ServerTarget):
         await self.index.create(overwrite=True)
 
     async def _load(self, records: Sequence[MemoryRecord], vectors: Any) -> None:
+        # RedisVL takes a hash's vector as bytes and a JSON document's as a list of floats.
+        as_value = np.ndarray.tobytes if self.storage_type == "hash" else np.ndarray.tolist
         docs = [
-            {"id": record.id, **_fields(record, vector)}
+            {"id": record.id, **_fields(record, as_value(vector))}
             for record, vector in zip(records, vectors, strict=True)
         ]
         await self.index.load(docs, id_field="id")
@@ -230,12 +268,17 @@ class RedisVLTarget(_ServerTarget):
 
 
 def redis_targets(*, with_json: bool, with_redisvl: bool) -> list[Any]:
-    """The Redis targets to run, each on its own fresh server."""
-    makers: list[Callable[[], Any]] = [RedisFloor, lambda: MemcoreRedisTarget("hash")]
-    if with_json:
-        makers.append(lambda: MemcoreRedisTarget("json"))
-    if with_redisvl:
-        makers.append(RedisVLTarget)
+    """The Redis targets to run, each on its own fresh server: per storage type the
+    floor, memcore and (if installed) RedisVL.
+    """
+    makers: list[Callable[[], Any]] = []
+    for storage_type in ("hash", "json") if with_json else ("hash",):
+        makers += [
+            functools.partial(RedisFloor, storage_type),
+            functools.partial(MemcoreRedisTarget, storage_type),
+        ]
+        if with_redisvl:
+            makers.append(functools.partial(RedisVLTarget, storage_type))
     targets: list[Any] = []
     try:
         for make in makers:

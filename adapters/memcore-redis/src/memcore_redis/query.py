@@ -38,7 +38,9 @@ def filter_query(user_id: str, filters: SearchFilter) -> str:
         if kind is RecordKind.REFLECTION:
             clauses.append(_tag("kind", "knone"))  # reflections have no outcome nor task
         kind = RecordKind.INTERVENTION
-    if kind is not None:
+    # Only interventions carry an outcome token, so an outcome clause selects the kind by
+    # itself; intersecting with every intervention as well cost 11% of a KNN at 100k.
+    if kind is not None and not filters.outcomes:
         clauses.append(_tag("kind", kind_token(kind)))
     if filters.outcomes:
         ordered = sorted(outcome_token(outcome) for outcome in filters.outcomes)

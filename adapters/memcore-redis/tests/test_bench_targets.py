@@ -1,0 +1,44 @@
+"""The Redis side of ``memcore bench``: each storage type is its own family, and every
+target (floor, memcore, RedisVL) answers the benchmark's query on a real server.
+"""
+
+from __future__ import annotations
+
+from memcore.bench.report import Run, TargetInfo, rows
+from memcore.bench.runner import run_targets
+from memcore.bench.workload import make_workload
+from memcore_redis.bench import redis_targets
+
+
+async def test_every_redis_target_answers_and_memcore_meets_its_own_storage_type() -> None:
+    workload = make_workload(600, users=3, dimension=16, queries=20)
+    targets = redis_targets(with_json=True, with_redisvl=True)
+    families = {target.name: (target.family, target.role) for target in targets}
+    assert families == {
+        "redis-py floor": ("redis", "floor"),
+        "memcore Redis HASH": ("redis", "memcore"),
+        "RedisVL": ("redis", "redisvl"),
+        "redis-py floor JSON": ("redis json", "floor"),
+        "memcore Redis JSON": ("redis json", "memcore"),
+        "RedisVL JSON": ("redis json", "redisvl"),
+    }
+    figures = await run_targets(workload, targets, writes=5, health_checks=3)
+    for name, measured in figures.items():
+        assert measured.recall is not None
+        assert measured.recall >= 0.95, name  # HNSW at this size finds (nearly) all
+        assert len(measured.write_ms) == 5
+        assert measured.bytes_per_record is not None
+        assert measured.bytes_per_record > 16 * 4  # at least the vector
+    run = Run(
+        n=600,
+        users=3,
+        dimension=16,
+        queries=20,
+        k=workload.k,
+        targets=tuple(TargetInfo(name, *pair) for name, pair in families.items()),
+        figures=figures,
+    )
+    table = {(row["metric"], row["target"]): row for row in rows(run)}
+    json_knn = table["knn_p50_ms", "memcore Redis JSON"]
+    their_p50 = table["knn_p50_ms", "RedisVL JSON"]["value"]
+    assert json_knn["vs_redisvl"] == json_knn["value"] / their_p50
