@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
@@ -123,6 +124,7 @@ async def test_search_returns_k_when_k_match_under_every_plan(make_store: StoreF
         await store.upsert("u", records, vectors)
         wanted = SearchFilter(outcomes=frozenset({Outcome.ESCALATED}))
         for _ in range(2):  # the second search runs on the learnt plan
+            await asyncio.gather(*store._counting.values())
             hits = await store.search("u", vectors[1], 5, wanted)
             assert len(hits) == 5, policy
             assert all(getattr(hit.record, "outcome", None) is Outcome.ESCALATED for hit in hits)

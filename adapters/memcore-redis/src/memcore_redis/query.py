@@ -97,8 +97,8 @@ class Planner:
     at 100k records and 5k per user it is several times slower than batches. So memcore
     brute-forces up to ``adhoc_max`` candidates and uses batches beyond.
 
-    Counts come from a ``LIMIT 0 0`` count sent in the same round trip as a search,
-    once per ``ttl`` seconds per pre-filter; until one arrives the server decides.
+    Counts come from a ``LIMIT 0 0`` count the store sends in the background after a
+    search, once per ``ttl`` seconds per pre-filter; until one arrives the server decides.
     """
 
     def __init__(self, mode: str, adhoc_max: int, ttl: float = 30.0, capacity: int = 4_096) -> None:
@@ -108,20 +108,23 @@ class Planner:
         self._capacity = capacity
         self._estimates: OrderedDict[str, _Estimate] = OrderedDict()
 
-    def choose(self, prefilter: str) -> tuple[str | None, bool]:
-        """``(policy or None for the server's, whether to refresh the count now)``."""
+    def choose(self, prefilter: str) -> str | None:
+        """The policy for ``prefilter``: ``ADHOC_BF``, ``BATCHES``, or None for the server's."""
         if self._mode == "adhoc_bf":
-            return "ADHOC_BF", False
+            return "ADHOC_BF"
         if self._mode == "batches":
-            return "BATCHES", False
-        if self._mode == "server":
-            return None, False
+            return "BATCHES"
         estimate = self._estimates.get(prefilter)
-        if estimate is None:
-            return None, True
-        stale = time.monotonic() - estimate.measured_at > self._ttl
-        policy = "ADHOC_BF" if estimate.candidates <= self._adhoc_max else "BATCHES"
-        return policy, stale
+        if self._mode == "server" or estimate is None:
+            return None
+        return "ADHOC_BF" if estimate.candidates <= self._adhoc_max else "BATCHES"
+
+    def wants_count(self, prefilter: str) -> bool:
+        """Whether ``prefilter``'s count is missing or older than ``ttl`` (``auto`` only)."""
+        if self._mode != "auto":
+            return False
+        estimate = self._estimates.get(prefilter)
+        return estimate is None or time.monotonic() - estimate.measured_at > self._ttl
 
     def learn(self, prefilter: str, candidates: int) -> None:
         """Remember how many records ``prefilter`` matched just now."""

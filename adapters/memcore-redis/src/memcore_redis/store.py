@@ -11,12 +11,15 @@ a search is one FT.SEARCH with the filters inside the KNN pre-filter; ``get``,
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from memcore.domain import (
     EmbeddingSchema,
@@ -52,6 +55,8 @@ from memcore_redis.query import (
 )
 from memcore_redis.schema import SchemaKeeper
 from memcore_redis.settings import RedisSettings, load_redis_settings
+
+logger = logging.getLogger(__name__)
 
 _DISTANCE_KEY = DISTANCE.encode()
 
@@ -95,6 +100,7 @@ class RedisStore:
             index_info_interval=self.settings.health_index_info_interval,
         )
         self._planner = Planner(self.settings.hybrid_policy, self.settings.adhoc_max_candidates)
+        self._counting: dict[str, asyncio.Task[None]] = {}  # planner counts in flight
         self._schema: EmbeddingSchema | None = None
         self._vector: VectorSpec | None = None
         self._closed = False
@@ -208,7 +214,7 @@ class RedisStore:
                 "embedding", str(exc), operation="search", backend=BACKEND, user_id=user_id
             ) from exc
         prefilter = filter_query(user_id, filters)
-        policy, refresh = self._planner.choose(prefilter)
+        policy = self._planner.choose(prefilter)
         if policy == "BATCHES" and spec.algorithm != "HNSW":
             policy = "ADHOC_BF"  # batches walk an HNSW graph; FLAT is brute force anyway
         params: list[Any] = ["k", k, "vec", query.tobytes()]
@@ -233,11 +239,8 @@ class RedisStore:
             2,
         ]
         with map_redis_errors("search", user_id):
-            if refresh:
-                counted, reply = await self._ask(user_id, [self._count_query(prefilter), command])
-                self._planner.learn(prefilter, int(counted[0]))
-            else:
-                (reply,) = await self._ask(user_id, [command])
+            (reply,) = await self._ask(user_id, [command])
+        self._count_soon(user_id, prefilter)
         start = len(self._user_prefix(user_id))
         found = [(key.decode()[start:], _row(fields)) for key, fields in zip(
             reply[1::2], reply[2::2], strict=True
@@ -372,6 +375,10 @@ class RedisStore:
         if self._closed:
             return
         self._closed = True
+        counting = list(self._counting.values())
+        for task in counting:
+            task.cancel()
+        await asyncio.gather(*counting, return_exceptions=True)
         await self._client.aclose()
         await self._pool.aclose()
 
@@ -381,6 +388,26 @@ class RedisStore:
                 "call ensure_schema() before using the store", operation=operation, backend=BACKEND
             )
         return self._vector
+
+    def _count_soon(self, user_id: str, prefilter: str) -> None:
+        """Refresh the planner's count of ``prefilter`` in the background if it is due,
+        one at a time: a search never waits for it (until it lands, searches keep the plan
+        they had).
+        """
+        if prefilter in self._counting or self._closed or not self._planner.wants_count(prefilter):
+            return
+        task = asyncio.get_running_loop().create_task(self._learn(user_id, prefilter))
+        self._counting[prefilter] = task
+        task.add_done_callback(lambda _: self._counting.pop(prefilter, None))
+
+    async def _learn(self, user_id: str, prefilter: str) -> None:
+        try:
+            (counted,) = await self._ask(user_id, [self._count_query(prefilter)])
+        except (RedisError, OSError) as exc:
+            # Only an estimate: the next search of this pre-filter asks again.
+            logger.debug("planner count failed: %r", exc)
+            return
+        self._planner.learn(prefilter, int(counted[0]))
 
     def _count_query(self, prefilter: str) -> builtins.list[Any]:
         return ["FT.SEARCH", self._index, prefilter, "NOCONTENT", "LIMIT", 0, 0, "DIALECT", 2]

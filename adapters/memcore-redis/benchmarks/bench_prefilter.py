@@ -1,0 +1,93 @@
+"""Filtered KNN on the server: memcore's pre-filter with and without a redundant kind clause.
+
+    python adapters/memcore-redis/benchmarks/bench_prefilter.py --n 100000 --users 10
+
+Loads memcore's Redis HASH target (as in ``memcore bench``), then sends the benchmark's
+query (a user's interventions with outcome ``task_completed``, top 10) as raw
+``FT.SEARCH`` commands in three forms, alternated query by query in a fresh order:
+memcore's pre-filter (user + outcome), the same with ``@kind:{ki}`` added (what memcore
+sent before: only interventions carry an outcome, so the clause selects nothing more),
+and the second with ``HYBRID_POLICY ADHOC_BF``. Prints each form's p50 and mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import time
+from typing import Any
+
+import numpy as np
+
+from memcore.bench.workload import SEARCH_OUTCOME, Query, make_workload
+from memcore.domain import SearchFilter
+from memcore_redis.bench import MemcoreRedisTarget
+from memcore_redis.commands import call
+from memcore_redis.query import filter_query, knn_query
+
+KIND_CLAUSE = "@kind:{ki}"
+
+
+def command(target: MemcoreRedisTarget, query: Query, prefilter: str, policy: str) -> list[Any]:
+    """memcore's KNN command for ``query`` with ``prefilter`` and ``policy``."""
+    store: Any = target.store
+    vector = (query.vector / np.linalg.norm(query.vector)).astype(np.float32)
+    return [
+        "FT.SEARCH", store.index_name, knn_query(prefilter, policy),
+        "PARAMS", 4, "k", 10, "vec", vector.tobytes(), "SORTBY", "__dist", "ASC",
+        "LIMIT", 0, 10, "RETURN", len(store._returned) + 1, *store._returned, "__dist",  # noqa: SLF001 - the store's own RETURN list
+        "DIALECT", 2,
+    ]  # fmt: skip
+
+
+async def run(n: int, users: int, rounds: int) -> None:
+    workload = make_workload(n, users=users, dimension=384, queries=300)
+    target = MemcoreRedisTarget("hash")
+    try:
+        await target.setup(workload)
+        for user, rows in workload.batches(500):
+            await target.ingest(user, workload.interventions[rows], workload.vectors[rows])
+        outcome = SearchFilter.parse({"outcome": SEARCH_OUTCOME.value})
+        forms: dict[str, list[list[Any]]] = {}
+        for name, extra, policy in (
+            ("user + outcome (memcore)", "", "BATCHES"),
+            ("user + kind + outcome (before)", KIND_CLAUSE, "BATCHES"),
+            ("user + kind + outcome, ADHOC_BF", KIND_CLAUSE, "ADHOC_BF"),
+        ):
+            forms[name] = []
+            for query in workload.queries:
+                prefilter = filter_query(query.user, outcome)
+                assert KIND_CLAUSE not in prefilter
+                prefilter = f"{prefilter} {extra}".strip()
+                forms[name].append(command(target, query, prefilter, policy))
+        for commands in forms.values():  # warm-up
+            for cmd in commands[:30]:
+                await call(target.raw, *cmd)
+        times: dict[str, list[float]] = {name: [] for name in forms}
+        order = random.Random(1)  # seeded: runs repeat
+        for _ in range(rounds):
+            for i in range(len(workload.queries)):
+                for name in order.sample(list(forms), len(forms)):
+                    began = time.perf_counter()
+                    await call(target.raw, *forms[name][i])
+                    times[name].append((time.perf_counter() - began) * 1000)
+        print(f"N = {n:,}, {users} users, raw FT.SEARCH, {rounds} x {len(workload.queries)}\n")
+        print("| pre-filter | p50 ms | mean ms |\n|---|---|---|")
+        for name, found in times.items():
+            print(f"| {name} | {np.median(found):.3f} | {np.mean(found):.3f} |")
+    finally:
+        await target.aclose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=4)
+    args = parser.parse_args()
+    asyncio.run(run(args.n, args.users, args.rounds))
+
+
+if __name__ == "__main__":
+    main()
