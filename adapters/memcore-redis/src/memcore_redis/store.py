@@ -540,7 +540,7 @@ def _page(records: Sequence[MemoryRecord], limit: int) -> Page[MemoryRecord]:
 def _hit(record: MemoryRecord, row: dict[bytes, Any]) -> SearchHit[MemoryRecord]:
     """A search hit; cosine similarity from the index's distance, clamped to [-1, 1]."""
     score = 1.0 - float(row[_DISTANCE_KEY])
-    return SearchHit(record=record, score=min(1.0, max(-1.0, score)))
+    return SearchHit(record, min(1.0, max(-1.0, score)))
 
 
 def _raise_first_error(replies: Sequence[Any]) -> None:
@@ -552,7 +552,8 @@ def _raise_first_error(replies: Sequence[Any]) -> None:
 
 def _row(flat: Sequence[Any]) -> dict[bytes, Any]:
     """A RESP2 row (name, value, name, value...) as a dict keyed by the raw names."""
-    return dict(zip(flat[::2], flat[1::2], strict=True))
+    pairs = iter(flat)
+    return dict(zip(pairs, pairs, strict=True))
 
 
 def _text(value: Any) -> str:
