@@ -25,7 +25,7 @@ from memcore.bench.workload import SEARCH_OUTCOME, Query, Workload, make_workloa
 from memcore.domain import SearchFilter
 from memcore_redis.bench import MemcoreRedisTarget
 from memcore_redis.commands import call
-from memcore_redis.query import filter_query, knn_query
+from memcore_redis.query import filter_query
 
 KIND_CLAUSE = "@kind:{ki}"
 
@@ -34,14 +34,8 @@ def command(
     target: MemcoreRedisTarget, query: Query, prefilter: str, policy: str | None
 ) -> list[Any]:
     """memcore's KNN command for ``query`` with ``prefilter`` and ``policy``."""
-    store: Any = target.store
     vector = (query.vector / np.linalg.norm(query.vector)).astype(np.float32)
-    return [
-        "FT.SEARCH", store.index_name, knn_query(prefilter, policy),
-        "PARAMS", 4, "k", 10, "vec", vector.tobytes(), "SORTBY", "__dist", "ASC",
-        "LIMIT", 0, 10, "RETURN", len(store._returned) + 1, *store._returned, "__dist",  # noqa: SLF001 - the store's own RETURN list
-        "DIALECT", 2,
-    ]  # fmt: skip
+    return target.store._knn_command(prefilter, policy, vector, 10)  # type: ignore[attr-defined, no-any-return]  # noqa: SLF001 - the store's own command
 
 
 async def forms_for(target: MemcoreRedisTarget, workload: Workload) -> dict[str, list[Any]]:

@@ -126,16 +126,21 @@ class RedisFloor(_ServerTarget):
 
     async def setup(self, workload: Workload) -> None:
         on_json = self.storage_type == "json"
-        attributes = ("user_id", "kind", "outcome", "task", "created_at", "vec")
-        named = [[f"$.{name}", "AS", name] if on_json else [name] for name in attributes]
+        hnsw = (item for pair in HNSW.items() for item in pair)
+        vector = ["HNSW", 12, "TYPE", "FLOAT32", "DIM", workload.dimension,
+                  "DISTANCE_METRIC", "COSINE", *hnsw]  # fmt: skip
+        attributes: list[tuple[str, list[Any]]] = [
+            *((tag, ["TAG"]) for tag in ("user_id", "kind", "outcome", "task")),
+            ("created_at", ["NUMERIC"]),
+            ("vec", ["VECTOR", *vector]),
+        ]
+        schema: list[Any] = []
+        for name, kind in attributes:
+            schema += [f"$.{name}", "AS", name, *kind] if on_json else [name, *kind]
+        storage = "JSON" if on_json else "HASH"
         await call(
             self.raw,
-            "FT.CREATE", "floor-idx", "ON", "JSON" if on_json else "HASH",
-            "PREFIX", 1, FLOOR_PREFIX, "SCHEMA",
-            *named[0], "TAG", *named[1], "TAG", *named[2], "TAG", *named[3], "TAG",
-            *named[4], "NUMERIC", *named[5], "VECTOR", "HNSW", 12, "TYPE", "FLOAT32",
-            "DIM", workload.dimension, "DISTANCE_METRIC", "COSINE",
-            *(item for pair in HNSW.items() for item in pair),
+            "FT.CREATE", "floor-idx", "ON", storage, "PREFIX", 1, FLOOR_PREFIX, "SCHEMA", *schema,
         )  # fmt: skip
 
     def _command(self, record: MemoryRecord, vector: NDArray[np.float32]) -> list[Any]:

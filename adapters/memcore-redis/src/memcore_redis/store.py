@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -217,27 +218,7 @@ class RedisStore:
         policy = self._planner.choose(prefilter)
         if policy == "BATCHES" and spec.algorithm != "HNSW":
             policy = "ADHOC_BF"  # batches walk an HNSW graph; FLAT is brute force anyway
-        params: list[Any] = ["k", k, "vec", query.tobytes()]
-        returned = [DISTANCE] if self._by_key else [*self._returned, DISTANCE]
-        command = [
-            "FT.SEARCH",
-            self._index,
-            knn_query(prefilter, policy),
-            "PARAMS",
-            len(params),
-            *params,
-            "SORTBY",
-            DISTANCE,
-            "ASC",
-            "LIMIT",
-            0,
-            k,
-            "RETURN",
-            len(returned),
-            *returned,
-            "DIALECT",
-            2,
-        ]
+        command = self._knn_command(prefilter, policy, query, k)
         with map_redis_errors("search", user_id):
             (reply,) = await self._ask(user_id, [command])
         self._count_soon(user_id, prefilter)
@@ -388,6 +369,34 @@ class RedisStore:
                 "call ensure_schema() before using the store", operation=operation, backend=BACKEND
             )
         return self._vector
+
+    def _knn_command(
+        self, prefilter: str, policy: str | None, query: NDArray[Any], k: int
+    ) -> builtins.list[Any]:
+        """The ``FT.SEARCH`` of the ``k`` records nearest ``query`` (unit length, the
+        stored dtype) among those ``prefilter`` matches, with ``policy``'s plan.
+        """
+        params: builtins.list[Any] = ["k", k, "vec", query.tobytes()]
+        returned = [DISTANCE] if self._by_key else [*self._returned, DISTANCE]
+        return [
+            "FT.SEARCH",
+            self._index,
+            knn_query(prefilter, policy),
+            "PARAMS",
+            len(params),
+            *params,
+            "SORTBY",
+            DISTANCE,
+            "ASC",
+            "LIMIT",
+            0,
+            k,
+            "RETURN",
+            len(returned),
+            *returned,
+            "DIALECT",
+            2,
+        ]
 
     def _count_soon(self, user_id: str, prefilter: str) -> None:
         """Refresh the planner's count of ``prefilter`` in the background if it is due,
