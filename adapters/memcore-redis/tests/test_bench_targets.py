@@ -7,7 +7,8 @@ from __future__ import annotations
 from memcore.bench.report import Run, TargetInfo, rows
 from memcore.bench.runner import run_targets
 from memcore.bench.workload import make_workload
-from memcore_redis.bench import redis_targets
+from memcore_redis.bench import RedisFloor, RedisVLTarget, redis_targets
+from memcore_redis.commands import call
 
 
 async def test_every_redis_target_answers_and_memcore_meets_its_own_storage_type() -> None:
@@ -42,3 +43,24 @@ async def test_every_redis_target_answers_and_memcore_meets_its_own_storage_type
     json_knn = table["knn_p50_ms", "memcore Redis JSON"]
     their_p50 = table["knn_p50_ms", "RedisVL JSON"]["value"]
     assert json_knn["vs_redisvl"] == json_knn["value"] / their_p50
+
+
+async def test_the_floor_and_redisvl_index_metadata_as_memcore_does() -> None:
+    """'The same schema': metadata is filterable in every target, not only in memcore."""
+    workload = make_workload(60, users=1, dimension=16, queries=2)
+    records = list(workload.interventions)
+    chat = sum(record.metadata["channel"] == "chat" for record in records)
+    assert 0 < chat < len(records)
+    targets = [RedisFloor(storage) for storage in ("hash", "json")]
+    targets += [RedisVLTarget(storage) for storage in ("hash", "json")]
+    for target in targets:
+        try:
+            await target.setup(workload)
+            await target.ingest(workload.users[0], records, workload.vectors)
+            index = "floor-idx" if target.role == "floor" else "rvl-idx"
+            found = await call(
+                target.raw, "FT.SEARCH", index, r"@metadata_tags:{channel\:chat}", "LIMIT", 0, 0
+            )
+            assert found == [chat], target.name
+        finally:
+            await target.aclose()

@@ -10,12 +10,17 @@ import pytest
 import redis.asyncio as aioredis
 
 from memcore.domain import EmbeddingSchema, SearchFilter
-from memcore.errors import ConfigurationError, IndexCreationError, SchemaMismatchError
+from memcore.errors import (
+    ConfigurationError,
+    IndexCreationError,
+    SchemaMismatchError,
+    StoreError,
+)
 from memcore.testing import SCHEMA, unit_vectors
 from memcore.testing._suite import intervention
 from memcore_redis import RedisSettings, RedisStore
 from memcore_redis.commands import call
-from memcore_redis.schema import SCHEMA_VERSION
+from memcore_redis.layout import HashLayout
 from memcore_redis.testing_server import EmbeddedRedis
 
 from .conftest import StoreFactory
@@ -41,13 +46,29 @@ async def test_a_restart_keeps_the_index_and_the_data(
     await call(raw_redis, "FT.ALIASDEL", alias)
 
     meta = json.loads(await raw_redis.get(f"{first.settings.key_prefix}:meta") or "null")
-    assert meta == {
-        "schema_version": SCHEMA_VERSION,
+    assert meta == {"schema_version": HashLayout.version, **_meta(first)}
+
+
+async def test_data_in_an_older_format_is_refused_naming_both_versions(
+    make_store: StoreFactory, raw_redis: aioredis.Redis
+) -> None:
+    """JSON documents of version 2 (long field names) cannot be read by version 3."""
+    first = make_store(storage_type="json")
+    await first.ensure_schema(SCHEMA)
+    older = {**_meta(first), "schema_version": 2}
+    await raw_redis.set(f"{first.settings.key_prefix}:meta", json.dumps(older))
+    second = make_store(storage_type="json", key_prefix=first.settings.key_prefix)
+    with pytest.raises(StoreError, match=r"schema version 2 \(storage_type='json'\).*version 3"):
+        await second.ensure_schema(SCHEMA)
+
+
+def _meta(store: RedisStore) -> dict[str, object]:
+    return {
         "dimension": SCHEMA.dimension,
         "model": SCHEMA.model,
-        "storage_type": "hash",
+        "storage_type": store.settings.storage_type,
         "vector_datatype": "FLOAT32",
-        "index": first.index_name,
+        "index": store.index_name,
     }
 
 

@@ -49,7 +49,8 @@ def _label(name: str, storage_type: str) -> str:
 
 
 def _fields(record: MemoryRecord, vector: Any) -> dict[FieldT, EncodableT]:
-    """The floor's and RedisVL's record: the same content memcore stores, field by field.
+    """The floor's and RedisVL's record: the same content memcore stores, field by field,
+    and metadata as ``key:value`` tags too, filterable as in memcore's schema.
 
     ``vector`` goes in as given: bytes for a hash, a numpy array or list for JSON.
     """
@@ -58,6 +59,7 @@ def _fields(record: MemoryRecord, vector: Any) -> dict[FieldT, EncodableT]:
         "kind": record.kind.value,
         "created_at": record.created_at.timestamp(),
         "metadata": json.dumps(dict(record.metadata)),
+        "metadata_tags": ",".join(f"{key}:{value}" for key, value in record.metadata.items()),
         "vec": vector,
     }
     if isinstance(record, Intervention):
@@ -131,6 +133,7 @@ class RedisFloor(_ServerTarget):
                   "DISTANCE_METRIC", "COSINE", *hnsw]  # fmt: skip
         attributes: list[tuple[str, list[Any]]] = [
             *((tag, ["TAG"]) for tag in ("user_id", "kind", "outcome", "task")),
+            ("metadata_tags", ["TAG", "SEPARATOR", ","]),
             ("created_at", ["NUMERIC"]),
             ("vec", ["VECTOR", *vector]),
         ]
@@ -207,7 +210,10 @@ class RedisVLTarget(_ServerTarget):
         schema = {
             "index": {"name": "rvl-idx", "prefix": RVL_PREFIX, "storage_type": self.storage_type},
             "fields": [
-                *({"name": tag, "type": "tag"} for tag in ("user_id", "kind", "outcome", "task")),
+                *(
+                    {"name": tag, "type": "tag"}
+                    for tag in ("user_id", "kind", "outcome", "task", "metadata_tags")
+                ),
                 {"name": "created_at", "type": "numeric"},
                 {
                     "name": "vec",

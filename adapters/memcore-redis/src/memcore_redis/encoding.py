@@ -137,28 +137,23 @@ def created_number(record: MemoryRecord) -> str:
     return repr(record.created_at.timestamp())
 
 
-def index_fields(record: MemoryRecord) -> dict[str, Any]:
-    """The indexed fields of ``record`` (tags as strings, created_at as a number)."""
-    fields: dict[str, Any] = {
-        "user_id": user_tag(record.user_id),
-        "kind": kind_token(record.kind),
-        "outcome": "",
-        "task": "",
-        "metadata": [metadata_token(key, value) for key, value in record.metadata.items()],
-        "created_at": record.created_at.timestamp(),
-    }
+def tag_fields(record: MemoryRecord) -> tuple[str, str, str]:
+    """The tag fields of ``record``, comma-separated tokens: its user tag, its kind and
+    outcome tokens, its task and metadata digests (tokens that never meet share a field).
+    """
+    metadata = [metadata_token(key, value) for key, value in record.metadata.items()]
     if isinstance(record, Intervention):
-        fields["outcome"] = outcome_token(record.outcome)
-        fields["task"] = task_token(record.task)
-    return fields
+        kinds = f"{kind_token(record.kind)},{outcome_token(record.outcome)}"
+        return user_tag(record.user_id), kinds, ",".join([task_token(record.task), *metadata])
+    return user_tag(record.user_id), kind_token(record.kind), ",".join(metadata)
 
 
 def document(record: MemoryRecord, *, keep_created: bool) -> dict[str, Any]:
-    """What the indexed fields and the key do not hold, with one-letter keys.
+    """What the tag fields and the key do not hold, with one-letter keys.
 
-    Empty metadata, context and source ids are left out. ``created_at`` is kept (as ISO
-    text) if ``keep_created``, or else when its numeric field cannot give it back
-    exactly: an offset other than UTC, or a time float seconds cannot hold to the µs.
+    Empty metadata, context and source ids are left out. ``created_at`` is kept as ISO
+    text when its number cannot give it back exactly (an offset other than UTC, or a time
+    float seconds cannot hold to the µs), else, if ``keep_created``, as that number.
     """
     doc: dict[str, Any] = {}
     if record.metadata:
@@ -173,8 +168,11 @@ def document(record: MemoryRecord, *, keep_created: bool) -> dict[str, Any]:
         if record.source_ids:
             doc["s"] = list(record.source_ids)
     created = record.created_at
-    if keep_created or created.utcoffset() or _from_number(created.timestamp()) != created:
+    seconds = created.timestamp()
+    if created.utcoffset() or _from_number(seconds) != created:
         doc["c"] = created.isoformat()
+    elif keep_created:
+        doc["c"] = seconds
     return doc
 
 
@@ -188,11 +186,16 @@ def record_from_stored(
 ) -> MemoryRecord:
     """Inverse of :func:`document` with the record's key, numeric and kind/outcome fields.
 
-    ``created`` is the numeric field's text (``None`` if the document has ``c``);
+    ``created`` is the numeric field's text (``None`` if the document has ``c``, ISO text
+    or a number);
     ``tokens`` the kind and outcome tag tokens, comma-separated (text or bytes).
     """
     data = doc if isinstance(doc, dict) else orjson.loads(doc)
-    created_at = datetime.fromisoformat(data["c"]) if "c" in data else _from_number(float(created))
+    kept = data.get("c")
+    if kept is None:
+        created_at = _from_number(float(created))
+    else:
+        created_at = datetime.fromisoformat(kept) if isinstance(kept, str) else _from_number(kept)
     metadata = data.get("m") or {}
     if "x" in data:
         text = tokens.decode() if isinstance(tokens, bytes) else str(tokens)

@@ -1,27 +1,23 @@
 """The two storage layouts, HASH and JSON: index schema, write commands and reads.
 
-Both index the same attribute names (``user_id``, ``kind``, ``outcome``, ``task``,
-``metadata``, ``created_at``, ``vector``), so queries do not care which one is used.
-HASH keeps the vector as a binary blob (compact); JSON keeps it as an array of numbers
-(about four times the memory, but the documents are readable JSON).
+Both store the same fields (``u k t c v d``) and index the same attribute names
+(``user_id``, ``kind``, ``outcome``, ``task``, ``metadata``, ``created_at``, ``vector``),
+so queries do not care which one is used. HASH keeps the vector as a binary blob
+(compact); JSON keeps it as an array of numbers (about four times the memory, but the
+documents are readable JSON).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import orjson
 from numpy.typing import NDArray
 
 from memcore.domain import MemoryRecord
-from memcore_redis.encoding import (
-    created_number,
-    document,
-    document_json,
-    index_fields,
-)
+from memcore_redis.encoding import created_number, document_json, tag_fields
 
 # Attribute name -> RediSearch type clause; metadata holds several tokens.
 _TAGS = ("user_id", "kind", "outcome", "task", "metadata")
@@ -105,7 +101,8 @@ class Stored:
 class Layout(Protocol):
     """How one storage type writes and reads a record."""
 
-    name: str
+    name: ClassVar[str]
+    version: ClassVar[int]
 
     def schema(self, key_prefix: str, vector: VectorSpec) -> list[str | int]:
         """The FT.CREATE arguments after the index name, for keys starting with ``key_prefix``."""
@@ -131,68 +128,75 @@ class Layout(Protocol):
 
 
 @dataclass(frozen=True)
-class _Sortables:
-    """``cluster_node``: the index keeps ``user_id`` and ``created_at`` SORTABLE, so that
+class _Fields:
+    """What both layouts share: the fields ``u k t c v d`` under one-letter names (the
+    index gives them their attribute names with ``AS``; memory per record counts), where
+    tokens that can never be confused share a field indexed twice: kind and outcome in
+    ``k`` (``ki``/``kr`` and ``o<outcome>``), task and metadata in ``t`` (digests from
+    different domains).
+
+    ``cluster_node``: the index keeps ``user_id`` and ``created_at`` SORTABLE, so that
     a cluster node can group and sort by them without reading keys: there a search
     module may read only keys of its index name's slot (valkey 9 refuses the others).
     """
 
     cluster_node: bool = False
+    name: ClassVar[str]
+    #: The stored format's version, in the schema metadata; a change refuses old data.
+    version: ClassVar[int]
+    #: What follows ``TAG`` in a tag attribute's clause.
+    tag_options: ClassVar[tuple[str, ...]] = ()
 
-    def sortable(self) -> list[str | int]:
-        """What follows the clause of a field that is sortable on a cluster node."""
-        return ["SORTABLE"] if self.cluster_node else []
-
-
-@dataclass(frozen=True)
-class HashLayout(_Sortables):
-    """Records as Redis hashes; the vector is a little-endian binary blob.
-
-    Memory per record counts, so hash fields have one-letter names (the index gives them
-    their attribute names with ``AS``), and tokens that can never be confused share a
-    field indexed twice: kind and outcome in ``k`` (``ki``/``kr`` and ``o<outcome>``),
-    task and metadata in ``t`` (digests from different domains).
-    """
-
-    name = "hash"
+    def field(self, short: str) -> str:
+        """How FT.CREATE names the stored field ``short``."""
+        return short
 
     def schema(self, key_prefix: str, vector: VectorSpec) -> list[str | int]:
+        sortable = ["SORTABLE"] if self.cluster_node else []
         fields: list[str | int] = []
         for tag in _TAGS:
-            fields += [_SHORT[tag], "AS", tag, "TAG"]
+            fields += [self.field(_SHORT[tag]), "AS", tag, "TAG", *self.tag_options]
             if tag == "user_id":
-                fields += ["CASESENSITIVE", *self.sortable()]
+                fields += ["CASESENSITIVE", *sortable]
         return [
             "ON",
-            "HASH",
+            self.name.upper(),
             "PREFIX",
             1,
             key_prefix,
             "SCHEMA",
             *fields,
-            _SHORT["created_at"],
+            self.field(_SHORT["created_at"]),
             "AS",
             "created_at",
             "NUMERIC",
-            *self.sortable(),
-            _SHORT["vector"],
+            *sortable,
+            self.field(_SHORT["vector"]),
             "AS",
             "vector",
             *vector.clause(),
         ]
 
+
+@dataclass(frozen=True)
+class HashLayout(_Fields):
+    """Records as Redis hashes; the vector is a little-endian binary blob."""
+
+    name = "hash"
+    version = 2  # 2: plain user tags, content-only documents, 64-bit digests
+
     def write(self, key: str, record: MemoryRecord, vector: NDArray[Any]) -> Command:
-        indexed = index_fields(record)
+        user, kinds, digests = tag_fields(record)
         # Every record writes the same fields, so HSET alone replaces a record whole.
         return (
             "HSET",
             key,
             _SHORT["user_id"],
-            indexed["user_id"],
+            user,
             _SHORT["kind"],
-            f"{indexed['kind']},{indexed['outcome']}" if indexed["outcome"] else indexed["kind"],
+            kinds,
             _SHORT["task"],
-            ",".join(filter(None, [indexed["task"], *indexed["metadata"]])),
+            digests,
             _SHORT["created_at"],
             created_number(record),
             _SHORT["vector"],
@@ -224,50 +228,41 @@ class HashLayout(_Sortables):
         return stored, np.frombuffer(reply[3], dtype=vector.dtype).astype(np.float32)
 
 
+_JSON_PATHS = {short: f"$.{short}" for short in _SHORT.values()}
+
+
 @dataclass(frozen=True)
-class JsonLayout(_Sortables):
-    """Records as RedisJSON documents; the vector is a JSON array of numbers."""
+class JsonLayout(_Fields):
+    """Records as RedisJSON documents with the hash's fields: the vector is an array of
+    numbers, ``created_at`` a number and the rest strings (``d`` is the same JSON text as
+    the hash's: a nested object would cost about 1% more memory per record).
+    """
 
     name = "json"
+    version = 3  # 3: the hash's fields; 2: long names, d as an object, tags apart
+    tag_options = ("SEPARATOR", ",")
 
-    def schema(self, key_prefix: str, vector: VectorSpec) -> list[str | int]:
-        fields: list[str | int] = []
-        for tag in _TAGS:
-            path = "$.metadata[*]" if tag == "metadata" else f"$.{tag}"
-            fields += [path, "AS", tag, "TAG"]
-            if tag == "user_id":
-                fields += ["CASESENSITIVE", *self.sortable()]
-        return [
-            "ON",
-            "JSON",
-            "PREFIX",
-            1,
-            key_prefix,
-            "SCHEMA",
-            *fields,
-            "$.created_at",
-            "AS",
-            "created_at",
-            "NUMERIC",
-            *self.sortable(),
-            "$.vector",
-            "AS",
-            "vector",
-            *vector.clause(),
-        ]
+    def field(self, short: str) -> str:
+        return _JSON_PATHS[short]
 
     def write(self, key: str, record: MemoryRecord, vector: NDArray[Any]) -> Command:
-        fields = index_fields(record)
-        fields["vector"] = np.ascontiguousarray(vector, dtype=np.float32)
-        fields[DOC_FIELD] = document(record, keep_created=True)
-        return ("JSON.SET", key, "$", orjson.dumps(fields, option=orjson.OPT_SERIALIZE_NUMPY))
+        user, kinds, digests = tag_fields(record)
+        document = {
+            _SHORT["user_id"]: user,
+            _SHORT["kind"]: kinds,
+            _SHORT["task"]: digests,
+            _SHORT["created_at"]: record.created_at.timestamp(),
+            _SHORT["vector"]: np.ascontiguousarray(vector, dtype=np.float32),
+            # RediSearch returns JSON numbers rounded to 12 digits: d keeps created_at.
+            _SHORT[DOC_FIELD]: document_json(record, keep_created=True).decode(),
+        }
+        return ("JSON.SET", key, "$", orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY))
 
-    # RediSearch returns JSON numbers rounded to 12 digits: the document keeps created_at.
     def returned(self) -> list[str]:
-        return [f"$.{DOC_FIELD}", "AS", DOC_FIELD, "$.outcome", "AS", TOKENS_FIELD]
+        return [_JSON_PATHS["d"], "AS", DOC_FIELD, _JSON_PATHS["k"], "AS", TOKENS_FIELD]
 
     def read(self, key: str, *, vector: bool) -> Command:
-        paths = (f"$.{DOC_FIELD}", "$.outcome", *(("$.vector",) if vector else ()))
+        paths = (_JSON_PATHS["d"], _JSON_PATHS["k"], *((_JSON_PATHS["v"],) if vector else ()))
         return ("JSON.GET", key, *paths)
 
     def decode(
@@ -278,9 +273,7 @@ class JsonLayout(_Sortables):
         if reply is None:
             return None
         parts = orjson.loads(reply)
-        docs, tokens, vectors = (
-            parts.get(path) for path in (f"$.{DOC_FIELD}", "$.outcome", "$.vector")
-        )
+        docs, tokens, vectors = (parts.get(_JSON_PATHS[short]) for short in "dkv")
         if not docs or not tokens:
             return None
         stored = Stored(docs[0], None, tokens[0])
@@ -288,6 +281,6 @@ class JsonLayout(_Sortables):
 
 
 def layout_for(storage_type: str, *, cluster_node: bool = False) -> Layout:
-    """The layout for a ``storage_type`` setting value (see :class:`_Sortables`)."""
+    """The layout for a ``storage_type`` setting value (see :class:`_Fields`)."""
     layout = JsonLayout if storage_type == "json" else HashLayout
     return layout(cluster_node=cluster_node)

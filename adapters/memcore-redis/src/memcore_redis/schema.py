@@ -28,7 +28,6 @@ from memcore_redis.errors import BACKEND, is_missing_index, map_redis_errors
 from memcore_redis.layout import Layout, VectorSpec
 from memcore_redis.settings import ENV_PREFIX
 
-SCHEMA_VERSION = 2  # 2: plain user tags, content-only documents, 64-bit digests
 SEARCH_MODULE = "search"
 JSON_MODULE = "ReJSON"
 
@@ -112,7 +111,7 @@ class SchemaKeeper:
     def expected_meta(self, schema: EmbeddingSchema, vector: VectorSpec) -> dict[str, Any]:
         """The metadata this store writes for ``schema``."""
         return {
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": self._layout.version,
             "dimension": schema.dimension,
             "model": schema.model,
             "storage_type": self._layout.name,
@@ -159,10 +158,12 @@ class SchemaKeeper:
                 )
 
     def _compare(self, stored: dict[str, Any], expected: dict[str, Any]) -> None:
-        if stored.get("schema_version") != SCHEMA_VERSION:
+        if stored.get("schema_version") != expected["schema_version"]:
             raise StoreError(
-                f"{self._meta_key} has schema version {stored.get('schema_version')!r}; this "
-                f"memcore-redis writes version {SCHEMA_VERSION}",
+                f"{self._meta_key} has schema version {stored.get('schema_version')!r} "
+                f"(storage_type={stored.get('storage_type')!r}); this "
+                f"memcore-redis writes version {expected['schema_version']} for "
+                f"{expected['storage_type']} storage",
                 operation="ensure_schema",
                 backend=BACKEND,
             )
