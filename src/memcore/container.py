@@ -19,7 +19,9 @@ order. Every layer satisfies the ports, and a setting turns each off.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from dependency_injector import containers, providers
 
@@ -34,6 +36,8 @@ from memcore.resilience.ratelimit import InProcessRateLimiter, Rate, RateLimiter
 from memcore.security.audit import AuditedStore, AuditSink, JsonlAuditSink, LoggingAuditSink
 from memcore.service import MemoryService
 from memcore.settings import MemcoreSettings, RetrySettings, load_settings
+
+PortT = TypeVar("PortT", MemoryStore, Embedder)
 
 
 def _retry_config(settings: RetrySettings) -> RetryConfig:
@@ -52,16 +56,36 @@ def _breaker(
     return CircuitBreaker(name, config, on_change=listener)
 
 
+@dataclass(frozen=True)
+class _Guards(Generic[PortT]):
+    """The retry, metrics and breaker layers of one port, innermost first."""
+
+    name: str
+    retrying: Callable[..., PortT]
+    instrumented: Callable[[PortT, Metrics], PortT]
+    breaking: Callable[[PortT, CircuitBreaker], PortT]
+
+    def wrap(self, port: PortT, settings: MemcoreSettings, metrics: Metrics | None) -> PortT:
+        """``port`` inside the layers its settings turn on."""
+        backend = port.backend
+        if settings.retry.enabled:
+            listener = metrics.retry_listener(backend) if metrics else None
+            port = self.retrying(port, _retry_config(settings.retry), on_retry=listener)
+        if metrics:
+            port = self.instrumented(port, metrics)
+        if settings.breaker.enabled:
+            port = self.breaking(port, _breaker(self.name, backend, settings, metrics))
+        return port
+
+
+_STORE_GUARDS = _Guards[MemoryStore]("store", RetryingStore, InstrumentedStore, BreakerStore)
+_EMBEDDER_GUARDS = _Guards[Embedder](
+    "embedder", RetryingEmbedder, InstrumentedEmbedder, BreakerEmbedder
+)
+
+
 def _create_store(settings: MemcoreSettings, metrics: Metrics | None) -> MemoryStore:
-    store = registry.stores.create(settings, settings.store)
-    backend = store.backend
-    if settings.retry.enabled:
-        listener = metrics.retry_listener(backend) if metrics else None
-        store = RetryingStore(store, _retry_config(settings.retry), on_retry=listener)
-    if metrics:
-        store = InstrumentedStore(store, metrics)
-    if settings.breaker.enabled:
-        store = BreakerStore(store, _breaker("store", backend, settings, metrics))
+    store = _STORE_GUARDS.wrap(registry.stores.create(settings, settings.store), settings, metrics)
     degradation = settings.degradation
     if degradation.policy == "degrade":
         outbox = Outbox(degradation.outbox_capacity, path=degradation.outbox_path)
@@ -116,15 +140,7 @@ def _audit_sink(settings: MemcoreSettings) -> AuditSink:
 
 def _create_embedder(settings: MemcoreSettings, metrics: Metrics | None) -> Embedder:
     embedder = registry.embedders.create(settings, settings.embedder)
-    backend = embedder.backend
-    if settings.retry.enabled:
-        listener = metrics.retry_listener(backend) if metrics else None
-        embedder = RetryingEmbedder(embedder, _retry_config(settings.retry), on_retry=listener)
-    if metrics:
-        embedder = InstrumentedEmbedder(embedder, metrics)
-    if settings.breaker.enabled:
-        embedder = BreakerEmbedder(embedder, _breaker("embedder", backend, settings, metrics))
-    return embedder
+    return _EMBEDDER_GUARDS.wrap(embedder, settings, metrics)
 
 
 def _create_rate_limits(settings: MemcoreSettings, metrics: Metrics | None) -> RateLimits | None:
