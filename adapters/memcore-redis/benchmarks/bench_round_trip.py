@@ -69,7 +69,7 @@ def documents() -> dict[str, float]:
         created_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
         metadata={"lang": "en", "channel": "voice"},
     )
-    doc = document(record, keep_created=False)
+    doc = document(record)
     text = orjson.dumps(doc)
     stdlib = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
     assert stdlib.encode(doc).encode() == text  # the same bytes either way

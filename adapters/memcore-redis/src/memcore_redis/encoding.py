@@ -148,12 +148,12 @@ def tag_fields(record: MemoryRecord) -> tuple[str, str, str]:
     return user_tag(record.user_id), kind_token(record.kind), ",".join(metadata)
 
 
-def document(record: MemoryRecord, *, keep_created: bool) -> dict[str, Any]:
+def document(record: MemoryRecord) -> dict[str, Any]:
     """What the tag fields and the key do not hold, with one-letter keys.
 
-    Empty metadata, context and source ids are left out. ``created_at`` is kept as ISO
-    text when its number cannot give it back exactly (an offset other than UTC, or a time
-    float seconds cannot hold to the µs), else, if ``keep_created``, as that number.
+    Empty metadata, context and source ids are left out. ``created_at`` is kept (as ISO
+    text) only when its numeric field cannot give it back exactly: an offset other than
+    UTC, or a time float seconds cannot hold to the µs.
     """
     doc: dict[str, Any] = {}
     if record.metadata:
@@ -168,17 +168,14 @@ def document(record: MemoryRecord, *, keep_created: bool) -> dict[str, Any]:
         if record.source_ids:
             doc["s"] = list(record.source_ids)
     created = record.created_at
-    seconds = created.timestamp()
-    if created.utcoffset() or _from_number(seconds) != created:
+    if created.utcoffset() or _from_number(created.timestamp()) != created:
         doc["c"] = created.isoformat()
-    elif keep_created:
-        doc["c"] = seconds
     return doc
 
 
-def document_json(record: MemoryRecord, *, keep_created: bool) -> bytes:
+def document_json(record: MemoryRecord) -> bytes:
     """:func:`document` as compact UTF-8 JSON (orjson: a tenth of the stdlib's time)."""
-    return orjson.dumps(document(record, keep_created=keep_created))
+    return orjson.dumps(document(record))
 
 
 def record_from_stored(
@@ -186,16 +183,11 @@ def record_from_stored(
 ) -> MemoryRecord:
     """Inverse of :func:`document` with the record's key, numeric and kind/outcome fields.
 
-    ``created`` is the numeric field's text (``None`` if the document has ``c``, ISO text
-    or a number);
+    ``created`` is the numeric field, as text or a number (unused if the document has ``c``);
     ``tokens`` the kind and outcome tag tokens, comma-separated (text or bytes).
     """
     data = doc if isinstance(doc, dict) else orjson.loads(doc)
-    kept = data.get("c")
-    if kept is None:
-        created_at = _from_number(float(created))
-    else:
-        created_at = datetime.fromisoformat(kept) if isinstance(kept, str) else _from_number(kept)
+    created_at = datetime.fromisoformat(data["c"]) if "c" in data else _from_number(float(created))
     metadata = data.get("m") or {}
     if "x" in data:
         text = tokens.decode() if isinstance(tokens, bytes) else str(tokens)

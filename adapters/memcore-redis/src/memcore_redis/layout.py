@@ -10,7 +10,7 @@ documents are readable JSON).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 import orjson
@@ -80,22 +80,14 @@ class VectorSpec:
         return ["VECTOR", self.algorithm, len(params), *params]
 
 
-@dataclass(frozen=True)
-class Stored:
-    """A record as read back: its document, numeric ``created_at`` (``None`` where the
-    document holds it) and kind/outcome tokens (see ``encoding.record_from_stored``).
+class Stored(NamedTuple):
+    """A record as read back: its document, numeric ``created_at`` (text or a number) and
+    kind/outcome tokens: the arguments of ``encoding.record_from_stored`` after the id.
     """
 
     doc: Any
     created: Any
     tokens: Any
-
-    @staticmethod
-    def parts(row: dict[bytes, Any]) -> tuple[Any, Any, Any]:
-        """``(doc, created, tokens)`` of a search or listing row fetched with
-        :meth:`Layout.returned` (names as raw bytes).
-        """
-        return row[_DOC_KEY], row.get(_CREATED_KEY), row[_TOKENS_KEY]
 
 
 class Layout(Protocol):
@@ -103,6 +95,8 @@ class Layout(Protocol):
 
     name: ClassVar[str]
     version: ClassVar[int]
+    #: The query dialect of searches and listings that return records.
+    dialect: ClassVar[int]
 
     def schema(self, key_prefix: str, vector: VectorSpec) -> list[str | int]:
         """The FT.CREATE arguments after the index name, for keys starting with ``key_prefix``."""
@@ -113,7 +107,13 @@ class Layout(Protocol):
         ...
 
     def returned(self) -> list[str]:
-        """The RETURN / LOAD items that fetch a :class:`Stored` (see :meth:`Stored.of`)."""
+        """The RETURN / LOAD items that fetch a :class:`Stored` (see :meth:`stored`)."""
+        ...
+
+    def stored(self, row: dict[bytes, Any]) -> Stored:
+        """The :class:`Stored` in a search or listing row (names as raw bytes) fetched
+        with :meth:`returned` and :attr:`dialect`.
+        """
         ...
 
     def read(self, key: str, *, vector: bool) -> Command:
@@ -144,6 +144,7 @@ class _Fields:
     name: ClassVar[str]
     #: The stored format's version, in the schema metadata; a change refuses old data.
     version: ClassVar[int]
+    dialect: ClassVar[int] = 2
     #: What follows ``TAG`` in a tag attribute's clause.
     tag_options: ClassVar[tuple[str, ...]] = ()
 
@@ -202,7 +203,7 @@ class HashLayout(_Fields):
             _SHORT["vector"],
             vector.tobytes(),
             _SHORT[DOC_FIELD],
-            document_json(record, keep_created=False),
+            document_json(record),
         )
 
     def returned(self) -> list[str]:
@@ -212,6 +213,9 @@ class HashLayout(_Fields):
             *(_SHORT["created_at"], "AS", CREATED_FIELD),
             *(_SHORT["kind"], "AS", TOKENS_FIELD),
         ]
+
+    def stored(self, row: dict[bytes, Any]) -> Stored:
+        return Stored(row[_DOC_KEY], row[_CREATED_KEY], row[_TOKENS_KEY])
 
     def read(self, key: str, *, vector: bool) -> Command:
         fields = (_SHORT[DOC_FIELD], _SHORT["created_at"], _SHORT["kind"])
@@ -231,15 +235,23 @@ class HashLayout(_Fields):
 _JSON_PATHS = {short: f"$.{short}" for short in _SHORT.values()}
 
 
+_RETURNED_KEYS = (_DOC_KEY, _CREATED_KEY, _TOKENS_KEY)
+
+
 @dataclass(frozen=True)
 class JsonLayout(_Fields):
     """Records as RedisJSON documents with the hash's fields: the vector is an array of
     numbers, ``created_at`` a number and the rest strings (``d`` is the same JSON text as
     the hash's: a nested object would cost about 1% more memory per record).
+
+    Searches and listings use dialect 3, which returns each value as the JSON array of
+    its matches: in dialect 2 a number comes back rounded to 12 digits, so ``created_at``
+    would lose its microseconds.
     """
 
     name = "json"
     version = 3  # 3: the hash's fields; 2: long names, d as an object, tags apart
+    dialect = 3
     tag_options = ("SEPARATOR", ",")
 
     def field(self, short: str) -> str:
@@ -253,16 +265,25 @@ class JsonLayout(_Fields):
             _SHORT["task"]: digests,
             _SHORT["created_at"]: record.created_at.timestamp(),
             _SHORT["vector"]: np.ascontiguousarray(vector, dtype=np.float32),
-            # RediSearch returns JSON numbers rounded to 12 digits: d keeps created_at.
-            _SHORT[DOC_FIELD]: document_json(record, keep_created=True).decode(),
+            _SHORT[DOC_FIELD]: document_json(record).decode(),
         }
         return ("JSON.SET", key, "$", orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY))
 
     def returned(self) -> list[str]:
-        return [_JSON_PATHS["d"], "AS", DOC_FIELD, _JSON_PATHS["k"], "AS", TOKENS_FIELD]
+        return [
+            *(_JSON_PATHS["d"], "AS", DOC_FIELD),
+            *(_JSON_PATHS["c"], "AS", CREATED_FIELD),
+            *(_JSON_PATHS["k"], "AS", TOKENS_FIELD),
+        ]
+
+    def stored(self, row: dict[bytes, Any]) -> Stored:
+        return Stored(*(orjson.loads(row[key])[0] for key in _RETURNED_KEYS))
 
     def read(self, key: str, *, vector: bool) -> Command:
-        paths = (_JSON_PATHS["d"], _JSON_PATHS["k"], *((_JSON_PATHS["v"],) if vector else ()))
+        paths = (
+            *(_JSON_PATHS[short] for short in "dck"),
+            *((_JSON_PATHS["v"],) if vector else ()),
+        )
         return ("JSON.GET", key, *paths)
 
     def decode(
@@ -273,10 +294,10 @@ class JsonLayout(_Fields):
         if reply is None:
             return None
         parts = orjson.loads(reply)
-        docs, tokens, vectors = (parts.get(_JSON_PATHS[short]) for short in "dkv")
-        if not docs or not tokens:
+        docs, created, tokens, vectors = (parts.get(_JSON_PATHS[short]) for short in "dckv")
+        if not docs or not created or not tokens:
             return None
-        stored = Stored(docs[0], None, tokens[0])
+        stored = Stored(docs[0], created[0], tokens[0])
         return stored, None if not vectors else np.asarray(vectors[0], dtype=np.float32)
 
 

@@ -45,7 +45,7 @@ from memcore_redis.encoding import (
 )
 from memcore_redis.errors import BACKEND, map_redis_errors
 from memcore_redis.health import HealthProbe
-from memcore_redis.layout import Stored, VectorSpec, layout_for
+from memcore_redis.layout import VectorSpec, layout_for
 from memcore_redis.query import (
     DISTANCE,
     Planner,
@@ -227,7 +227,11 @@ class RedisStore:
             reply[1::2], reply[2::2], strict=True
         )]  # fmt: skip
         if not self._by_key:
-            return [_hit(_record(user_id, record_id, row), row) for record_id, row in found]
+            stored = self._layout.stored
+            return [
+                _hit(record_from_stored(user_id, record_id, *stored(row)), row)
+                for record_id, row in found
+            ]
         records = await self._records(user_id, [record_id for record_id, _ in found], "search")
         # A record deleted between the search and the read is left out.
         return [_hit(records[i], row) for i, row in found if i in records]
@@ -271,7 +275,7 @@ class RedisStore:
             0,
             limit + 1,
             "DIALECT",
-            2,
+            self._layout.dialect,
         ]
         with map_redis_errors("list", user_id):
             reply = await call(self._client, *command)
@@ -279,7 +283,8 @@ class RedisStore:
         records = []
         for row in reply[1:]:
             values = _row(row)
-            records.append(_record(user_id, _text(values[b"__key"])[start:], values))
+            record_id = _text(values[b"__key"])[start:]
+            records.append(record_from_stored(user_id, record_id, *self._layout.stored(values)))
         return _page(records, limit)
 
     async def _list_by_key(
@@ -395,7 +400,7 @@ class RedisStore:
             len(returned),
             *returned,
             "DIALECT",
-            2,
+            self._layout.dialect,
         ]
 
     def _count_soon(self, user_id: str, prefilter: str) -> None:
@@ -484,9 +489,7 @@ class RedisStore:
             decoded = self._layout.decode(reply, spec)
             if decoded is not None:
                 stored, vector = decoded
-                record = record_from_stored(
-                    user_id, record_id, stored.doc, stored.created, stored.tokens
-                )
+                record = record_from_stored(user_id, record_id, *stored)
                 found.append((record, vector))
         return found
 
@@ -530,11 +533,6 @@ def _checked_rows(
         return normalized(array, spec.dtype)
     except ValueError as exc:
         raise ValidationError("embedding", str(exc), **context) from exc
-
-
-def _record(user_id: str, record_id: str, row: dict[bytes, Any]) -> MemoryRecord:
-    """A record from a search or listing row."""
-    return record_from_stored(user_id, record_id, *Stored.parts(row))
 
 
 def _page(records: Sequence[MemoryRecord], limit: int) -> Page[MemoryRecord]:
