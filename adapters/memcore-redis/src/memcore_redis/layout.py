@@ -27,9 +27,8 @@ Command = tuple[Any, ...]
 #: The names a search or listing returns each record's :class:`Stored` parts under.
 CREATED_FIELD = "created"
 TOKENS_FIELD = "tokens"
-_DOC_KEY, _CREATED_KEY, _TOKENS_KEY = (
-    name.encode() for name in (DOC_FIELD, CREATED_FIELD, TOKENS_FIELD)
-)
+#: The row names of a :class:`Stored`'s parts, as raw bytes.
+_RETURNED_KEYS = tuple(name.encode() for name in (DOC_FIELD, CREATED_FIELD, TOKENS_FIELD))
 _SHORT = {
     "user_id": "u",
     "kind": "k",
@@ -215,7 +214,7 @@ class HashLayout(_Fields):
         ]
 
     def stored(self, row: dict[bytes, Any]) -> Stored:
-        return Stored(row[_DOC_KEY], row[_CREATED_KEY], row[_TOKENS_KEY])
+        return Stored(*(row[key] for key in _RETURNED_KEYS))
 
     def read(self, key: str, *, vector: bool) -> Command:
         fields = (_SHORT[DOC_FIELD], _SHORT["created_at"], _SHORT["kind"])
@@ -233,9 +232,6 @@ class HashLayout(_Fields):
 
 
 _JSON_PATHS = {short: f"$.{short}" for short in _SHORT.values()}
-
-
-_RETURNED_KEYS = (_DOC_KEY, _CREATED_KEY, _TOKENS_KEY)
 
 
 @dataclass(frozen=True)
