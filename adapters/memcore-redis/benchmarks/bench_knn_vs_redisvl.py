@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
@@ -25,13 +26,9 @@ async def load(targets: dict[str, Any], workload: Workload) -> None:
     """The same records into every target, a user's in batches of 500."""
     for target in targets.values():
         await target.setup(workload)
-    for user in workload.users:
-        rows = [i for i, r in enumerate(workload.interventions) if r.user_id == user]
-        for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
-            records = [workload.interventions[i] for i in chunk]
-            for target in targets.values():
-                await target.ingest(user, records, workload.vectors[chunk])
+    for user, rows in workload.batches(500):
+        for target in targets.values():
+            await target.ingest(user, workload.interventions[rows], workload.vectors[rows])
 
 
 async def p50s(targets: dict[str, Any], workload: Workload, rounds: int) -> dict[str, list[float]]:
@@ -70,13 +67,20 @@ async def run(n: int, users: int, rounds: int) -> None:
             await target.aclose()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def cli(run: Callable[[int, int, int], Awaitable[None]], doc: str) -> None:
+    """Parse ``--n``, ``--users`` and ``--rounds`` and run ``run`` with them (the
+    command line of this benchmark and of ``bench_prefilter.py``).
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
     asyncio.run(run(args.n, args.users, args.rounds))
+
+
+def main() -> None:
+    cli(run, __doc__ or "")
 
 
 if __name__ == "__main__":

@@ -13,13 +13,12 @@ second with the server's own plan (what RedisVL sends). Prints each form's p50 a
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import random
 import time
 from typing import Any
 
 import numpy as np
+from bench_knn_vs_redisvl import cli
 
 from memcore.bench.workload import SEARCH_OUTCOME, Query, Workload, make_workload
 from memcore.domain import SearchFilter
@@ -101,12 +100,7 @@ async def run(n: int, users: int, rounds: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=100_000)
-    parser.add_argument("--users", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=4)
-    args = parser.parse_args()
-    asyncio.run(run(args.n, args.users, args.rounds))
+    cli(run, __doc__ or "")
 
 
 if __name__ == "__main__":
