@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import math
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -235,5 +236,9 @@ def normalized(vectors: NDArray[np.floating[Any]], dtype: type[np.floating[Any]]
         if not squares.all():
             msg = "rows must not be all zeros"
             raise ValueError(msg)
-    unit: NDArray[Any] = (wide / np.sqrt(squares)[:, np.newaxis]).astype(dtype, copy=False)
+    if len(wide) == 1:  # a single write or query: scaling by one scalar is cheaper
+        scaled = wide * (1.0 / math.sqrt(float(squares[0])))
+    else:
+        scaled = wide / np.sqrt(squares)[:, np.newaxis]
+    unit: NDArray[Any] = scaled.astype(dtype, copy=False)
     return unit

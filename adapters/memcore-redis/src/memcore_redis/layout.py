@@ -9,6 +9,7 @@ documents are readable JSON).
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, Protocol
 
@@ -27,8 +28,10 @@ Command = tuple[Any, ...]
 #: The names a search or listing returns each record's :class:`Stored` parts under.
 CREATED_FIELD = "created"
 TOKENS_FIELD = "tokens"
-#: The row names of a :class:`Stored`'s parts, as raw bytes.
-_RETURNED_KEYS = tuple(name.encode() for name in (DOC_FIELD, CREATED_FIELD, TOKENS_FIELD))
+#: A row's :class:`Stored` parts, read by their raw (bytes) names in one call.
+_RETURNED_PARTS = operator.itemgetter(
+    *(name.encode() for name in (DOC_FIELD, CREATED_FIELD, TOKENS_FIELD))
+)
 _SHORT = {
     "user_id": "u",
     "kind": "k",
@@ -214,7 +217,7 @@ class HashLayout(_Fields):
         ]
 
     def stored(self, row: dict[bytes, Any]) -> Stored:
-        return Stored(*(row[key] for key in _RETURNED_KEYS))
+        return Stored(*_RETURNED_PARTS(row))
 
     def read(self, key: str, *, vector: bool) -> Command:
         fields = (_SHORT[DOC_FIELD], _SHORT["created_at"], _SHORT["kind"])
@@ -273,7 +276,7 @@ class JsonLayout(_Fields):
         ]
 
     def stored(self, row: dict[bytes, Any]) -> Stored:
-        return Stored(*(orjson.loads(row[key])[0] for key in _RETURNED_KEYS))
+        return Stored(*(orjson.loads(value)[0] for value in _RETURNED_PARTS(row)))
 
     def read(self, key: str, *, vector: bool) -> Command:
         paths = (

@@ -64,9 +64,10 @@ def _user_clause(user_id: str) -> str:
     return f"@user_id:{{{escape_tag(user_tag(user_id))}}}"
 
 
+@functools.lru_cache(maxsize=4_096)
 def _tag(field: str, *values: str) -> str:
     # memcore's own tokens (kinds, outcomes, digests) are [a-z0-9_]: escaping changes
-    # nothing, but stays as defence in depth.
+    # nothing, but stays as defence in depth (cached: searches repeat their clauses).
     return f"@{field}:{{{' | '.join(escape_tag(value) for value in values)}}}"
 
 
