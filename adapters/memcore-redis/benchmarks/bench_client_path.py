@@ -31,7 +31,7 @@ from memcore.bench.runner import shuffled
 from memcore.bench.workload import make_workload
 from memcore_redis.bench import MemcoreRedisTarget, RedisFloor, RedisVLTarget
 
-EVICT = np.ones(64 * 1024 * 1024 // 8)  # larger than the machine's caches
+EVICT_BYTES = 64 * 1024 * 1024  # more than the machine's caches
 
 
 class Replay:
@@ -77,10 +77,10 @@ class Replay:
         AbstractConnection.read_response = self._read  # type: ignore[method-assign]
 
 
-async def _time(call: Callable[[], Awaitable[object]], *, cold: bool) -> float:
+async def _time(call: Callable[[], Awaitable[object]], evict: np.ndarray[Any, Any] | None) -> float:
     """µs of one call: after evicting the caches (cold) or right after the same call (warm)."""
-    if cold:
-        EVICT.sum()
+    if evict is not None:
+        evict.sum()
     else:
         await call()
     started = time.perf_counter()
@@ -95,12 +95,13 @@ async def _measure(
     targets: list[Any], operations: dict[str, Operation], turns: int
 ) -> dict[tuple[str, str, bool], list[float]]:
     """µs per call of every operation on every target, warm and cold, interleaved."""
+    evict = np.ones(EVICT_BYTES // 8)  # read before each cold call
     times: dict[tuple[str, str, bool], list[float]] = collections.defaultdict(list)
     for turn in range(turns):
         for name, operation in operations.items():
             for cold in (False, True):
                 for target in shuffled(targets, turn):
-                    spent = await _time(lambda: operation(target), cold=cold)  # noqa: B023 - awaited at once
+                    spent = await _time(lambda: operation(target), evict if cold else None)  # noqa: B023 - awaited at once
                     times[name, target.name, cold].append(spent)
     return times
 
