@@ -5,11 +5,14 @@ node, with the node's hash tag after it; a random token,
 ``SET NX``, so every process of a deployment shares it) and remembers it with the
 server's ``run_id``. Every new connection (start-up, reconnect after a restart or a
 failover) reads ``run_id`` again; when it changed, the server restarted, and the epoch
-key must still be there with the same token. If it is gone, the server came back
-without the data it had acknowledged (no persistence, a lost disk, a replica promoted
-before it synced): every call then raises :class:`~memcore.errors.DataLossError`
-instead of carrying on as if nothing happened. An epoch key missing while the schema
-key is present at start-up means keys were evicted or deleted underneath: the same.
+key must still be there with the same token. Either way the store's recent writes are
+sent again first (:mod:`memcore_redis.redo`): a server may lose the last seconds it
+acknowledged and keep the rest. If the epoch key is gone, the server came back without
+the data it had acknowledged (no persistence, a lost disk, a replica promoted before it
+synced): unless this store created that epoch and its redo log still holds every write
+it made, every call then raises :class:`~memcore.errors.DataLossError` instead of
+carrying on as if nothing happened. An epoch key missing while the schema key is
+present at start-up means keys were evicted or deleted underneath: the same.
 
 At start-up it also warns (logger ``memcore_redis``) when the server has no persistence
 (``appendonly no`` and no ``save`` points) or an evicting ``maxmemory-policy``.
@@ -17,6 +20,7 @@ At start-up it also warns (logger ``memcore_redis``) when the server has no pers
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from typing import Any
@@ -28,6 +32,7 @@ from redis.asyncio.connection import AbstractConnection
 from memcore.errors import DataLossError
 from memcore_redis.commands import call
 from memcore_redis.errors import BACKEND, map_redis_errors
+from memcore_redis.redo import RedoLog
 
 __all__ = ["DurabilityGuard"]
 
@@ -39,12 +44,15 @@ _EVICTING = ("allkeys-", "volatile-")
 class DurabilityGuard:
     """One store's watch on its server; :meth:`on_connect` runs on each new connection."""
 
-    def __init__(self, key_prefix: str, key_suffix: str = "") -> None:
+    def __init__(self, key_prefix: str, redo: RedoLog, key_suffix: str = "") -> None:
         self.epoch_key = f"{key_prefix}:epoch{key_suffix}"
         self.meta_key = f"{key_prefix}:meta{key_suffix}"
+        self.redo = redo
         self.run_id: str | None = None
         self.epoch: str | None = None
+        self.created_epoch = False
         self.lost = False
+        self._checking = asyncio.Lock()  # one connection checks (and redoes) at a time
 
     async def start(self, client: Redis) -> None:
         """Settle the epoch (before the schema key is written) and check the server's setup."""
@@ -57,6 +65,8 @@ class DurabilityGuard:
         self.run_id = str(info["run_id"])
         if created and had_schema:
             self._lose("the epoch key was missing while the schema key was there")
+        self.created_epoch = bool(created)
+        self.redo.add([("SET", self.epoch_key, self.epoch, "NX")])
         await self._warn_about_setup(client)
 
     async def on_connect(self, connection: AbstractConnection) -> None:
@@ -66,16 +76,31 @@ class DurabilityGuard:
             self._lose("data loss detected earlier")
         if self.run_id is None:
             return  # not started yet: nothing to compare with
+        async with self._checking:  # no command of this store runs before the redo
+            await self._check(connection)
+
+    async def _check(self, connection: AbstractConnection) -> None:
         await connection.send_command("INFO", "server")
         run_id = _field(await connection.read_response(), "run_id")
         if run_id == self.run_id:
             return
         await connection.send_command("GET", self.epoch_key)
         epoch = await connection.read_response()
-        if (epoch.decode() if isinstance(epoch, bytes) else epoch) != self.epoch:
+        kept = (epoch.decode() if isinstance(epoch, bytes) else epoch) == self.epoch
+        if not kept and not (self.created_epoch and self.redo.covers_all):
             await connection.disconnect()
             self._lose(f"the server restarted (run id {run_id}) without the epoch key")
-        logger.warning("Redis server restarted; its data survived", extra={"run_id": run_id})
+        try:
+            redone = await self.redo.replay(connection)
+        except BaseException:
+            await connection.disconnect()
+            raise
+        logger.warning(
+            "Redis server restarted (%s); the last %d acknowledged writes were sent again",
+            "epoch key kept" if kept else "epoch key lost, every write was in the redo log",
+            redone,
+            extra={"run_id": run_id},
+        )
         self.run_id = run_id
 
     def _lose(self, why: str) -> None:

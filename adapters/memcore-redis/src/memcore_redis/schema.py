@@ -25,7 +25,7 @@ from memcore.errors import (
 )
 from memcore_redis.commands import call
 from memcore_redis.errors import BACKEND, is_missing_index, map_redis_errors
-from memcore_redis.layout import Layout, VectorSpec
+from memcore_redis.layout import Command, Layout, VectorSpec
 from memcore_redis.settings import ENV_PREFIX
 
 SEARCH_MODULE = "search"
@@ -124,7 +124,7 @@ class SchemaKeeper:
         await self._check_modules()
         expected = self.expected_meta(schema, vector)
         with map_redis_errors("ensure_schema"):
-            written = await self._client.set(self._meta_key, json.dumps(expected), nx=True)
+            written = await call(self._client, *self._meta_command(expected))
             stored = (
                 expected if written else json.loads(await self._client.get(self._meta_key) or "{}")
             )
@@ -134,6 +134,21 @@ class SchemaKeeper:
             await self._create(vector)
         else:
             self._compare_index(info, schema)
+
+    def creation(self, schema: EmbeddingSchema, vector: VectorSpec) -> list[Command]:
+        """The commands that create what :meth:`ensure` creates, each harmless when it is
+        there already (``SET NX``; ``FT.CREATE`` answers "already exists").
+        """
+        return [
+            self._meta_command(self.expected_meta(schema, vector)),
+            self._create_command(vector),
+        ]
+
+    def _meta_command(self, expected: dict[str, Any]) -> Command:
+        return ("SET", self._meta_key, json.dumps(expected), "NX")
+
+    def _create_command(self, vector: VectorSpec) -> Command:
+        return ("FT.CREATE", self._index, *self._layout.schema(self._records_prefix, vector))
 
     @property
     def meta_key(self) -> str:
@@ -209,10 +224,9 @@ class SchemaKeeper:
             )
 
     async def _create(self, vector: VectorSpec) -> None:
-        args = self._layout.schema(self._records_prefix, vector)
         try:
             with map_redis_errors("ensure_schema"):
-                await call(self._client, "FT.CREATE", self._index, *args)
+                await call(self._client, *self._create_command(vector))
         except StoreError as exc:
             if "already exists" in str(exc.__cause__).lower():
                 return  # another process created it meanwhile; it was checked by meta

@@ -87,6 +87,21 @@ class RedisSettings(BaseSettings):
         description="'auto': brute force when a user's matching records are at most this many.",
     )
     delete_batch_size: int = Field(default=1_000, ge=1, le=10_000)
+    redo_window: float = Field(
+        default=5.0,
+        ge=0,
+        le=3_600,
+        description="Seconds of acknowledged writes kept to send again when the server "
+        "restarts (Redis may lose up to ~2 s of them with appendfsync everysec and a slow "
+        "disk; more when a lagging replica is promoted). 0 keeps none.",
+    )
+    redo_max_writes: int = Field(
+        default=10_000,
+        ge=1,
+        le=10_000_000,
+        description="At most this many commands kept for the redo: its memory is about "
+        "this many records' vector bytes and text.",
+    )
 
     @field_validator("storage_type", "tls_cert_reqs", "hybrid_policy", mode="before")
     @classmethod

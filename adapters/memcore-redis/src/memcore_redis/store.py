@@ -2,7 +2,8 @@
 
 One ``redis.asyncio`` connection pool per store, closed by :meth:`RedisStore.aclose`;
 its connections never re-send a command by themselves, and each new one checks the
-server did not lose its data (:mod:`memcore_redis.durability`).
+server did not lose its data (:mod:`memcore_redis.durability`), after sending again
+the writes of the last few seconds, which a server may lose (:mod:`memcore_redis.redo`).
 Every Redis call runs inside :func:`~memcore_redis.errors.map_redis_errors`.
 Round trips: an upsert batch is one MULTI/EXEC pipeline (records plus an index check);
 a search is one FT.SEARCH with the filters inside the KNN pre-filter; ``get``,
@@ -54,6 +55,7 @@ from memcore_redis.query import (
     filter_query,
     knn_query,
 )
+from memcore_redis.redo import RedoLog
 from memcore_redis.schema import SchemaKeeper
 from memcore_redis.settings import RedisSettings, load_redis_settings
 
@@ -77,7 +79,8 @@ class RedisStore:
         # On a cluster node, its own keys (index, schema, epoch) carry a tag of its slots.
         self.hash_tag = hash_tag
         suffix = f"{{{hash_tag}}}" if hash_tag else ""
-        self._guard = DurabilityGuard(self.settings.key_prefix, suffix)
+        self._redo = RedoLog(self.settings.redo_window, self.settings.redo_max_writes)
+        self._guard = DurabilityGuard(self.settings.key_prefix, self._redo, suffix)
         self._pool = connection_pool(self.settings, redis_connect_func=self._guard.on_connect)
         self._client: Redis = Redis(connection_pool=self._pool)
         # A cluster node's search module reads no keys outside its index name's slot, so
@@ -127,6 +130,8 @@ class RedisStore:
         )
         await self._guard.start(self._client)  # before the schema key: see durability.py
         await self._keeper.ensure(schema, vector)
+        for command in self._keeper.creation(schema, vector):
+            self._redo.add([command])
         self._schema, self._vector = schema, vector
 
     async def upsert(self, user_id: str, records: Sequence[MemoryRecord], vectors: Vectors) -> None:
@@ -152,6 +157,7 @@ class RedisStore:
                 _raise_first_error(replies[-2])
         if int(replies[-1][0]) != len(distinct):
             await self._remove_unindexed(user_id, distinct)
+        self._redo.add(writes)
 
     async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
         spec = self._require("get")
@@ -198,8 +204,11 @@ class RedisStore:
         if not ids:
             return 0
         keys = list(dict.fromkeys(record_key(self._prefix, user_id, i) for i in ids))
+        delete = ("DEL", *keys)
         with map_redis_errors("delete", user_id):
-            return int(await self._client.delete(*keys))
+            deleted = int(await call(self._client, *delete))
+        self._redo.add([delete])
+        return deleted
 
     async def search(
         self, user_id: str, vector: Vectors, k: int, filters: SearchFilter
@@ -346,7 +355,9 @@ class RedisStore:
             keys = (await self._ask(user_id, [find]))[0][1:]
             while keys:
                 # Delete this batch and look for the next one in the same round trip.
-                deleted, found = await round_trip(self._client, [("DEL", *keys), find])
+                delete = ("DEL", *keys)
+                deleted, found = await round_trip(self._client, [delete, find])
+                self._redo.add([delete])
                 removed += int(deleted)
                 keys = found[1:]
         return removed

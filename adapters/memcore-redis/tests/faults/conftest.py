@@ -32,6 +32,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fault(name): the report row a fault test fills")
+    config.addinivalue_line("markers", "appendfsync(policy): the fault server's AOF fsync")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -64,8 +65,9 @@ def pytest_terminal_summary(
 
 
 @pytest.fixture
-def fault_server(tmp_path: Path) -> Iterator[FaultServer]:
-    server = FaultServer(tmp_path / "data").start()
+def fault_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[FaultServer]:
+    marker = request.node.get_closest_marker("appendfsync")
+    server = FaultServer(tmp_path / "data", *(marker.args if marker else ())).start()
     yield server
     if not server.running:
         server.start()  # a test that killed it: let stop() clean up normally

@@ -1,4 +1,6 @@
-"""A server the fault tests may kill, freeze and restart, with AOF everysec."""
+"""A server the fault tests may kill, freeze and restart, with an AOF (``everysec``
+unless told otherwise).
+"""
 
 from __future__ import annotations
 
@@ -8,21 +10,36 @@ from pathlib import Path
 
 from memcore_redis.testing_server import EmbeddedRedis, free_port
 
-AOF_EVERYSEC = (
-    "--appendonly",
-    "yes",
-    "--appendfsync",
-    "everysec",
-    "--enable-debug-command",
-    "yes",
-)
-
 
 class FaultServer(EmbeddedRedis):
     """An embedded server on a fixed port and data directory, so a restart finds its AOF."""
 
-    def __init__(self, data_dir: Path) -> None:
-        super().__init__(port=free_port(), data_dir=data_dir, extra_args=AOF_EVERYSEC)
+    def __init__(self, data_dir: Path, appendfsync: str = "everysec") -> None:
+        aof = ("--appendonly", "yes", "--appendfsync", appendfsync)
+        debug = ("--enable-debug-command", "yes")
+        super().__init__(port=free_port(), data_dir=data_dir, extra_args=(*aof, *debug))
+        self.data_dir = data_dir
+
+    @property
+    def aof_written(self) -> int:
+        """Bytes in the AOF's current increment file (what a kill now would keep)."""
+        return self._increment().stat().st_size
+
+    def drop_aof_after(self, size: int) -> int:
+        """Cut the (stopped) server's AOF increment back to ``size`` bytes, as if the
+        writes after that point had been postponed by a slow disk when the server died;
+        return how many bytes were dropped.
+        """
+        assert not self.running
+        increment = self._increment()
+        dropped = increment.stat().st_size - size
+        with increment.open("r+b") as file:
+            file.truncate(size)
+        return dropped
+
+    def _increment(self) -> Path:
+        (increment,) = (self.data_dir / "appendonlydir").glob("*.incr.aof")
+        return increment
 
     @property
     def pid(self) -> int:
