@@ -1,7 +1,6 @@
 """With memcore-redis installed: /healthz turns 503 when the Redis server stops.
 
-Skipped in the core-only environment; runs wherever memcore-redis[server] is installed
-(the redis tox environment).
+Needs memcore-redis[server]: the redis tox environment runs it (the core ones leave it out).
 """
 
 from __future__ import annotations
@@ -15,8 +14,7 @@ import pytest
 
 from memcore.container import build_service
 from memcore.observability import start_metrics_server
-
-testing_server = pytest.importorskip("memcore_redis.testing_server")
+from memcore_redis import testing_server
 
 
 def _get(url: str) -> tuple[int, dict[str, object]]:

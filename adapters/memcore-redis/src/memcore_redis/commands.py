@@ -3,7 +3,7 @@
 :func:`call` sends one command. :func:`round_trip` sends several in one write on one
 pooled connection and reads every reply: a lean pipeline for the hot path, without the
 per-command bookkeeping of redis-py's ``Pipeline`` (no transaction, no response
-callbacks, raw RESP2 replies).
+callbacks, raw RESP2 replies). :func:`read_reply` reads one reply off a connection.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ async def round_trip(
     try:
         packed = b"".join([hiredis.pack_command(tuple(command)) for command in commands])
         await connection.send_packed_command(packed)
-        replies = [await _reply(connection) for _ in commands]
+        replies = [await read_reply(connection) for _ in commands]
     except BaseException:
         await connection.disconnect()
         raise
@@ -47,7 +47,7 @@ async def round_trip(
     return replies
 
 
-async def _reply(connection: Any) -> Any:
+async def read_reply(connection: Any) -> Any:
     """The next reply; an error reply is returned, not raised."""
     try:
         return await connection.read_response()

@@ -26,11 +26,12 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
 
+from memcore_redis.commands import read_reply
+from memcore_redis.layout import Command
+
 __all__ = ["RedoLog"]
 
 logger = logging.getLogger("memcore_redis")
-
-Command = Sequence[Any]
 
 # Error replies that say "not now": the replay is tried again on the next connection.
 _TRANSIENT = (OutOfMemoryError, ReadOnlyError)
@@ -91,7 +92,7 @@ class RedoLog:
         # Every reply is read before any is judged, so the connection stays in step.
         results = []
         for commands in entries:
-            replies = [await _reply(connection) for _ in range(_replies(commands))]
+            replies = [await read_reply(connection) for _ in range(_replies(commands))]
             results.append(replies[-1])  # a batch's EXEC: the list of its commands' replies
         for commands, result in zip(entries, results, strict=True):
             for reply in result if isinstance(result, list) else [result]:
@@ -117,11 +118,3 @@ def _check(reply: Any, commands: tuple[Command, ...]) -> None:
         raise RedisConnectionError(msg)
     if isinstance(reply, ResponseError) and "already exists" not in str(reply):
         logger.error("redo of an acknowledged write failed: %s (%s)", reply, commands[0][0])
-
-
-async def _reply(connection: AbstractConnection) -> Any:
-    """The next reply; an error reply is returned, not raised."""
-    try:
-        return await connection.read_response()
-    except ResponseError as error:
-        return error
