@@ -19,7 +19,7 @@ from memcore_redis.testing_server import free_port
 
 from .proxy import FaultProxy
 from .server import FaultServer
-from .workload import Stack, Tally, build_stack, verify, write_load
+from .workload import Stack, Tally, build_stack, describe, verify, write_load
 
 USERS, PER_USER = 10, 30
 
@@ -95,6 +95,7 @@ async def test_sigkill_losing_the_aof_tail(
         await asyncio.to_thread(fault_server.start)
 
     promised = await under_fault(stack, tally, kill_losing_the_tail())
+    tally.outcome = f"{describe(stack, tally)}; the AOF lost {dropped} bytes of acknowledged writes"
     await verify_after_restart(fault_server, stack, raw, tally, promised)
     assert dropped > 0
     assert_clean(tally)
