@@ -18,7 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -45,7 +45,9 @@ async def fill(store: MemoryStore, data: Data) -> float:
     return len(data.records) / (time.perf_counter() - start)
 
 
-async def alternate(stores: dict[str, MemoryStore], calls: list[Timed]) -> dict[str, list[float]]:
+async def alternate(
+    stores: dict[str, MemoryStore], calls: Sequence[Timed]
+) -> dict[str, list[float]]:
     """Each call on each store in turn; milliseconds per store."""
     times: dict[str, list[float]] = {name: [] for name in stores}
     for call in calls:

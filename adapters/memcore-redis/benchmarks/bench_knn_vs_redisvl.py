@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import numpy as np
@@ -67,7 +67,7 @@ async def run(n: int, users: int, rounds: int) -> None:
             await target.aclose()
 
 
-def cli(run: Callable[[int, int, int], Awaitable[None]], doc: str) -> None:
+def cli(run: Callable[[int, int, int], Coroutine[Any, Any, None]], doc: str) -> None:
     """Parse ``--n``, ``--users`` and ``--rounds`` and run ``run`` with them (the
     command line of this benchmark and of ``bench_prefilter.py``).
     """

@@ -31,11 +31,13 @@ from typing import Any
 import numpy as np
 import redis.asyncio as aioredis
 from numpy.typing import NDArray
+from redis.typing import EncodableT
 
 from memcore import MemoryService
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.domain import EmbeddingSchema, Intervention, Outcome, SearchFilter
 from memcore_redis import RedisSettings, RedisStore
+from memcore_redis.commands import call
 from memcore_redis.testing_server import EmbeddedRedis
 
 BATCH = 500
@@ -84,7 +86,8 @@ def make_data(n: int, users: int, dim: int, queries: int, seed: int = 7) -> Data
 
 
 def _unit(x: NDArray[Any]) -> NDArray[np.float32]:
-    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+    unit: NDArray[np.float32] = (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+    return unit
 
 
 def exact_top(data: Data, user: int, query: NDArray[np.float32], k: int = 10) -> set[str]:
@@ -118,7 +121,7 @@ async def used_memory(raw: aioredis.Redis) -> int:
 # -- the floor: raw redis-py -------------------------------------------------------------
 
 
-def floor_fields(record: Intervention, vector: NDArray[np.float32]) -> dict[str, Any]:
+def floor_fields(record: Intervention, vector: NDArray[np.float32]) -> dict[EncodableT, EncodableT]:
     return {
         "user_id": record.user_id,
         "kind": "intervention",
@@ -133,7 +136,7 @@ def floor_fields(record: Intervention, vector: NDArray[np.float32]) -> dict[str,
 
 
 async def floor_run(raw: aioredis.Redis, data: Data, dim: int, rvl: bool) -> dict[str, Any]:
-    await raw.execute_command(
+    await call(raw,
         "FT.CREATE", "floor-idx", "ON", "HASH", "PREFIX", 1, "floor:", "SCHEMA",
         "user_id", "TAG", "kind", "TAG", "outcome", "TAG", "task", "TAG",
         "created_at", "NUMERIC", "vec", "VECTOR", "HNSW", 10, "TYPE", "FLOAT32", "DIM", dim,
@@ -157,7 +160,7 @@ async def floor_run(raw: aioredis.Redis, data: Data, dim: int, rvl: bool) -> dic
     result["write_one"] = lambda: raw.hset(f"floor:s{next(fresh)}", mapping=one)
 
     async def knn(user: int, q: NDArray[np.float32]) -> list[str]:
-        reply = await raw.execute_command(
+        reply = await call(raw,
             "FT.SEARCH", "floor-idx", f"(@user_id:{{user\\-{user}}})=>[KNN 10 @vec $v]",
             "PARAMS", 2, "v", q.tobytes(), "DIALECT", 2,
         )  # fmt: skip
@@ -241,7 +244,7 @@ async def memcore_run(
 
             result |= await knn_figures(knn, data)
     finally:
-        await raw.execute_command("FT.DROPINDEX", store.index_name, "DD")
+        await call(raw, "FT.DROPINDEX", store.index_name, "DD")
         await raw.delete(f"{prefix}:meta")
         await store.aclose()
         await raw.aclose()
@@ -324,7 +327,7 @@ async def main() -> None:
         raw = aioredis.Redis.from_url(url, protocol=2)
         floor = await floor_run(raw, data, args.dim, rvl)
         f32 = await memcore_run(url, data, args.dim, args.n, floor)
-        await raw.execute_command("FT.DROPINDEX", "floor-idx", "DD")
+        await call(raw, "FT.DROPINDEX", "floor-idx", "DD")
         await raw.aclose()
         f16 = await memcore_run(url, data, args.dim, args.n, vector_datatype="FLOAT16")
         js = await memcore_run(url, data, args.dim, min(args.json_n, args.n), storage_type="json")

@@ -205,7 +205,7 @@ class RedisVLTarget(_ServerTarget):
         self.index: Any = None
 
     async def setup(self, workload: Workload) -> None:
-        from redisvl.index import AsyncSearchIndex  # type: ignore[import-untyped, import-not-found, unused-ignore]  # noqa: PLC0415 - optional peer
+        from redisvl.index import AsyncSearchIndex  # noqa: PLC0415 - optional peer
 
         schema = {
             "index": {"name": "rvl-idx", "prefix": RVL_PREFIX, "storage_type": self.storage_type},
@@ -253,8 +253,8 @@ class RedisVLTarget(_ServerTarget):
         await self._load([record], vector[None, :])
 
     async def knn(self, query: Query, k: int) -> list[str]:
-        from redisvl.query import VectorQuery  # type: ignore[import-untyped, import-not-found, unused-ignore]  # noqa: PLC0415 - optional peer
-        from redisvl.query.filter import Tag  # type: ignore[import-untyped, import-not-found, unused-ignore]  # noqa: PLC0415
+        from redisvl.query import VectorQuery  # noqa: PLC0415 - optional peer
+        from redisvl.query.filter import Tag  # noqa: PLC0415
 
         matching = (
             (Tag("user_id") == query.user)
