@@ -136,8 +136,8 @@ def floor_fields(record: Intervention, vector: NDArray[np.float32]) -> dict[Enco
 
 
 async def floor_run(raw: aioredis.Redis, data: Data, dim: int, rvl: bool) -> dict[str, Any]:
-    await call(raw,
-        "FT.CREATE", "floor-idx", "ON", "HASH", "PREFIX", 1, "floor:", "SCHEMA",
+    await call(
+        raw, "FT.CREATE", "floor-idx", "ON", "HASH", "PREFIX", 1, "floor:", "SCHEMA",
         "user_id", "TAG", "kind", "TAG", "outcome", "TAG", "task", "TAG",
         "created_at", "NUMERIC", "vec", "VECTOR", "HNSW", 10, "TYPE", "FLOAT32", "DIM", dim,
         "DISTANCE_METRIC", "COSINE", "M", 16, "EF_CONSTRUCTION", 200,
@@ -160,8 +160,8 @@ async def floor_run(raw: aioredis.Redis, data: Data, dim: int, rvl: bool) -> dic
     result["write_one"] = lambda: raw.hset(f"floor:s{next(fresh)}", mapping=one)
 
     async def knn(user: int, q: NDArray[np.float32]) -> list[str]:
-        reply = await call(raw,
-            "FT.SEARCH", "floor-idx", f"(@user_id:{{user\\-{user}}})=>[KNN 10 @vec $v]",
+        reply = await call(
+            raw, "FT.SEARCH", "floor-idx", f"(@user_id:{{user\\-{user}}})=>[KNN 10 @vec $v]",
             "PARAMS", 2, "v", q.tobytes(), "DIALECT", 2,
         )  # fmt: skip
         return [key.decode().removeprefix("floor:") for key in reply[1::2]]
