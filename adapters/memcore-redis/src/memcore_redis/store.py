@@ -511,7 +511,9 @@ class RedisStore:
             indexed = {_text(key) for key in reply[1:]}
             failed = [key for key in keys if key not in indexed]
             if failed:
-                await self._client.delete(*failed)
+                delete = ("DEL", *failed)
+                await call(self._client, *delete)
+                self._redo.add([delete])
         raise StoreError(
             f"{len(failed)} of {len(keys)} records were written but RediSearch could not index "
             f"them in {self._index!r} (does the index still match the schema?); they were removed",
