@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from memcore.bench.cli import app
 from memcore.bench.report import METRICS, Run, TargetInfo, markdown, percentile, ratio, rows
 from memcore.bench.runner import Figures, run_targets, shuffled, traced_bytes
+from memcore.bench.suite import Config
 from memcore.bench.targets import NumpyFloor, in_memory_target
 from memcore.bench.workload import SEARCH_OUTCOME, make_workload
 
@@ -114,3 +115,26 @@ def test_the_command_writes_markdown_and_json(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["meta"]["config"]["sizes"] == [400]
     assert {row["target"] for row in data["rows"]} == {"memcore in-memory", "numpy floor"}
+
+
+def test_large_users_run_each_size_below_a_million_again_with_ten_users() -> None:
+    config = Config(sizes=(10_000, 1_000_000), large_users=True)
+    assert config.shapes() == [
+        (10_000, 10, ""),
+        (1_000_000, 1_000, ""),
+        (10_000, 10, "ten-users"),
+    ]
+
+
+def test_the_large_users_get_their_own_tables(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["--quick", "--n", "400", "--users", "4", "--large-users", "--no-redis",
+         "--no-embedding", "--no-plots", "--out", str(tmp_path)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = (tmp_path / "results.md").read_text()
+    assert "### N = 400 interventions (4 users" in report
+    assert "### N = 400 interventions (10 users" in report
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    assert {row["users"] for row in rows} == {4, 10}

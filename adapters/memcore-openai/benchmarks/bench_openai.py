@@ -2,7 +2,7 @@
 
 Run from the repository root (about 20 seconds):
 
-    /work/venv/bin/python adapters/memcore-openai/benchmarks/bench_openai.py
+    python adapters/memcore-openai/benchmarks/bench_openai.py
 
 Both sides use the real AsyncOpenAI client (retries off), the same server, texts,
 model and dimensions; calls alternate so load changes hit both alike. The adapter adds

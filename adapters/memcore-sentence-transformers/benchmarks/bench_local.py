@@ -1,9 +1,8 @@
 """Benchmarks of the local embedder against bare sentence-transformers, in one process.
 
-Run it (about half a minute on 2 cores):
+Run it from the repository root (about half a minute on 2 cores):
 
-    cd adapters/memcore-sentence-transformers
-    HF_HUB_OFFLINE=1 /work/venv/bin/python benchmarks/bench_local.py
+    HF_HUB_OFFLINE=1 python adapters/memcore-sentence-transformers/benchmarks/bench_local.py
 
 1. batched throughput: ``embed(texts)`` vs ``SentenceTransformer.encode(texts)`` on the
    same model object and texts (target >= 0.9x);

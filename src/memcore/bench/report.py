@@ -30,7 +30,7 @@ class TargetInfo:
 
 @dataclass(frozen=True)
 class Run:
-    """All targets' figures at one N."""
+    """All targets' figures at one N. ``shape`` names a run of unusual users (plotted apart)."""
 
     n: int
     users: int
@@ -39,6 +39,7 @@ class Run:
     k: int
     targets: tuple[TargetInfo, ...]
     figures: dict[str, Figures]
+    shape: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ def rows(run: Run) -> list[dict[str, Any]]:
                 continue
             row: dict[str, Any] = {
                 "n": run.n,
+                "users": run.users,
                 "metric": metric.key,
                 "target": target.name,
                 "family": target.family,
@@ -163,8 +165,11 @@ def plots_available() -> bool:
     return importlib.util.find_spec("matplotlib") is not None
 
 
-def plot(runs: Sequence[Run], out_dir: Path) -> list[Path]:
-    """Filtered KNN p50 vs N (log-log) and ingest throughput per target, as PNGs."""
+def plot(runs: Sequence[Run], out_dir: Path, shape: str = "") -> list[Path]:
+    """Filtered KNN p50 vs N (log-log) and ingest throughput per target, as PNGs.
+
+    A ``shape`` (runs of unusual users) goes in the titles and the file names.
+    """
     import matplotlib as mpl  # type: ignore[import-not-found, unused-ignore]  # noqa: PLC0415 - optional extra
 
     mpl.use("Agg")  # files only, never a window
@@ -192,10 +197,11 @@ def plot(runs: Sequence[Run], out_dir: Path) -> list[Path]:
             ax.set_yscale("log")
         ax.set_xlabel("N (interventions)")
         ax.set_ylabel(ylabel)
-        ax.set_title(title)
+        ax.set_title(f"{title} ({shape.replace('-', ' ')})" if shape else title)
         ax.grid(visible=True, which="both", alpha=0.3)
         ax.legend(fontsize="small")
-        path = out_dir / f"bench-{key.replace('_', '-')}.png"
+        name = "-".join(("bench", key.replace("_", "-"), *([shape] if shape else [])))
+        path = out_dir / f"{name}.png"
         fig.savefig(path, dpi=110, bbox_inches="tight")
         plt.close(fig)
         written.append(path)

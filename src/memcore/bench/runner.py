@@ -4,16 +4,23 @@ Each batch, write and query goes to every target in turn, in an order drawn afre
 time, so machine drift (other processes, CPU frequency, a server's background work) lands
 on all of them alike: no target always runs first, last, or right after the same other
 target (whose leftover work, such as its server's lazy frees, it would otherwise inherit).
+
+All targets share this process, so the timed phases run with what ingest built frozen out of
+the garbage collector's reach (:func:`gc.freeze`, as a long-running service does after
+start-up): otherwise a full collection walking one target's heap, the in-memory store's
+million records, say, lands as a pause on whichever target happens to be running.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import gc
 import random
 import time
 import tracemalloc
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -52,7 +59,7 @@ async def run_targets(
     workload: Workload,
     targets: Sequence[Target],
     *,
-    writes: int = 300,
+    writes: int = 1_000,
     health_checks: int = 200,
 ) -> dict[str, Figures]:
     """Measure every target on ``workload``; closes the targets."""
@@ -63,13 +70,25 @@ async def run_targets(
         await _ingest(workload, targets, figures)
         for target in targets:
             await target.load_reflections(workload)
-        await _knn(workload, targets, figures)
-        await _writes(workload, targets, figures, writes)
-        await _health(targets, figures, health_checks)
+        with _heap_frozen():
+            await _knn(workload, targets, figures)
+            await _writes(workload, targets, figures, writes)
+            await _health(targets, figures, health_checks)
     finally:
         for target in targets:
             await target.aclose()
     return figures
+
+
+@contextmanager
+def _heap_frozen() -> Iterator[None]:
+    """Every object alive now out of the collector's reach until the block ends."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 async def _ingest(

@@ -6,6 +6,7 @@ import datetime as dt
 import importlib.util
 import os
 import platform
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 from memcore.bench.embedding import embedding_figures
 from memcore.bench.report import Run, TargetInfo, markdown, plot, plots_available, to_json
 from memcore.bench.runner import run_targets, traced_bytes
+from memcore.bench.scripts import ScriptRun
+from memcore.bench.scripts import markdown as scripts_markdown
 from memcore.bench.targets import NumpyFloor, Target, in_memory_target
 from memcore.bench.workload import make_workload
 
@@ -23,22 +26,27 @@ QUICK_N = (2_000,)
 DEFAULT_N = (10_000, 100_000)
 MILLION = 1_000_000
 RECORDS_PER_USER = 1_000
+LARGE_USERS = 10
 
 
 @dataclass(frozen=True)
 class Config:
-    """What to run. ``users`` 0 means one user per :data:`RECORDS_PER_USER` records."""
+    """What to run. ``users`` 0 means one user per :data:`RECORDS_PER_USER` records.
+
+    ``large_users`` runs each size below a million again with :data:`LARGE_USERS` users.
+    """
 
     sizes: tuple[int, ...] = DEFAULT_N
     users: int = 0
     dimension: int = 384
-    queries: int = 300
-    writes: int = 300
+    queries: int = 1_000
+    writes: int = 1_000
     health_checks: int = 200
     embed_texts: int = 256
     embedding: bool = True
     redis: bool = True
     json_max: int = 100_000
+    large_users: bool = False
     plots: bool = True
     seed: int = 7
 
@@ -57,6 +65,13 @@ class Config:
     def users_for(self, n: int) -> int:
         """Users sharing ``n`` records: many users of a realistic size each."""
         return self.users or max(10, n // RECORDS_PER_USER)
+
+    def shapes(self) -> list[tuple[int, int, str]]:
+        """Every run's N, users and shape (``""``, or ``"ten-users"`` for the large users)."""
+        shapes = [(n, self.users_for(n), "") for n in self.sizes]
+        if self.large_users:
+            shapes += [(n, LARGE_USERS, "ten-users") for n in self.sizes if n < MILLION]
+        return shapes
 
 
 def redis_unavailable(config: Config) -> str | None:
@@ -109,10 +124,10 @@ async def run_suite(config: Config) -> tuple[list[Run], dict[str, Any], list[str
     elif not with_redisvl:
         notes.append("RedisVL not installed: the RedisVL column is empty (pip install redisvl)")
     runs = []
-    for n in config.sizes:
+    for n, users, shape in config.shapes():
         workload = make_workload(
             n,
-            users=config.users_for(n),
+            users=users,
             dimension=config.dimension,
             queries=config.queries,
             seed=config.seed,
@@ -135,12 +150,13 @@ async def run_suite(config: Config) -> tuple[list[Run], dict[str, Any], list[str
         runs.append(
             Run(
                 n=n,
-                users=config.users_for(n),
+                users=users,
                 dimension=config.dimension,
                 queries=len(workload.queries),
                 k=workload.k,
                 targets=infos,
                 figures=figures,
+                shape=shape,
             )
         )
     embedding = (
@@ -161,9 +177,18 @@ async def run_suite(config: Config) -> tuple[list[Run], dict[str, Any], list[str
 
 
 def write_report(
-    runs: list[Run], meta: dict[str, Any], notes: list[str], out_dir: Path, command: str
+    runs: list[Run],
+    meta: dict[str, Any],
+    notes: list[str],
+    out_dir: Path,
+    command: str,
+    *,
+    scripts: Sequence[ScriptRun] = (),
 ) -> list[Path]:
-    """Write ``results.md``, ``results.json`` and (with matplotlib) the plots to ``out_dir``."""
+    """Write ``results.md``, ``results.json`` and (with matplotlib) the plots to ``out_dir``.
+
+    ``scripts``: the per-issue scripts' runs (``--scripts``), listed after the tables.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     header = [
         "# Benchmark results",
@@ -186,10 +211,14 @@ def write_report(
         header += [f"| {key} | {value:,.2f} |" for key, value in embedding.items()]
         header.append("")
     written = [out_dir / "results.md", out_dir / "results.json"]
-    written[0].write_text("\n".join(header) + "\n" + markdown(runs, notes), encoding="utf-8")
+    report = "\n".join(header) + "\n" + markdown(runs, notes)
+    if scripts:
+        report += "\n" + scripts_markdown(scripts, out_dir)
+    written[0].write_text(report, encoding="utf-8")
     written[1].write_text(to_json(runs, meta) + "\n", encoding="utf-8")
     if meta["config"]["plots"] and plots_available():
-        written += plot(runs, out_dir)
+        for shape in dict.fromkeys(run.shape for run in runs):
+            written += plot([run for run in runs if run.shape == shape], out_dir, shape)
     elif meta["config"]["plots"]:
         notes.append("plots skipped: matplotlib not installed (pip install 'memcore[bench]')")
     return written

@@ -98,7 +98,7 @@ def make_workload(
     *,
     users: int,
     dimension: int = 384,
-    queries: int = 300,
+    queries: int = 1_000,
     k: int = 10,
     reflection_share: float = 0.1,
     seed: int = 7,
