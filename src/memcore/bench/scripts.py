@@ -126,5 +126,6 @@ def markdown(runs: Sequence[ScriptRun], out_dir: Path) -> str:
     for run in runs:
         where = run.output.relative_to(out_dir).as_posix()
         result = f"failed: {run.failure.splitlines()[0]}" if run.failure else "ok"
+        result = result.replace("|", "\\|")  # a pipe in a script's error would split the row
         lines.append(f"| `{run.command}` | [{where}]({where}) | {run.seconds:,.0f} | {result} |")
     return "\n".join(lines) + "\n"
