@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from memcore.errors import ConfigurationError
+from memcore.state import default_state_dir
 from memcore.validation import Limits
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "RateLimitSettings",
     "RetrySettings",
     "load_settings",
+    "state_dir",
 ]
 
 ENV_PREFIX = "MEMCORE_"
@@ -225,6 +227,11 @@ class MemcoreSettings(BaseSettings):
     )
 
     store: str = Field(default="memory", description="Store backend name (entry point).")
+    state_dir: Path | None = Field(
+        default=None,
+        description="Directory for state that must survive a crash (durable outbox, CLI "
+        "snapshot, data epochs); unset: the platform's per-user state directory.",
+    )
     embedder: str = Field(
         default="auto",
         description="Embedder backend name (entry point); `auto` is `local` when "
@@ -242,6 +249,11 @@ class MemcoreSettings(BaseSettings):
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+
+
+def state_dir(settings: MemcoreSettings) -> Path:
+    """``settings.state_dir``, or the platform's per-user state directory."""
+    return settings.state_dir if settings.state_dir is not None else default_state_dir()
 
 
 def load_settings(**overrides: Any) -> MemcoreSettings:
