@@ -108,9 +108,11 @@ async def record_intervention(request: Request) -> JSONResponse:
     """``POST /v1/users/{user_id}/interventions``."""
     body = await _body(request)
     fields = _pick(body, INTERVENTION_FIELDS, "intervention_text")
-    record = await _memory(request).record_intervention(
-        request.path_params["user_id"], body["intervention_text"], **fields
-    )
+    record = (
+        await _memory(request).record_intervention(
+            request.path_params["user_id"], body["intervention_text"], **fields
+        )
+    ).record
     return JSONResponse(record_to_dict(record), status_code=201)
 
 
@@ -118,9 +120,11 @@ async def record_reflection(request: Request) -> JSONResponse:
     """``POST /v1/users/{user_id}/reflections``."""
     body = await _body(request)
     fields = _pick(body, REFLECTION_FIELDS, "text")
-    record = await _memory(request).record_reflection(
-        request.path_params["user_id"], body["text"], **fields
-    )
+    record = (
+        await _memory(request).record_reflection(
+            request.path_params["user_id"], body["text"], **fields
+        )
+    ).record
     return JSONResponse(record_to_dict(record), status_code=201)
 
 

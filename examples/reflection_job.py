@@ -100,13 +100,15 @@ async def reflect(
         sources = "\n".join(sorted(insight.source_ids))
         key = hashlib.sha256(f"reflection\n{user_id}\n{sources}".encode()).hexdigest()
         reflections.append(
-            await memory.record_reflection(
-                user_id,
-                insight.text,
-                source_ids=insight.source_ids,
-                metadata={"job": "reflection", "since": since.isoformat()},
-                idempotency_key=key,
-            )
+            (
+                await memory.record_reflection(
+                    user_id,
+                    insight.text,
+                    source_ids=insight.source_ids,
+                    metadata={"job": "reflection", "since": since.isoformat()},
+                    idempotency_key=key,
+                )
+            ).record
         )
     return reflections
 

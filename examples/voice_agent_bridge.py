@@ -32,7 +32,7 @@ from typing import ClassVar, Literal, Protocol
 
 import memcore
 from memcore import Intervention, MemcoreError, MemoryService, Outcome, new_id
-from memcore.resilience import is_retryable, track_degradation
+from memcore.resilience import is_retryable
 
 logger = logging.getLogger("examples.voice_agent_bridge")
 
@@ -110,23 +110,22 @@ class VoiceAgentBridge:
 
     async def remember(self, turn: Turn, outcome: Outcome | str) -> WriteResult:
         """Record the turn's intervention with the outcome the agent observed."""
-        with track_degradation() as status:
-            try:
-                await self.memory.record_intervention(
-                    turn.user_id,
-                    turn.reply,
-                    task=turn.task,
-                    context=turn.situation,
-                    outcome=outcome,
-                    metadata={"channel": "voice"},
-                    id=turn.intervention_id,  # a retried turn lands on the same record
-                )
-            except MemcoreError as exc:
-                if not is_retryable(exc):
-                    raise
-                logger.warning("intervention not recorded: %s", exc)
-                return "skipped"
-        return "deferred" if status.deferred else "stored"
+        try:
+            receipt = await self.memory.record_intervention(
+                turn.user_id,
+                turn.reply,
+                task=turn.task,
+                context=turn.situation,
+                outcome=outcome,
+                metadata={"channel": "voice"},
+                id=turn.intervention_id,  # a retried turn lands on the same record
+            )
+        except MemcoreError as exc:
+            if not is_retryable(exc):
+                raise
+            logger.warning("intervention not recorded: %s", exc)
+            return "skipped"
+        return "deferred" if receipt.deferred else "stored"
 
     async def _recall(
         self, user_id: str, situation: str, task: str
@@ -134,21 +133,20 @@ class VoiceAgentBridge:
         search = self.memory.search_interventions(
             user_id, situation, k=self.k, filters={"outcome": "task_completed", "task": task}
         )
-        with track_degradation() as status:
-            try:
-                hits = await asyncio.wait_for(search, self.recall_budget_s)
-            except asyncio.TimeoutError:
-                logger.warning(
-                    "recall over budget (%.0f ms); speaking without memory",
-                    self.recall_budget_s * 1e3,
-                )
-                return [], "unavailable"
-            except MemcoreError as exc:
-                if not is_retryable(exc):
-                    raise
-                logger.warning("recall failed: %s; speaking without memory", exc)
-                return [], "unavailable"
-        return [hit.record for hit in hits], "degraded" if status.degraded else "ok"
+        try:
+            hits = await asyncio.wait_for(search, self.recall_budget_s)
+        except asyncio.TimeoutError:
+            logger.warning(
+                "recall over budget (%.0f ms); speaking without memory",
+                self.recall_budget_s * 1e3,
+            )
+            return [], "unavailable"
+        except MemcoreError as exc:
+            if not is_retryable(exc):
+                raise
+            logger.warning("recall failed: %s; speaking without memory", exc)
+            return [], "unavailable"
+        return [hit.record for hit in hits], "ok" if hits.complete else "degraded"
 
 
 SCRIPT = (

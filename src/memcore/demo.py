@@ -64,7 +64,7 @@ async def seed(memory: MemoryService) -> None:
             for day, (task, context, said, outcomes) in enumerate(_SCRIPT)
         ]
         recorded = await memory.record_interventions(user, items)
-        worked = [r for r in recorded if r.outcome is Outcome.TASK_COMPLETED]
+        worked = [r for r in recorded.records if r.outcome is Outcome.TASK_COMPLETED]
         await memory.record_reflection(
             user,
             "Responds well to: " + "; ".join(r.task for r in worked),

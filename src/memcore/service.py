@@ -28,10 +28,12 @@ from memcore.domain import (
     MetadataValue,
     Outcome,
     Page,
+    Receipt,
     RecordKind,
     Reflection,
     SearchFilter,
     SearchResults,
+    Status,
     new_id,
     utcnow,
 )
@@ -174,11 +176,13 @@ class MemoryService:
         id: str | None = None,  # noqa: A002 - the record's id, named as on the record
         idempotency_key: str | None = None,
         embedding: Vectors | None = None,
-    ) -> Intervention:
-        """Store one intervention and return it (with its id).
+    ) -> Receipt[Intervention]:
+        """Store one intervention; the receipt holds it (with its id) and its status.
 
         ``id`` or ``idempotency_key`` make the write idempotent: a retry lands on the same
-        record. ``embedding`` skips the embedder (it must match its dimension).
+        record. ``embedding`` skips the embedder (it must match its dimension). The status
+        is ``stored``, or ``deferred`` when the store was unavailable and the write waits
+        in the outbox.
         """
         record = self._intervention(
             user_id,
@@ -193,8 +197,7 @@ class MemoryService:
                 "idempotency_key": idempotency_key,
             },
         )
-        await self._write(user_id, [record], embedding)
-        return record
+        return await self._write(user_id, [record], embedding)
 
     @observed("record_interventions")
     async def record_interventions(
@@ -203,7 +206,7 @@ class MemoryService:
         items: Sequence[Mapping[str, Any]],
         *,
         embeddings: Vectors | None = None,
-    ) -> list[Intervention]:
+    ) -> Receipt[Intervention]:
         """Store many interventions of one user with one embed call and one store call.
 
         Each item is a mapping with the keyword arguments of :meth:`record_intervention`.
@@ -214,8 +217,7 @@ class MemoryService:
             raise ValidationError("items", "must be a list of intervention mappings")
         validate_batch_size(len(items), self.limits)
         records = [self._intervention(user_id, item, f"items[{i}]") for i, item in enumerate(items)]
-        await self._write(user_id, records, embeddings)
-        return records
+        return await self._write(user_id, records, embeddings)
 
     @observed("search_interventions")
     async def search_interventions(
@@ -248,8 +250,10 @@ class MemoryService:
         id: str | None = None,  # noqa: A002
         idempotency_key: str | None = None,
         embedding: Vectors | None = None,
-    ) -> Reflection:
-        """Store one reflection drawn from the interventions ``source_ids`` and return it."""
+    ) -> Receipt[Reflection]:
+        """Store one reflection drawn from the interventions ``source_ids``; see
+        :meth:`record_intervention` for the receipt.
+        """
         user_id = validate_user_id(user_id)
         validate_text(text, "text", self.limits.max_text_chars)
         record = validate_reflection(
@@ -263,8 +267,7 @@ class MemoryService:
             ),
             self.limits,
         )
-        await self._write(user_id, [record], embedding)
-        return record
+        return await self._write(user_id, [record], embedding)
 
     @observed("search_reflections")
     async def search_reflections(
@@ -418,13 +421,15 @@ class MemoryService:
 
     async def _write(
         self, user_id: str, records: Sequence[RecordT], embeddings: Vectors | None
-    ) -> None:
+    ) -> Receipt[RecordT]:
         await self._admit(user_id, "write")
         if embeddings is None:
             vectors = await self._embed([record.embedding_text() for record in records])
         else:
             vectors = validate_embeddings(embeddings, len(records), self.embedder.dimension)
-        await self.store.upsert(user_id, records, vectors)
+        with track_degradation() as status:
+            await self.store.upsert(user_id, records, vectors)
+        return Receipt(tuple(records), Status.DEFERRED if status.deferred else Status.STORED)
 
     async def _search(
         self,
@@ -446,12 +451,12 @@ class MemoryService:
                 if not (self.degrade_searches and exc.retryable):
                     raise
                 note_degraded()  # the embedder is away: an empty answer beats silence
-                return SearchResults(degraded=True)
+                return SearchResults(status=Status.DEGRADED)
         else:
             vector = validate_embeddings(query, 1, self.embedder.dimension)[0]
         with track_degradation() as status:
             hits = await self.store.search(user_id, vector, k, narrowed)
-        return SearchResults(hits, degraded=status.degraded)
+        return SearchResults(hits, status=Status.DEGRADED if status.degraded else Status.COMPLETE)
 
     async def _embed(self, texts: Sequence[str]) -> Vectors:
         vectors = await self.embedder.embed(texts)

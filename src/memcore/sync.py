@@ -19,6 +19,7 @@ from memcore.domain import (
     MemoryRecord,
     MemoryStats,
     Page,
+    Receipt,
     Reflection,
     SearchFilter,
     SearchHit,
@@ -68,17 +69,17 @@ class SyncMemoryService:
 
     def record_intervention(
         self, user_id: str, intervention_text: str, **kwargs: Any
-    ) -> Intervention:
+    ) -> Receipt[Intervention]:
         """See :meth:`MemoryService.record_intervention`."""
         return self._run(self.service.record_intervention(user_id, intervention_text, **kwargs))
 
     def record_interventions(
         self, user_id: str, items: Sequence[Mapping[str, Any]], **kwargs: Any
-    ) -> list[Intervention]:
+    ) -> Receipt[Intervention]:
         """See :meth:`MemoryService.record_interventions`."""
         return self._run(self.service.record_interventions(user_id, items, **kwargs))
 
-    def record_reflection(self, user_id: str, text: str, **kwargs: Any) -> Reflection:
+    def record_reflection(self, user_id: str, text: str, **kwargs: Any) -> Receipt[Reflection]:
         """See :meth:`MemoryService.record_reflection`."""
         return self._run(self.service.record_reflection(user_id, text, **kwargs))
 

@@ -42,8 +42,10 @@ async def exercise(memory: MemoryService) -> list[object]:
     """Use every API with planted content; return what it returned and raised."""
     out: list[object] = []
     content = {"context": f"ctx {CANARY}", "metadata": {"note": CANARY}}
-    record = await memory.record_intervention("u", f"text {CANARY}", task="t", **content)
-    reflection = await memory.record_reflection("u", f"insight {CANARY}", metadata={"n": CANARY})
+    record = (await memory.record_intervention("u", f"text {CANARY}", task="t", **content)).record
+    reflection = (
+        await memory.record_reflection("u", f"insight {CANARY}", metadata={"n": CANARY})
+    ).record
     out += [record, reflection, await memory.get("u", record.id)]
     out += await memory.search_interventions("u", f"query {CANARY}", filters={"task": "t"})
     out += await memory.search_reflections("u", f"q {CANARY}", filters={"metadata": {"n": CANARY}})

@@ -57,9 +57,10 @@ HOSTILE_METADATA: dict[str, Any] = {
 
 
 async def neighbour(memory: MemoryService, record_id: str) -> Intervention:
-    return await memory.record_intervention(
+    receipt = await memory.record_intervention(
         "neighbour", "the neighbour's own memory", task="breathing", id=record_id
     )
+    return receipt.record
 
 
 async def assert_only_own(memory: MemoryService, user: str, record: Intervention) -> None:
@@ -73,7 +74,7 @@ async def assert_only_own(memory: MemoryService, user: str, record: Intervention
 async def test_hostile_user_id_is_a_literal_tenant(memory: MemoryService, case: str) -> None:
     user = HOSTILE_USER_IDS[case]
     theirs = await neighbour(memory, "r1")
-    mine = await memory.record_intervention(user, "my memory", task="breathing", id="r1")
+    mine = (await memory.record_intervention(user, "my memory", task="breathing", id="r1")).record
     await assert_only_own(memory, user, mine)
     assert await memory.delete(user, "r1") == 1
     assert await memory.forget_user(user) == 0
@@ -84,11 +85,13 @@ async def test_hostile_user_id_is_a_literal_tenant(memory: MemoryService, case: 
 async def test_hostile_text_round_trips(memory: MemoryService, case: str) -> None:
     text = HOSTILE_TEXTS[case]
     await neighbour(memory, "r1")
-    mine = await memory.record_intervention("victim", text, task=text[:256], context=text, id="r1")
+    mine = (
+        await memory.record_intervention("victim", text, task=text[:256], context=text, id="r1")
+    ).record
     await assert_only_own(memory, "victim", mine)
     hits = await memory.search_interventions("victim", text, k=1, filters={"task": text[:256]})
     assert [h.record for h in hits] == [mine]
-    reflection = await memory.record_reflection("victim", text, id="r2")
+    reflection = (await memory.record_reflection("victim", text, id="r2")).record
     assert await memory.get("victim", "r2") == reflection
 
 
@@ -96,9 +99,11 @@ async def test_hostile_text_round_trips(memory: MemoryService, case: str) -> Non
 async def test_hostile_metadata_matches_exactly(memory: MemoryService, case: str) -> None:
     value = HOSTILE_METADATA[case]
     await neighbour(memory, "r1")
-    mine = await memory.record_intervention(
-        "victim", "memory", task="t", metadata={"k.e-y_1": value}, id="r1"
-    )
+    mine = (
+        await memory.record_intervention(
+            "victim", "memory", task="t", metadata={"k.e-y_1": value}, id="r1"
+        )
+    ).record
     await memory.record_intervention("victim", "other", task="t", metadata={"k.e-y_1": "x"})
     await assert_only_own_filtered(memory, mine, {"k.e-y_1": value})
 

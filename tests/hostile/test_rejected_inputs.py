@@ -187,7 +187,7 @@ async def test_rejected_with_a_typed_error_and_nothing_changes(
     memory: MemoryService, case: str
 ) -> None:
     call, error, field = REJECTED[case]
-    kept = await memory.record_intervention("u", "kept record", task="t", id="kept")
+    kept = (await memory.record_intervention("u", "kept record", task="t", id="kept")).record
     with pytest.raises(error) as raised:
         await call(memory)
     if field:

@@ -36,7 +36,7 @@ async def seeded() -> AsyncIterator[MemoryService]:
                 }
                 for i in range(7 + n)
             ]
-            saved = await service.record_interventions(user, items)
+            saved = (await service.record_interventions(user, items)).records
             await service.record_reflection(user, f"{user} likes walks", source_ids=[saved[0].id])
         yield service
 

@@ -31,13 +31,15 @@ CANARY_SECRET = "sk-canary-secret-3b9d"  # noqa: S105 - a canary, not a secret
 
 
 async def _exercise(service: MemoryService) -> None:
-    saved = await service.record_intervention(
-        CANARY_USER,
-        CANARY_TEXT,
-        task="calm",
-        context=CANARY_CONTEXT,
-        metadata={"note": CANARY_META},
-    )
+    saved = (
+        await service.record_intervention(
+            CANARY_USER,
+            CANARY_TEXT,
+            task="calm",
+            context=CANARY_CONTEXT,
+            metadata={"note": CANARY_META},
+        )
+    ).record
     await service.record_reflection(CANARY_USER, CANARY_TEXT + " reflection")
     await service.search_interventions(CANARY_USER, CANARY_QUERY, filters={"task": "calm"})
     await service.get(CANARY_USER, saved.id)
@@ -84,7 +86,7 @@ async def test_content_appears_only_when_content_logging_is_on(
 async def test_each_operation_is_logged_once_with_its_fields(
     logs: LogCapture, observed_service: MemoryService
 ) -> None:
-    saved = await observed_service.record_intervention("ana", "breathe", task="calm")
+    saved = (await observed_service.record_intervention("ana", "breathe", task="calm")).record
     await observed_service.get("ana", saved.id)
     await observed_service.delete("ana", [saved.id, "missing"])
 

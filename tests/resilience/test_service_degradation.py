@@ -71,7 +71,9 @@ async def test_the_agent_keeps_talking_through_an_outage(
     await memory.record_intervention("u", "before the outage", task="calm", id="a")
     flaky.down = True
     with track_degradation() as status:
-        record = await memory.record_intervention("u", "during the outage", task="calm", id="b")
+        record = (
+            await memory.record_intervention("u", "during the outage", task="calm", id="b")
+        ).record
         hits = await memory.search_interventions("u", "outage")
     assert record.id == "b"
     assert status.deferred == 1

@@ -89,9 +89,11 @@ async def test_retried_write_with_the_same_key_leaves_one_record(memory: MemoryS
 
 
 async def test_a_record_is_searchable_when_the_call_returns(memory: MemoryService) -> None:
-    recorded = await memory.record_intervention(
-        "u", "box breathing before the interview", task="calm", outcome="task_completed"
-    )
+    recorded = (
+        await memory.record_intervention(
+            "u", "box breathing before the interview", task="calm", outcome="task_completed"
+        )
+    ).record
     hits = await memory.search_interventions("u", recorded.embedding_text(), k=1)
     assert hits[0].record == recorded
     assert hits[0].score == pytest.approx(1.0, abs=1e-5)
@@ -101,9 +103,11 @@ async def test_a_record_is_searchable_when_the_call_returns(memory: MemoryServic
 
 
 async def test_search_kinds_and_filters_through_the_service(memory: MemoryService) -> None:
-    done = await memory.record_intervention("u", "walk", task="move", outcome="task_completed")
+    done = (
+        await memory.record_intervention("u", "walk", task="move", outcome="task_completed")
+    ).record
     await memory.record_intervention("u", "walk", task="move", outcome="no_response")
-    insight = await memory.record_reflection("u", "walks work", source_ids=[done.id])
+    insight = (await memory.record_reflection("u", "walks work", source_ids=[done.id])).record
     hits = await memory.search_interventions("u", "walk", filters={"outcome": "task_completed"})
     assert [hit.record for hit in hits] == [done]
     assert [hit.record for hit in await memory.search_reflections("u", "walk")] == [insight]
@@ -135,6 +139,6 @@ async def test_batch_record_embeds_once_and_stores_once() -> None:
     store, embedder = CountingStore(), CountingEmbedder(dimension=16)
     async with MemoryService(store, embedder) as memory:
         items = [{"intervention_text": f"tip {n}", "task": "t"} for n in range(10)]
-        recorded = await memory.record_interventions("u", items)
+        recorded = (await memory.record_interventions("u", items)).records
     assert (embedder.calls, store.calls) == (1, 1)
     assert len({r.id for r in recorded}) == 10

@@ -110,7 +110,7 @@ async def test_bad_input_raises_a_typed_error_and_stores_nothing(
     memory: MemoryService, case: str
 ) -> None:
     call, field = BAD_INPUTS[case]
-    kept = await memory.record_intervention("u", "kept record", task="t", id="kept")
+    kept = (await memory.record_intervention("u", "kept record", task="t", id="kept")).record
     with pytest.raises(ValidationError) as raised:
         await call(memory)
     assert raised.value.field == field

@@ -105,7 +105,7 @@ async def test_connect_is_awaitable_and_a_context_manager() -> None:
     finally:
         await memory.aclose()
     async with memcore.connect() as memory:
-        recorded = await memory.record_intervention("u", "hello", task="greet")
+        recorded = (await memory.record_intervention("u", "hello", task="greet")).record
         assert await memory.get("u", recorded.id) == recorded
 
 
@@ -117,7 +117,9 @@ async def test_connect_with_an_unknown_store_names_the_setting() -> None:
 
 def test_the_sync_facade_works_without_an_event_loop() -> None:
     with memcore.SyncMemoryService.connect() as memory:
-        recorded = memory.record_intervention("u", "hello", task="greet", outcome="user_engaged")
+        recorded = (
+            memory.record_intervention("u", "hello", task="greet", outcome="user_engaged")
+        ).record
         hits = memory.search_interventions("u", "hello", filters={"outcome": "user_engaged"})
         assert [hit.record for hit in hits] == [recorded]
         assert memory.stats("u").interventions == 1
@@ -126,13 +128,13 @@ def test_the_sync_facade_works_without_an_event_loop() -> None:
 
 async def test_the_sync_facade_works_inside_a_running_loop() -> None:
     with memcore.SyncMemoryService.connect() as memory:
-        assert memory.record_reflection("u", "insight").text == "insight"
+        assert memory.record_reflection("u", "insight").record.text == "insight"
 
 
 def test_snapshot_keeps_data_between_runs(tmp_path: Path) -> None:
     path = tmp_path / "memories.npz"
     with memcore.SyncMemoryService.connect(memory={"snapshot_path": path}) as memory:
-        recorded = memory.record_intervention("u", "keep me", task="t")
+        recorded = (memory.record_intervention("u", "keep me", task="t")).record
     with memcore.SyncMemoryService.connect(memory={"snapshot_path": path}) as memory:
         assert memory.get("u", recorded.id) == recorded
         assert memory.search_interventions("u", "keep me")[0].record == recorded

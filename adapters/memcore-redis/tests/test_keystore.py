@@ -86,7 +86,7 @@ async def test_the_container_uses_it(
             "data_key_store": "redis",
         },
     )
-    record = await memory.record_intervention("u", "private words", task="t")
+    record = (await memory.record_intervention("u", "private words", task="t")).record
     assert await memory.get("u", record.id) == record
     assert await raw_redis.hexists(f"{prefix}:datakeys", "u")
     assert await memory.forget_user("u") == 1

@@ -16,10 +16,20 @@ from memcore.cli._app import (
     run_with_service,
     shorten,
 )
-from memcore.domain import Intervention, MemoryRecord, Outcome, RecordKind, SearchHit
+from memcore.domain import (
+    Intervention,
+    MemoryRecord,
+    Outcome,
+    Receipt,
+    RecordKind,
+    SearchHit,
+)
 from memcore.domain.codec import record_to_dict
 from memcore.errors import ValidationError
 from memcore.service import MemoryService
+
+EXIT_DEFERRED = 75
+"""``memcore record``'s exit code for a deferred write (sysexits' ``EX_TEMPFAIL``)."""
 
 
 def _metadata(pairs: list[str]) -> dict[str, str]:
@@ -48,9 +58,14 @@ def record(  # noqa: PLR0917 - typer maps parameters to options
     meta: Annotated[list[str] | None, typer.Option(help="Metadata KEY=VALUE (string).")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Record an intervention (``--task``) or a reflection (``--kind reflection``)."""
+    """Record an intervention (``--task``) or a reflection (``--kind reflection``).
 
-    async def use(memory: MemoryService) -> MemoryRecord:
+    Exits 0 once stored, or 75 (``EX_TEMPFAIL``) when the store was unavailable and the
+    write was deferred to the durable outbox: it is replayed by the next command that
+    reaches the store.
+    """
+
+    async def use(memory: MemoryService) -> Receipt[MemoryRecord]:
         metadata = _metadata(meta or [])
         if kind is RecordKind.REFLECTION:
             return await memory.record_reflection(
@@ -62,11 +77,16 @@ def record(  # noqa: PLR0917 - typer maps parameters to options
             user, text, task=task, context=context, outcome=outcome, metadata=metadata
         )
 
-    saved = run_with_service(use)
+    receipt = run_with_service(use)
+    saved = receipt.record
     if as_json:
-        print_json(record_to_dict(saved))
+        print_json({**record_to_dict(saved), "status": receipt.status.value})
+    elif receipt.deferred:
+        typer.echo(f"deferred (not yet stored) {saved.kind.value} {saved.id}")
     else:
         typer.echo(f"recorded {saved.kind.value} {saved.id}")
+    if receipt.deferred:
+        raise typer.Exit(EXIT_DEFERRED)
 
 
 @app.command()

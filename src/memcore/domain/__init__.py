@@ -17,8 +17,10 @@ from memcore.domain.results import (
     HealthStatus,
     MemoryStats,
     Page,
+    Receipt,
     SearchHit,
     SearchResults,
+    Status,
 )
 
 __all__ = [
@@ -32,11 +34,13 @@ __all__ = [
     "MetadataValue",
     "Outcome",
     "Page",
+    "Receipt",
     "RecordKind",
     "Reflection",
     "SearchFilter",
     "SearchHit",
     "SearchResults",
+    "Status",
     "metadata_equal",
     "new_id",
     "utcnow",

@@ -27,20 +27,96 @@ class SearchHit(Generic[RecordT_co]):
     score: float
 
 
-class SearchResults(list["SearchHit[RecordT]"]):
-    """The hits of a search, best first: a plain list, plus :attr:`degraded`.
+class Status(str, Enum):
+    """What became of a call: a write's receipt and a read's answer say which.
 
-    ``degraded`` is ``True`` when the store could not answer (the list is then empty) or
-    answered while deferred writes were still waiting to reach it (the list may miss
-    them). See ``docs/reliability.md``.
+    - ``stored``: the write is in the store; every read that starts now sees it.
+    - ``deferred``: the store was unavailable; the write waits in the outbox (durable by
+      default) and is replayed, in order, once the store is back. Not yet readable.
+    - ``complete``: the read's answer is whole.
+    - ``degraded``: the store could not answer (the answer is empty), or writes are still
+      deferred (the answer may miss them).
+    - ``partial``: the store answered while its index was still being built; records not
+      indexed yet are missing from the answer.
     """
 
-    def __init__(self, hits: Iterable[SearchHit[RecordT]] = (), *, degraded: bool = False) -> None:
+    STORED = "stored"
+    DEFERRED = "deferred"
+    COMPLETE = "complete"
+    DEGRADED = "degraded"
+    PARTIAL = "partial"
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt(Generic[RecordT_co]):
+    """What a write returns: the records as written (with their ids) and their :class:`Status`.
+
+    ``status`` is :attr:`Status.STORED` or :attr:`Status.DEFERRED`; a deferred write is
+    not an error, but it is not readable until the outbox is replayed.
+    """
+
+    records: tuple[RecordT_co, ...]
+    status: Status = Status.STORED
+
+    @property
+    def record(self) -> RecordT_co:
+        """The one record of a single write (``ValueError`` for a batch of another size)."""
+        if len(self.records) != 1:
+            raise ValueError(f"this receipt holds {len(self.records)} records; use .records")
+        return self.records[0]
+
+    @property
+    def id(self) -> str:
+        """The id of the one record of a single write."""
+        return self.record.id
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """The ids of every record written, in order."""
+        return tuple(record.id for record in self.records)
+
+    @property
+    def stored(self) -> bool:
+        """True when the write is in the store."""
+        return self.status is Status.STORED
+
+    @property
+    def deferred(self) -> bool:
+        """True when the write waits in the outbox (not yet in the store)."""
+        return self.status is Status.DEFERRED
+
+
+class SearchResults(list["SearchHit[RecordT]"]):
+    """The hits of a search, best first: a plain list, plus its :class:`Status`.
+
+    ``status`` is ``complete``, or ``degraded``/``partial`` when the answer may miss
+    records (see :class:`Status` and ``docs/reliability.md``); :attr:`complete` says
+    whether it can be trusted as whole.
+    """
+
+    def __init__(
+        self, hits: Iterable[SearchHit[RecordT]] = (), *, status: Status = Status.COMPLETE
+    ) -> None:
         super().__init__(hits)
-        self.degraded = degraded
+        self.status = status
+
+    @property
+    def complete(self) -> bool:
+        """True when no record the search should have found can be missing."""
+        return self.status is Status.COMPLETE
+
+    @property
+    def degraded(self) -> bool:
+        """True when the answer may be incomplete (``degraded`` or ``partial``)."""
+        return self.status is not Status.COMPLETE
+
+    @property
+    def partial(self) -> bool:
+        """True when the store's index was still being built."""
+        return self.status is Status.PARTIAL
 
     def __repr__(self) -> str:
-        return f"SearchResults({list.__repr__(self)}, degraded={self.degraded})"
+        return f"SearchResults({list.__repr__(self)}, status={self.status.value})"
 
 
 @dataclass(frozen=True, slots=True)

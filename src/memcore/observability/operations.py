@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar
 
-from memcore.domain import Intervention, Page, Reflection
+from memcore.domain import Page, Receipt
 from memcore.errors import MemcoreError, NotFoundError, ValidationError
 from memcore.observability.metrics import Metrics
 from memcore.observability.tracing import span
@@ -70,8 +70,8 @@ def error_fields(exc: BaseException) -> dict[str, str]:
 
 
 def _result_fields(result: object) -> dict[str, Any]:
-    if isinstance(result, (Intervention, Reflection)):
-        return {"record_ids": [result.id]}
+    if isinstance(result, Receipt):
+        return {"record_ids": list(result.ids)}
     if isinstance(result, Page):
         return {"record_ids": [r.id for r in result.items], "more": result.next_cursor is not None}
     if isinstance(result, list):

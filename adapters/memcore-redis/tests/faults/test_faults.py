@@ -272,7 +272,7 @@ async def test_concurrent_duplicate_submissions(stack: Stack, raw: Redis, tally:
         )
         for n in range(100)
     ]
-    records = await asyncio.gather(*calls)
+    records = [receipt.record for receipt in await asyncio.gather(*calls)]
     ids = {record.id for record in records}
     tally.injected = len(records) - len(ids)
     tally.acknowledged = len(ids)
