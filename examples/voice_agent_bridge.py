@@ -9,7 +9,7 @@ write never duplicates it.
 Memory never holds the voice up:
 
 - recall has a latency budget; past it the agent speaks without memory;
-- ``memcore.connect()`` wraps the store in :class:`~memcore.resilience.DegradingStore`
+- ``memcore.connect()`` puts :class:`~memcore.resilience.DegradationPolicy` in front of the store
   (``MEMCORE_DEGRADATION__POLICY=degrade``, the default): while the store is unavailable,
   reads answer empty and writes wait in an outbox that replays when it is back, and the
   circuit breaker makes calls fail fast instead of retrying into the silence;

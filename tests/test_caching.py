@@ -1,4 +1,4 @@
-"""CachingEmbedder and LRUEmbeddingCache: hits, single flight, bounds, failures."""
+"""The cache policy and LRUEmbeddingCache: hits, single flight, bounds, failures."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from memcore.adapters.hashing import HashingEmbedder
-from memcore.caching import CachingEmbedder, EmbeddingCache, LRUEmbeddingCache, cache_key
+from memcore.caching import CachePolicy, EmbeddingCache, LRUEmbeddingCache, cache_key
 from memcore.domain import HealthCheck
 from memcore.errors import EmbeddingError, EmbeddingUnavailableError
+from memcore.pipeline import EmbedderFront, Pipeline
 from memcore.ports import Embedder, Vectors
 from memcore.testing import EmbedderContract
 
@@ -52,17 +53,28 @@ class RecordingEmbedder:
         self.closed += 1
 
 
+def cached(inner: Embedder, cache: EmbeddingCache) -> EmbedderFront:
+    policy = CachePolicy(cache, model=inner.model, dimension=inner.dimension)
+    return Pipeline([policy]).embedder(inner)
+
+
+def cache_of(embedder: EmbedderFront) -> CachePolicy:
+    policy = embedder.pipeline.find(CachePolicy)
+    assert policy is not None
+    return policy
+
+
 @pytest.fixture
 def inner() -> RecordingEmbedder:
     return RecordingEmbedder()
 
 
 @pytest.fixture
-def embedder(inner: RecordingEmbedder) -> CachingEmbedder:
-    return CachingEmbedder(inner, LRUEmbeddingCache(max_entries=100))
+def embedder(inner: RecordingEmbedder) -> EmbedderFront:
+    return cached(inner, LRUEmbeddingCache(max_entries=100))
 
 
-def test_wrapper_and_cache_satisfy_the_protocols(embedder: CachingEmbedder) -> None:
+def test_wrapper_and_cache_satisfy_the_protocols(embedder: EmbedderFront) -> None:
     assert isinstance(embedder, Embedder)
     assert isinstance(LRUEmbeddingCache(), EmbeddingCache)
     assert (embedder.backend, embedder.model, embedder.dimension) == (
@@ -73,7 +85,7 @@ def test_wrapper_and_cache_satisfy_the_protocols(embedder: CachingEmbedder) -> N
 
 
 async def test_second_call_is_answered_from_the_cache(
-    embedder: CachingEmbedder, inner: RecordingEmbedder
+    embedder: EmbedderFront, inner: RecordingEmbedder
 ) -> None:
     first = await embedder.embed(["alpha", "beta"])
     second = await embedder.embed(["beta", "alpha"])
@@ -82,12 +94,12 @@ async def test_second_call_is_answered_from_the_cache(
     np.testing.assert_array_equal(first, inner._inner.embed_sync(["alpha", "beta"]))
     assert second.dtype == np.float32
     assert second.flags.c_contiguous
-    assert (embedder.stats.hits, embedder.stats.misses) == (2, 2)
-    assert embedder.stats.hit_ratio == 0.5
+    assert (cache_of(embedder).stats.hits, cache_of(embedder).stats.misses) == (2, 2)
+    assert cache_of(embedder).stats.hit_ratio == 0.5
 
 
 async def test_only_misses_reach_the_inner_embedder_once_each(
-    embedder: CachingEmbedder, inner: RecordingEmbedder
+    embedder: EmbedderFront, inner: RecordingEmbedder
 ) -> None:
     await embedder.embed(["a"])
     out = await embedder.embed(["a", "b", "b", "c", "a"])
@@ -96,7 +108,7 @@ async def test_only_misses_reach_the_inner_embedder_once_each(
 
 
 async def test_empty_input_gives_an_empty_matrix(
-    embedder: CachingEmbedder, inner: RecordingEmbedder
+    embedder: EmbedderFront, inner: RecordingEmbedder
 ) -> None:
     out = await embedder.embed([])
     assert out.shape == (0, 8)
@@ -105,7 +117,7 @@ async def test_empty_input_gives_an_empty_matrix(
 
 
 async def test_concurrent_misses_for_the_same_text_embed_once(
-    embedder: CachingEmbedder, inner: RecordingEmbedder
+    embedder: EmbedderFront, inner: RecordingEmbedder
 ) -> None:
     inner.gate = asyncio.Event()
     calls = [asyncio.create_task(embedder.embed(["same", other])) for other in ("x", "y", "z")]
@@ -115,11 +127,11 @@ async def test_concurrent_misses_for_the_same_text_embed_once(
     assert inner.calls == [["same", "x"], ["y"], ["z"]]
     for result in results:
         np.testing.assert_array_equal(result[0], results[0][0])
-    assert embedder.stats.shared == 2
+    assert cache_of(embedder).stats.shared == 2
 
 
 async def test_a_failure_reaches_every_caller_sharing_it_and_is_not_cached(
-    embedder: CachingEmbedder, inner: RecordingEmbedder
+    embedder: EmbedderFront, inner: RecordingEmbedder
 ) -> None:
     inner.gate = asyncio.Event()
     inner.failure = EmbeddingUnavailableError("down", backend="recording")
@@ -136,7 +148,7 @@ async def test_a_failure_reaches_every_caller_sharing_it_and_is_not_cached(
 
 
 async def test_a_cancelled_owner_gives_waiters_a_retryable_error(
-    embedder: CachingEmbedder, inner: RecordingEmbedder
+    embedder: EmbedderFront, inner: RecordingEmbedder
 ) -> None:
     inner.gate = asyncio.Event()
     owner = asyncio.create_task(embedder.embed(["t"]))
@@ -152,7 +164,7 @@ async def test_a_cancelled_owner_gives_waiters_a_retryable_error(
 
 
 async def test_a_short_reply_from_the_inner_embedder_fails_instead_of_hanging(
-    embedder: CachingEmbedder, inner: RecordingEmbedder
+    embedder: EmbedderFront, inner: RecordingEmbedder
 ) -> None:
     inner.short_by = 1
     waiter_gate = asyncio.Event()
@@ -168,7 +180,7 @@ async def test_a_short_reply_from_the_inner_embedder_fails_instead_of_hanging(
 
 
 async def test_cached_rows_do_not_change_when_callers_mutate_results(
-    embedder: CachingEmbedder,
+    embedder: EmbedderFront,
 ) -> None:
     first = await embedder.embed(["m"])
     expected = first.copy()
@@ -177,10 +189,10 @@ async def test_cached_rows_do_not_change_when_callers_mutate_results(
 
 
 async def test_a_cached_row_of_the_wrong_shape_is_a_miss(
-    embedder: CachingEmbedder, inner: RecordingEmbedder
+    embedder: EmbedderFront, inner: RecordingEmbedder
 ) -> None:
     key = cache_key(inner.model, inner.dimension, "t")
-    await embedder.cache.put_many([(key, np.ones(3, dtype=np.float32))])
+    await cache_of(embedder).cache.put_many([(key, np.ones(3, dtype=np.float32))])
     out = await embedder.embed(["t"])
     assert inner.calls == [["t"]]
     np.testing.assert_array_equal(out[0], inner._inner.embed_sync(["t"])[0])
@@ -189,8 +201,8 @@ async def test_a_cached_row_of_the_wrong_shape_is_a_miss(
 async def test_keys_separate_models_and_dimensions() -> None:
     cache = LRUEmbeddingCache()
     small, large = RecordingEmbedder(4), RecordingEmbedder(16)
-    assert (await CachingEmbedder(small, cache).embed(["t"])).shape == (1, 4)
-    assert (await CachingEmbedder(large, cache).embed(["t"])).shape == (1, 16)
+    assert (await cached(small, cache).embed(["t"])).shape == (1, 4)
+    assert (await cached(large, cache).embed(["t"])).shape == (1, 16)
     assert len(cache) == 2
     assert cache_key("m", 4, "t") != cache_key("m", 16, "t") != cache_key("n", 4, "t")
     assert "secret text" not in cache_key("m", 4, "secret text")
@@ -212,7 +224,7 @@ def test_lru_rejects_a_size_below_one() -> None:
         LRUEmbeddingCache(max_entries=0)
 
 
-async def test_health_adds_cache_counts(embedder: CachingEmbedder) -> None:
+async def test_health_adds_cache_counts(embedder: EmbedderFront) -> None:
     await embedder.embed(["h", "h"])
     await embedder.embed(["h"])
     check = await embedder.health()
@@ -221,19 +233,17 @@ async def test_health_adds_cache_counts(embedder: CachingEmbedder) -> None:
     assert check.facts["model"] == "memcore-hashing-v1"
 
 
-async def test_aclose_closes_both_parts(
-    embedder: CachingEmbedder, inner: RecordingEmbedder
-) -> None:
+async def test_aclose_closes_both_parts(embedder: EmbedderFront, inner: RecordingEmbedder) -> None:
     await embedder.embed(["c"])
     await embedder.aclose()
     await embedder.aclose()
     assert inner.closed == 2
-    assert len(embedder.cache) == 0  # type: ignore[arg-type]
+    assert len(cache_of(embedder).cache) == 0  # type: ignore[arg-type]
 
 
-class TestCachingEmbedderContract(EmbedderContract):
+class TestCachedEmbedderContract(EmbedderContract):
     @pytest.fixture
     async def embedder(self) -> AsyncIterator[Embedder]:
-        cached = CachingEmbedder(HashingEmbedder(32), LRUEmbeddingCache(max_entries=4))
-        yield cached
-        await cached.aclose()
+        front = cached(HashingEmbedder(32), LRUEmbeddingCache(max_entries=4))
+        yield front
+        await front.aclose()

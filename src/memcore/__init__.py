@@ -60,7 +60,7 @@ from memcore.errors import (
 )
 from memcore.observability import Metrics, Telemetry, configure_logging
 from memcore.ports import Embedder, MemoryStore, Vectors
-from memcore.resilience import RetryConfig, retry_async, retry_sync, track_degradation
+from memcore.resilience import RetryConfig, retry_async, retry_sync
 from memcore.service import MemoryService
 from memcore.settings import MemcoreSettings, load_settings
 from memcore.sync import SyncMemoryService
@@ -120,7 +120,6 @@ __all__ = [
     "new_id",
     "retry_async",
     "retry_sync",
-    "track_degradation",
     "validate_intervention",
     "validate_reflection",
     "validate_user_id",

@@ -1,6 +1,6 @@
-"""An embedding cache that wraps any :class:`~memcore.ports.Embedder` and is one itself.
+"""An embedding cache in front of any :class:`~memcore.ports.Embedder`.
 
-``CachingEmbedder(inner, cache)`` looks every text up by a content address, the
+:class:`CachePolicy` (the pipeline's ``cache`` layer) looks every text up by a content address, the
 ``(model, dimension, sha256(text))`` of :func:`cache_key`, so a cache is never shared by
 two models or two dimensions by mistake. It embeds only the misses, in one call to
 ``inner``, and concurrent misses for the same text embed it once (single flight): the
@@ -16,18 +16,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
-from memcore.domain import HealthCheck
+from memcore.domain import HealthCheck, Status
 from memcore.errors import EmbeddingError, EmbeddingUnavailableError
-from memcore.ports import Embedder, Vectors
+from memcore.pipeline.call import Call, Handler, Policy, Port, Result
+from memcore.ports import Vectors
 
-__all__ = ["CacheStats", "CachingEmbedder", "EmbeddingCache", "LRUEmbeddingCache", "cache_key"]
+__all__ = ["CachePolicy", "CacheStats", "EmbeddingCache", "LRUEmbeddingCache", "cache_key"]
 
 Vector = NDArray[np.float32]
 """One ``(dimension,)`` float32 row."""
@@ -123,37 +124,27 @@ class LRUEmbeddingCache:
         self._entries.clear()
 
 
-class CachingEmbedder:
-    """An :class:`~memcore.ports.Embedder` that answers repeated texts from ``cache``.
+class CachePolicy(Policy):
+    """The pipeline layer that answers repeated texts from ``cache``.
 
-    It has the ``backend``, ``model`` and ``dimension`` of ``inner``, so a store sees the
-    same schema with or without the cache. It owns both parts: :meth:`aclose` closes them.
+    It embeds only the misses, in one call down the chain, and concurrent misses for
+    the same text embed it once (single flight). ``model`` and ``dimension`` are the
+    embedder's: they are part of every key.
     """
 
-    def __init__(self, inner: Embedder, cache: EmbeddingCache) -> None:
-        self.inner = inner
+    name = "cache"
+    ports = frozenset({"embedder"})
+
+    def __init__(self, cache: EmbeddingCache, *, model: str, dimension: int) -> None:
         self.cache = cache
         self.stats = CacheStats()
-        self.backend = inner.backend
-        self._prefix: str | None = None
+        self.dimension = dimension
+        self._prefix = f"{model}:{dimension}"
         self._inflight: dict[str, asyncio.Future[Vector]] = {}
 
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    @property
-    def model(self) -> str:
-        return self.inner.model
-
-    def _keys(self, texts: Sequence[str]) -> list[str]:
-        if self._prefix is None:  # model and dimension are stable: build the prefix once
-            self._prefix = f"{self.inner.model}:{self.inner.dimension}"
-        prefix = self._prefix
-        return [f"{prefix}:{_digest(text)}" for text in texts]
-
-    async def embed(self, texts: Sequence[str]) -> Vectors:
-        keys = self._keys(texts)
+    async def __call__(self, call: Call, proceed: Handler) -> Result[Any]:
+        texts: Sequence[str] = call.args["texts"]
+        keys = [f"{self._prefix}:{_digest(text)}" for text in texts]
         unique = list(dict.fromkeys(keys))
         cached = await self.cache.get_many(unique)
         width = (self.dimension,)
@@ -180,7 +171,8 @@ class CachingEmbedder:
 
         if mine:
             text_of = dict(zip(keys, texts, strict=True))
-            await self._fill(mine, [text_of[key] for key in mine])
+            misses = call.with_args(texts=[text_of[key] for key in mine])
+            await self._fill(mine, lambda: proceed(misses))
             found.update((key, future.result()) for key, future in mine.items())
         for key, future in waiting.items():
             found[key] = await future
@@ -188,12 +180,16 @@ class CachingEmbedder:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for row, key in enumerate(keys):
             out[row] = found[key]
-        return out
+        return Result(out, Status.COMPLETE)
 
-    async def _fill(self, futures: dict[str, asyncio.Future[Vector]], texts: list[str]) -> None:
-        """Embed ``texts`` (one per future, same order), cache them and settle the futures."""
+    async def _fill(
+        self,
+        futures: dict[str, asyncio.Future[Vector]],
+        embed: Callable[[], Awaitable[Result[Any]]],
+    ) -> None:
+        """Embed the texts of ``futures`` (in order), cache them and settle the futures."""
         try:
-            rows = self._rows(await self.inner.embed(texts), len(texts))
+            rows = self._rows((await embed()).value, len(futures))
             for future, row in zip(futures.values(), rows, strict=True):
                 future.set_result(row)
             # Still in flight until stored, so a concurrent caller cannot slip between.
@@ -204,9 +200,7 @@ class CachingEmbedder:
             shared_exc: BaseException = exc
             if isinstance(exc, asyncio.CancelledError):
                 shared_exc = EmbeddingUnavailableError(
-                    "the embedding this call was waiting for was cancelled",
-                    operation="embed",
-                    backend=self.backend,
+                    "the embedding this call was waiting for was cancelled", operation="embed"
                 )
             for future in futures.values():
                 if not future.done():
@@ -220,27 +214,21 @@ class CachingEmbedder:
     def _rows(self, vectors: Vectors, count: int) -> list[Vector]:
         if vectors.shape != (count, self.dimension):
             msg = f"embedder returned shape {vectors.shape} for {count} texts"
-            raise EmbeddingError(msg, operation="embed", backend=self.backend)
+            raise EmbeddingError(msg, operation="embed")
         return list(vectors)
 
-    async def health(self) -> HealthCheck:
-        check = await self.inner.health()
-        facts = dict(check.facts)
-        facts.update(
-            cache_hits=self.stats.hits,
-            cache_misses=self.stats.misses,
-            cache_shared=self.stats.shared,
-        )
-        return HealthCheck(
-            component=check.component,
-            status=check.status,
-            latency_ms=check.latency_ms,
-            detail=check.detail,
-            facts=facts,
-        )
+    def health(self, port: Port, check: HealthCheck) -> HealthCheck:
+        del port
+        facts = {
+            **check.facts,
+            "cache_hits": self.stats.hits,
+            "cache_misses": self.stats.misses,
+            "cache_shared": self.stats.shared,
+        }
+        return replace(check, facts=facts)
 
     async def aclose(self) -> None:
-        try:
-            await self.inner.aclose()
-        finally:
-            await self.cache.aclose()
+        await self.cache.aclose()
+
+    def describe(self) -> str:
+        return f"cache ({type(self.cache).__name__})"

@@ -1,196 +1,251 @@
-"""The composition root: the one place backends are chosen and wired.
+"""The composition root: the one place backends and policies are chosen and wired.
 
 The only module that imports ``dependency_injector``. Tests replace any part with
 ``container.store.override(providers.Object(my_store))``; everything else takes plain
 constructor arguments and can be built by hand.
 
-The backend the registry builds is wrapped, outermost first, as::
+The pipeline is one ordered list, outermost first (:data:`POLICY_ORDER`), each entry
+built from its settings and turned off by them::
 
-    store:    Audited(Encrypting(Degrading(Breaker(Instrumented(Retrying(backend))))))
-    embedder: Breaker(Instrumented(Retrying(backend)))
+    rate-limit  (service)   a token per operation, before anything is embedded
+    audit       (store)     every call as the application made it, and its result
+    encryption  (store)     seals content before anything below sees it
+    degradation (store)     defers writes to the outbox (ciphertext: it is below
+                            encryption), answers reads empty while the store is away
+    cache       (embedder)  repeated texts answered without the model
+    breaker     (store, embedder)  judges calls after their retries, fails fast
+    metrics     (store, embedder)  each call as the caller felt it, retries included
+    retry       (store, embedder)  each attempt; the one owner of retries
 
-The retry layer sees each attempt, the metrics layer the whole call as the caller felt
-it (retries are counted separately); the breaker judges calls after their retries and
-fails fast while open; degradation defers writes and answers reads empty while the
-store is away; the outbox holds ciphertext because encryption sits above it; the audit
-log sees every call as the application made it. ``docs/reliability.md`` explains the
-order. Every layer satisfies the ports, and a setting turns each off.
+``docs/reliability.md`` explains the order; ``memcore inspect`` prints the layers a
+running service has.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from pathlib import Path
+from typing import Any
 
 from dependency_injector import containers, providers
 
 from memcore import registry
-from memcore.observability import InstrumentedEmbedder, InstrumentedStore, Metrics, Telemetry
+from memcore.caching import CachePolicy, LRUEmbeddingCache
+from memcore.errors import ConfigurationError
+from memcore.observability import Metrics, MetricsPolicy, Telemetry
+from memcore.pipeline import Policy
 from memcore.ports import Embedder, MemoryStore
-from memcore.resilience import RetryConfig, RetryingEmbedder, RetryingStore
-from memcore.resilience.breaker import BreakerConfig, BreakerEmbedder, BreakerStore, CircuitBreaker
-from memcore.resilience.degrade import DegradingStore
+from memcore.resilience import RetryConfig, RetryPolicy
+from memcore.resilience.breaker import BreakerConfig, BreakerPolicy, CircuitBreaker
+from memcore.resilience.degrade import DegradationPolicy
 from memcore.resilience.outbox import Outbox
-from memcore.resilience.ratelimit import InProcessRateLimiter, Rate, RateLimiter, RateLimits
-from memcore.security.audit import AuditedStore, AuditSink, JsonlAuditSink, LoggingAuditSink
+from memcore.resilience.ratelimit import (
+    InProcessRateLimiter,
+    Rate,
+    RateLimiter,
+    RateLimitPolicy,
+    RateLimits,
+)
+from memcore.security.audit import AuditPolicy, AuditSink, JsonlAuditSink, LoggingAuditSink
 from memcore.service import MemoryService
-from memcore.settings import MemcoreSettings, RetrySettings, load_settings
+from memcore.settings import MemcoreSettings, load_settings, state_dir
+from memcore.state import target_dir
 
-PortT = TypeVar("PortT", MemoryStore, Embedder)
+
+@dataclass(frozen=True)
+class Parts:
+    """What a policy may be built from: the settings and the parts built before it."""
+
+    settings: MemcoreSettings
+    metrics: Metrics | None
+    store: MemoryStore
+    embedder: Embedder
 
 
-def _retry_config(settings: RetrySettings) -> RetryConfig:
-    return RetryConfig(**settings.model_dump(exclude={"enabled"}))
+PolicyFactory = Callable[[Parts], Sequence[Policy]]
+
+
+def _rate_limit(parts: Parts) -> Sequence[Policy]:
+    limits = parts.settings.rate_limit
+    if limits.per_user is None and limits.overall is None:
+        return ()
+    limiter: RateLimiter = (
+        InProcessRateLimiter()
+        if limits.backend == "memory"
+        else registry.rate_limiters.create(parts.settings, limits.backend)
+    )
+    rates = RateLimits(
+        limiter,
+        per_user=None if limits.per_user is None else Rate(limits.per_user, limits.per_user_burst),
+        overall=None if limits.overall is None else Rate(limits.overall, limits.overall_burst),
+        on_limited=parts.metrics.limited if parts.metrics else None,
+    )
+    return (RateLimitPolicy(rates),)
+
+
+def _audit(parts: Parts) -> Sequence[Policy]:
+    audit = parts.settings.audit
+    if not audit.enabled:
+        return ()
+    sink: AuditSink
+    if audit.sink == "log":
+        sink = LoggingAuditSink()
+    elif audit.sink == "file" and audit.file is not None:
+        sink = JsonlAuditSink(audit.file, fsync=audit.fsync)
+    else:
+        sink = registry.audit_sinks.create(parts.settings, audit.sink)
+    return (AuditPolicy(sink, backend=parts.store.backend, actor=audit.actor),)
+
+
+def _encryption(parts: Parts) -> Sequence[Policy]:
+    if not parts.settings.encryption.enabled:
+        return ()
+    try:  # imported here: encryption needs the optional `cryptography` package
+        from memcore.security.setup import encryption_policy  # noqa: PLC0415
+    except ModuleNotFoundError as exc:
+        raise ConfigurationError(
+            f"encryption needs the {exc.name!r} package: pip install 'agent-memcore[encryption]'",
+            setting="MEMCORE_ENCRYPTION__ENABLED",
+        ) from exc
+    return (encryption_policy(parts.settings),)
+
+
+def outbox_directory(settings: MemcoreSettings, store: MemoryStore) -> Path:
+    """Where ``store``'s durable outbox keeps its journals."""
+    configured = settings.degradation.outbox_path
+    return configured or target_dir(state_dir(settings), "outbox", store.target)
+
+
+def _degradation(parts: Parts) -> Sequence[Policy]:
+    degradation = parts.settings.degradation
+    if degradation.policy != "degrade":
+        return ()
+    durable = degradation.outbox == "durable"
+    outbox = Outbox(
+        degradation.outbox_capacity,
+        directory=outbox_directory(parts.settings, parts.store) if durable else None,
+    )
+    if parts.metrics:
+        outbox.on_event = parts.metrics.watch_outbox(outbox)
+    policy = DegradationPolicy(
+        outbox,
+        backend=parts.store.backend,
+        replay_interval=degradation.replay_interval,
+        on_degraded_read=parts.metrics.degraded_read if parts.metrics else None,
+    )
+    return (policy,)
+
+
+def _cache(parts: Parts) -> Sequence[Policy]:
+    cache = parts.settings.cache
+    if cache.backend == "none":
+        return ()
+    store = (
+        LRUEmbeddingCache(cache.max_entries)
+        if cache.backend == "memory"
+        else registry.embedding_caches.create(parts.settings, cache.backend)
+    )
+    embedder = parts.embedder
+    policy = CachePolicy(store, model=embedder.model, dimension=embedder.dimension)
+    if parts.metrics:
+        parts.metrics.watch_cache(policy.stats, embedder.backend)
+    return (policy,)
+
+
+def _breakers(parts: Parts) -> Sequence[Policy]:
+    settings = parts.settings
+    if not settings.breaker.enabled:
+        return ()
+    config = BreakerConfig(**settings.breaker.model_dump(exclude={"enabled"}))
+    policies: list[Policy] = []
+    for port, backend in (("store", parts.store.backend), ("embedder", parts.embedder.backend)):
+        listener = parts.metrics.breaker_listener(backend) if parts.metrics else None
+        breaker = CircuitBreaker(port, config, on_change=listener)
+        policies.append(BreakerPolicy(port, breaker, backend=backend))  # type: ignore[arg-type]
+    return policies
+
+
+def _metrics(parts: Parts) -> Sequence[Policy]:
+    if parts.metrics is None:
+        return ()
+    backends = {"store": parts.store.backend, "embedder": parts.embedder.backend}
+    return (MetricsPolicy(parts.metrics, backends),)  # type: ignore[arg-type]
+
+
+def _retry(parts: Parts) -> Sequence[Policy]:
+    retry = parts.settings.retry
+    if not retry.enabled:
+        return ()
+    config = RetryConfig(**retry.model_dump(exclude={"enabled"}))
+    listener = parts.metrics.retry_listener(parts.store.backend) if parts.metrics else None
+    return (RetryPolicy(config, on_retry=listener),)
+
+
+POLICY_ORDER: tuple[PolicyFactory, ...] = (
+    _rate_limit,
+    _audit,
+    _encryption,
+    _degradation,
+    _cache,
+    _breakers,
+    _metrics,
+    _retry,
+)
+"""The pipeline, outermost first: each entry builds its policies from settings, or none."""
+
+
+def build_policies(parts: Parts) -> list[Policy]:
+    """Every policy the settings turn on, in :data:`POLICY_ORDER`."""
+    return [policy for factory in POLICY_ORDER for policy in factory(parts)]
 
 
 def _create_metrics(settings: MemcoreSettings) -> Metrics | None:
     return Metrics() if settings.metrics.enabled else None
 
 
-def _breaker(
-    name: str, backend: str, settings: MemcoreSettings, metrics: Metrics | None
-) -> CircuitBreaker:
-    config = BreakerConfig(**settings.breaker.model_dump(exclude={"enabled"}))
-    listener = metrics.breaker_listener(backend) if metrics else None
-    return CircuitBreaker(name, config, on_change=listener)
-
-
-@dataclass(frozen=True)
-class _Guards(Generic[PortT]):
-    """The retry, metrics and breaker layers of one port, innermost first."""
-
-    name: str
-    retrying: Callable[..., PortT]
-    instrumented: Callable[[PortT, Metrics], PortT]
-    breaking: Callable[[PortT, CircuitBreaker], PortT]
-
-    def wrap(self, port: PortT, settings: MemcoreSettings, metrics: Metrics | None) -> PortT:
-        """``port`` inside the layers its settings turn on."""
-        backend = port.backend
-        if settings.retry.enabled:
-            listener = metrics.retry_listener(backend) if metrics else None
-            port = self.retrying(port, _retry_config(settings.retry), on_retry=listener)
-        if metrics:
-            port = self.instrumented(port, metrics)
-        if settings.breaker.enabled:
-            port = self.breaking(port, _breaker(self.name, backend, settings, metrics))
-        return port
-
-
-_STORE_GUARDS = _Guards[MemoryStore]("store", RetryingStore, InstrumentedStore, BreakerStore)
-_EMBEDDER_GUARDS = _Guards[Embedder](
-    "embedder", RetryingEmbedder, InstrumentedEmbedder, BreakerEmbedder
-)
-
-
 def _create_store(settings: MemcoreSettings, metrics: Metrics | None) -> MemoryStore:
-    store = _STORE_GUARDS.wrap(registry.stores.create(settings, settings.store), settings, metrics)
-    degradation = settings.degradation
-    if degradation.policy == "degrade":
-        outbox = Outbox(degradation.outbox_capacity, path=degradation.outbox_path)
-        if metrics:
-            outbox.on_event = metrics.watch_outbox(outbox)
-        store = DegradingStore(
-            store,
-            outbox,
-            replay_interval=degradation.replay_interval,
-            on_degraded_read=metrics.degraded_read if metrics else None,
-        )
-    if settings.encryption.enabled:
-        store = _encrypting(store, settings)
-    if settings.audit.enabled:
-        store = AuditedStore(store, _audit_sink(settings), actor=settings.audit.actor)
+    store = registry.stores.create(settings, settings.store)
+    if metrics is not None:
+        metrics.watch_pool(store, store.backend)
     return store
 
 
-def _encrypting(store: MemoryStore, settings: MemcoreSettings) -> MemoryStore:
-    # Imported here: encryption needs the optional `cryptography` package.
-    from memcore.security.encryption import EncryptingStore  # noqa: PLC0415
-    from memcore.security.keyring import (  # noqa: PLC0415
-        DataKeyStore,
-        Keyring,
-        KeySource,
-        MasterKeys,
-        UserDataKeys,
-    )
-    from memcore.security.keystores import FileDataKeyStore  # noqa: PLC0415
-
-    encryption = settings.encryption
-    keyring = Keyring.from_secrets(encryption.keys, encryption.primary_key or "")
-    keys: KeySource = MasterKeys(keyring)
-    if encryption.per_user_keys:
-        data_keys: DataKeyStore = (
-            FileDataKeyStore(encryption.data_key_file)
-            if encryption.data_key_store == "file" and encryption.data_key_file is not None
-            else registry.data_key_stores.create(settings, encryption.data_key_store)
-        )
-        keys = UserDataKeys(keyring, data_keys)
-    return EncryptingStore(store, keys, filterable_metadata=encryption.filterable_metadata)
-
-
-def _audit_sink(settings: MemcoreSettings) -> AuditSink:
-    audit = settings.audit
-    if audit.sink == "log":
-        return LoggingAuditSink()
-    if audit.sink == "file" and audit.file is not None:
-        return JsonlAuditSink(audit.file, fsync=audit.fsync)
-    return registry.audit_sinks.create(settings, audit.sink)
-
-
-def _create_embedder(settings: MemcoreSettings, metrics: Metrics | None) -> Embedder:
-    embedder = registry.embedders.create(settings, settings.embedder)
-    return _EMBEDDER_GUARDS.wrap(embedder, settings, metrics)
-
-
-def _create_rate_limits(settings: MemcoreSettings, metrics: Metrics | None) -> RateLimits | None:
-    limits = settings.rate_limit
-    if limits.per_user is None and limits.overall is None:
-        return None
-    limiter: RateLimiter = (
-        InProcessRateLimiter()
-        if limits.backend == "memory"
-        else registry.rate_limiters.create(settings, limits.backend)
-    )
-    return RateLimits(
-        limiter,
-        per_user=None if limits.per_user is None else Rate(limits.per_user, limits.per_user_burst),
-        overall=None if limits.overall is None else Rate(limits.overall, limits.overall_burst),
-        on_limited=metrics.limited if metrics else None,
-    )
-
-
-def _degrades(settings: MemcoreSettings) -> bool:
-    return settings.degradation.policy == "degrade"
-
-
-def _create_telemetry(settings: MemcoreSettings, metrics: Metrics | None) -> Telemetry:
-    return Telemetry(
-        metrics=metrics,
-        user_ids=settings.logging.user_id,
-        log_content=settings.logging.log_content,
+def _create_service(
+    settings: MemcoreSettings,
+    metrics: Metrics | None,
+    store: MemoryStore,
+    embedder: Embedder,
+) -> MemoryService:
+    parts = Parts(settings=settings, metrics=metrics, store=store, embedder=embedder)
+    return MemoryService(
+        store,
+        embedder,
+        policies=build_policies(parts),
+        limits=settings.limits,
+        telemetry=Telemetry(
+            metrics=metrics,
+            user_ids=settings.logging.user_id,
+            log_content=settings.logging.log_content,
+        ),
+        check_on_start=settings.health.check_on_start,
+        deadline=settings.retry.deadline if settings.retry.enabled else None,
+        degrade_searches=settings.degradation.policy == "degrade",
     )
 
 
 class Container(containers.DeclarativeContainer):
-    """Settings -> store and embedder (by name, through the registry) -> MemoryService."""
+    """Settings -> store and embedder (by name, through the registry) and the policies
+    (:data:`POLICY_ORDER`) -> MemoryService.
+    """
 
     settings = providers.Singleton(load_settings)
     metrics = providers.Singleton(_create_metrics, settings)
     store = providers.Singleton(_create_store, settings, metrics)
-    embedder = providers.Singleton(_create_embedder, settings, metrics)
-    telemetry = providers.Singleton(_create_telemetry, settings, metrics)
-    rate_limits = providers.Singleton(_create_rate_limits, settings, metrics)
-    service = providers.Singleton(
-        MemoryService,
-        store=store,
-        embedder=embedder,
-        limits=settings.provided.limits,
-        telemetry=telemetry,
-        check_on_start=settings.provided.health.check_on_start,
-        rate_limits=rate_limits,
-        degrade_searches=providers.Callable(_degrades, settings),
+    embedder = providers.Singleton(
+        lambda settings: registry.embedders.create(settings, settings.embedder), settings
     )
+    service = providers.Singleton(_create_service, settings, metrics, store, embedder)
 
 
 async def build_service(container: Container | None = None, **overrides: Any) -> MemoryService:

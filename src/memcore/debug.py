@@ -28,7 +28,7 @@ from memcore.errors import SchemaMismatchError, ValidationError
 from memcore.ports import Vectors
 from memcore.service import MemoryService
 from memcore.validation import (
-    validate_embeddings,
+    unit_vectors,
     validate_intervention,
     validate_reflection,
     validate_user_id,
@@ -189,7 +189,7 @@ async def import_jsonl(
     async def flush() -> None:
         nonlocal total
         if batch:
-            vectors = validate_embeddings(np.asarray(rows), len(batch), service.schema.dimension)
+            vectors = unit_vectors(np.asarray(rows), len(batch), service.schema.dimension)
             await service.store.upsert(batch[0].user_id, batch, vectors)
             total += len(batch)
             if progress is not None:

@@ -93,12 +93,14 @@ class MemcoreError(Exception):
 class ValidationError(MemcoreError, ValueError):
     """An input broke a rule in :mod:`memcore.validation`; nothing was stored.
 
-    ``field`` names the offending input (``"user_id"``, ``"metadata.lang"``, ``"k"``...).
+    ``field`` names the offending input (``"user_id"``, ``"metadata.lang"``,
+    ``"items[2].task"``...) and ``reason`` says what is wrong with it.
     """
 
     def __init__(self, field: str, message: str, **context: str | None) -> None:
         super().__init__(f"{field}: {message}", **context)
         self.field = field
+        self.reason = message
 
 
 class ConfigurationError(MemcoreError):

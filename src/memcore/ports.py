@@ -8,7 +8,7 @@ passes :class:`~memcore.testing.StoreContract` or
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import NewType, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,6 +25,12 @@ from memcore.domain import (
 Vectors = NDArray[np.float32]
 """A C-contiguous ``(n, dimension)`` float32 matrix, one row per text or record."""
 
+UnitVectors = NewType("UnitVectors", Vectors)
+""":data:`Vectors` validated once, by the service (:func:`memcore.validation.unit_vectors`):
+C-contiguous float32, finite, every row of unit length. Stores receive only these and
+neither check nor normalise them again; a cosine similarity is then one dot product.
+"""
+
 
 @runtime_checkable
 class MemoryStore(Protocol):
@@ -33,8 +39,9 @@ class MemoryStore(Protocol):
     Tenancy is in the signature: every data method takes ``user_id`` and reads, counts,
     changes or deletes only that user's records, whatever the ids look like (ids that
     prefix each other, or are full of query metacharacters, never meet). Stores receive
-    validated input from :class:`~memcore.MemoryService`; they need not re-validate it,
-    but they must treat every value as data, never as query syntax.
+    validated input from :class:`~memcore.MemoryService` (vectors as
+    :data:`UnitVectors`); they need not re-validate it, but they must treat every value
+    as data, never as query syntax. :mod:`memcore.adapterkit` holds what every store needs.
 
     A write is visible to every read that starts after it returns (read-your-writes).
     Stores are safe to use from many concurrent tasks of one event loop.
@@ -42,6 +49,14 @@ class MemoryStore(Protocol):
 
     #: Short backend name used in logs, metrics and errors (``"memory"``, ``"redis"``).
     backend: str
+
+    @property
+    def target(self) -> str:
+        """Where the data lives, without credentials (``"redis://host:6379/0#memcore"``).
+
+        It names this store's outbox and state files, so two targets never share them.
+        """
+        ...
 
     async def ensure_schema(self, schema: EmbeddingSchema) -> None:
         """Prepare the store for vectors of ``schema`` and check it matches what is there.
@@ -54,14 +69,17 @@ class MemoryStore(Protocol):
         """
         ...
 
-    async def upsert(self, user_id: str, records: Sequence[MemoryRecord], vectors: Vectors) -> None:
+    async def upsert(
+        self, user_id: str, records: Sequence[MemoryRecord], vectors: UnitVectors
+    ) -> None:
         """Store ``records`` (all of ``user_id``) with their embeddings, row ``i`` for record ``i``.
 
         Upsert by id is idempotent: writing the same record twice leaves one record, and a
         record with an existing id replaces the old one whole. The batch is all-or-nothing
         as far as the backend allows. Neither ``records`` nor ``vectors`` is mutated or
-        kept by reference. A record whose ``user_id`` differs raises
-        :class:`~memcore.errors.ValidationError` and nothing is stored.
+        kept by reference. A record whose ``user_id`` differs, or a row count that is not
+        the record count, raises :class:`~memcore.errors.ValidationError` and nothing is
+        stored.
         """
         ...
 
@@ -77,8 +95,8 @@ class MemoryStore(Protocol):
     ) -> tuple[list[MemoryRecord], Vectors]:
         """Like :meth:`get`, plus each returned record's stored vector (row ``i`` for record ``i``).
 
-        Vectors may come back normalised to unit length; their direction is what was
-        written. Used by export and re-embedding tools, not on the hot path.
+        Vectors come back as written, up to the stored precision. Used by export and
+        re-embedding tools, not on the hot path.
         """
         ...
 
@@ -98,15 +116,17 @@ class MemoryStore(Protocol):
     async def search(
         self,
         user_id: str,
-        vector: Vectors,
+        vector: UnitVectors,
         k: int,
         filters: SearchFilter,
     ) -> list[SearchHit[MemoryRecord]]:
         """Return at most ``k`` of ``user_id``'s records nearest to ``vector``, best first.
 
-        ``vector`` is one ``(dimension,)`` row. Filters are applied before ranking, so
-        ``k`` hits come back whenever at least ``k`` records match. Scores are cosine
-        similarities (see :class:`~memcore.SearchHit`), non-increasing down the list.
+        ``vector`` is one ``(dimension,)`` unit row. Filters are applied before ranking,
+        so ``k`` hits come back whenever at least ``k`` records match. Scores are cosine
+        similarities (see :class:`~memcore.SearchHit`), non-increasing down the list. A
+        store whose index is still being built returns a
+        :class:`~memcore.SearchResults` with status ``partial``.
         """
         ...
 

@@ -7,8 +7,9 @@ A distribution registers a store or embedder class in its ``pyproject.toml``::
 
 The class must have ``from_settings(settings: MemcoreSettings)``. Nothing is imported
 until a backend is asked for by name, so an installed but unused adapter costs nothing.
-Shared rate limiters (``memcore.rate_limiters``), audit sinks (``memcore.audit_sinks``)
-and per-user data key stores (``memcore.data_key_stores``) are found the same way.
+Shared rate limiters (``memcore.rate_limiters``), audit sinks (``memcore.audit_sinks``),
+embedding caches (``memcore.embedding_caches``) and per-user data key stores
+(``memcore.data_key_stores``) are found the same way.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from importlib import import_module
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
+from memcore.caching import EmbeddingCache
 from memcore.errors import AdapterNotFoundError
 from memcore.ports import Embedder, MemoryStore
 from memcore.resilience.ratelimit import RateLimiter
@@ -129,6 +131,9 @@ rate_limiters: Registry[RateLimiter] = Registry(
 )
 audit_sinks: Registry[AuditSink] = Registry(
     "memcore.audit_sinks", "audit sink", setting="MEMCORE_AUDIT__SINK"
+)
+embedding_caches: Registry[EmbeddingCache] = Registry(
+    "memcore.embedding_caches", "embedding cache", setting="MEMCORE_CACHE__BACKEND"
 )
 data_key_stores: Registry[DataKeyStore] = Registry(
     "memcore.data_key_stores", "data key store", setting="MEMCORE_ENCRYPTION__DATA_KEY_STORE"

@@ -1,21 +1,23 @@
 """MemoryService: the use cases an agent calls.
 
-Every call validates its input first (so a bad input stores nothing), embeds what needs
-embedding in one batch, and makes one store call. A record is searchable as soon as the
-call that wrote it returns. Each public call is logged once on ``memcore.service`` and
-counted in the service's :class:`~memcore.observability.Telemetry` (see
-:mod:`memcore.observability.operations`).
+Every call validates its input first (so a bad input stores nothing), then runs as a
+:class:`~memcore.pipeline.Call` through the pipeline: the service's policies (rate
+limits), then the use case, which embeds what needs embedding in one batch through the
+embedder's chain and makes one call through the store's chain. Each result says what
+became of the call (a :class:`~memcore.Receipt` for writes, a status on reads). A
+record is searchable as soon as the call that stored it returns. Each public call is
+logged once on ``memcore.service`` and counted (:mod:`memcore.observability.operations`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeVar, cast
 
-import numpy as np
 from typing_extensions import Self
 
 from memcore.domain import (
@@ -33,68 +35,50 @@ from memcore.domain import (
     Reflection,
     SearchFilter,
     SearchResults,
-    Status,
-    new_id,
-    utcnow,
 )
-from memcore.errors import EmbeddingError, NotFoundError, UnhealthyError, ValidationError
-from memcore.observability.health import cache_check, guarded_check, health_to_dict, schema_check
+from memcore.errors import NotFoundError, UnhealthyError, ValidationError
+from memcore.intake import intervention_from, interventions_from, reflection_from
+from memcore.observability.health import guarded_check, health_to_dict, schema_check
 from memcore.observability.operations import Telemetry, observed
-from memcore.ports import Embedder, MemoryStore, Vectors
-from memcore.resilience.degrade import note_degraded, track_degradation
-from memcore.resilience.ratelimit import RateLimits
+from memcore.pipeline import Call, Pipeline, Policy, Result
+from memcore.ports import Embedder, MemoryStore
+from memcore.usecases import UseCases
 from memcore.validation import (
     DEFAULT_LIMITS,
     Limits,
-    validate_batch_size,
-    validate_embeddings,
+    unit_vectors,
     validate_filters,
-    validate_intervention,
     validate_k,
-    validate_outcome,
-    validate_record_id,
     validate_record_ids,
-    validate_reflection,
     validate_text,
     validate_user_id,
 )
 
 RecordT = TypeVar("RecordT", Intervention, Reflection)
 
-_INTERVENTION_FIELDS = frozenset(
-    {
-        "intervention_text",
-        "task",
-        "context",
-        "outcome",
-        "metadata",
-        "created_at",
-        "id",
-        "idempotency_key",
-    }
-)
 MAX_LIST_LIMIT = 1_000
 
 HealthOnStart = Literal["off", "warn", "fail"]
 
 logger = logging.getLogger("memcore.service")
 
+_Work = Callable[[Call], Awaitable[Result[Any]]]
+
 
 class MemoryService:
     """Record and recall a user's interventions and reflections.
 
     Build it with :func:`memcore.connect` (from settings), or by hand from any
-    :class:`~memcore.ports.MemoryStore` and :class:`~memcore.ports.Embedder`; the service
-    then owns both and closes them in :meth:`aclose`. Call :meth:`start` (``connect``
-    does) before anything else: it checks the store's schema against the embedder and,
+    :class:`~memcore.ports.MemoryStore` and :class:`~memcore.ports.Embedder` and the
+    ``policies`` to run around them (outermost first; none by default); the service then
+    owns them all and closes them in :meth:`aclose`. Call :meth:`start` (``connect``
+    does) before anything else: it prepares the store's schema for the embedder and,
     with ``check_on_start`` ``"warn"`` or ``"fail"``, runs :meth:`health` (``fail``
     raises :class:`~memcore.errors.UnhealthyError` on an unhealthy report).
 
-    With ``rate_limits``, each call takes a token of its user and of the global bucket
-    before it embeds or stores anything, or raises
-    :class:`~memcore.errors.RateLimitedError`. With ``degrade_searches``, a search whose
-    query cannot be embedded right now (a retryable embedder error) returns empty
-    results flagged ``degraded`` instead of raising.
+    ``deadline`` (seconds) bounds each operation: no retry starts after it. With
+    ``degrade_searches``, a search whose query cannot be embedded right now (a retryable
+    embedder error) returns empty results with status ``degraded`` instead of raising.
     """
 
     def __init__(
@@ -102,20 +86,23 @@ class MemoryService:
         store: MemoryStore,
         embedder: Embedder,
         *,
+        policies: Sequence[Policy] = (),
         limits: Limits = DEFAULT_LIMITS,
         telemetry: Telemetry | None = None,
         check_on_start: HealthOnStart = "off",
-        rate_limits: RateLimits | None = None,
+        deadline: float | None = None,
         degrade_searches: bool = False,
     ) -> None:
-        self.store = store
-        self.embedder = embedder
+        self.pipeline = Pipeline(policies)
+        self.store = self.pipeline.store(store)
+        self.embedder = self.pipeline.embedder(embedder)
         self.limits = limits
         self.telemetry = telemetry or Telemetry()
         self.check_on_start = check_on_start
-        self.rate_limits = rate_limits
-        self.degrade_searches = degrade_searches
+        self.deadline = deadline
         self._started = False
+        cases = UseCases(self.store, self.embedder, degrade_searches=degrade_searches)
+        self._operations = self.pipeline.chains("service", cases.operations, cases.run)
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -131,11 +118,16 @@ class MemoryService:
 
     @observed("start")
     async def start(self) -> None:
-        """Check (or create) the store's schema for this embedder. Idempotent."""
+        """Prepare the store's schema for this embedder and start the policies. Idempotent.
+
+        With the store away and degradation on, the schema is ensured later, in the
+        background, and reads answer ``degraded`` meanwhile (``health`` says so).
+        """
         if self._started:
             return
         await self.store.ensure_schema(self.schema)
         self._started = True
+        await self.pipeline.start()
         if self.check_on_start == "off":
             return
         report = await self.health()
@@ -154,11 +146,16 @@ class MemoryService:
         )
 
     async def aclose(self) -> None:
-        """Close the store, the embedder and the rate limiter."""
-        await self.store.aclose()
-        await self.embedder.aclose()
-        if self.rate_limits is not None:
-            await self.rate_limits.aclose()
+        """Close the store (after a last replay of deferred writes), the embedder and the
+        policies.
+        """
+        try:
+            await self.store.aclose()
+        finally:
+            try:
+                await self.embedder.aclose()
+            finally:
+                await self.pipeline.aclose("service")
 
     # -- interventions -------------------------------------------------------------------
 
@@ -175,7 +172,7 @@ class MemoryService:
         created_at: datetime | None = None,
         id: str | None = None,  # noqa: A002 - the record's id, named as on the record
         idempotency_key: str | None = None,
-        embedding: Vectors | None = None,
+        embedding: object = None,
     ) -> Receipt[Intervention]:
         """Store one intervention; the receipt holds it (with its id) and its status.
 
@@ -184,46 +181,39 @@ class MemoryService:
         is ``stored``, or ``deferred`` when the store was unavailable and the write waits
         in the outbox.
         """
-        record = self._intervention(
-            user_id,
-            {
-                "intervention_text": intervention_text,
-                "task": task,
-                "context": context,
-                "outcome": outcome,
-                "metadata": metadata,
-                "created_at": created_at,
-                "id": id,
-                "idempotency_key": idempotency_key,
-            },
-        )
-        return await self._write(user_id, [record], embedding)
+        user_id = validate_user_id(user_id)
+        fields = {
+            "intervention_text": intervention_text,
+            "task": task,
+            "context": context,
+            "outcome": outcome,
+            "metadata": metadata,
+            "created_at": created_at,
+            "id": id,
+            "idempotency_key": idempotency_key,
+        }
+        record = intervention_from(user_id, fields, self.limits)
+        return await self._record(user_id, [record], embedding)
 
     @observed("record_interventions")
     async def record_interventions(
-        self,
-        user_id: str,
-        items: Sequence[Mapping[str, Any]],
-        *,
-        embeddings: Vectors | None = None,
+        self, user_id: str, items: Sequence[Mapping[str, Any]], *, embeddings: object = None
     ) -> Receipt[Intervention]:
         """Store many interventions of one user with one embed call and one store call.
 
         Each item is a mapping with the keyword arguments of :meth:`record_intervention`.
-        Every item is validated before anything is written: one bad item stores nothing.
+        Every item is validated before anything is written: one bad item stores nothing,
+        and its error names it (``items[2].task``).
         """
         user_id = validate_user_id(user_id)
-        if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Sequence):
-            raise ValidationError("items", "must be a list of intervention mappings")
-        validate_batch_size(len(items), self.limits)
-        records = [self._intervention(user_id, item, f"items[{i}]") for i, item in enumerate(items)]
-        return await self._write(user_id, records, embeddings)
+        records = interventions_from(user_id, items, self.limits)
+        return await self._record(user_id, records, embeddings)
 
     @observed("search_interventions")
     async def search_interventions(
         self,
         user_id: str,
-        query: str | Vectors,
+        query: str | object,
         k: int = 5,
         filters: SearchFilter | Mapping[str, Any] | None = None,
     ) -> SearchResults[Intervention]:
@@ -231,9 +221,9 @@ class MemoryService:
 
         ``query`` is a text (embedded here) or a precomputed embedding. ``filters`` narrows
         by outcome, task, time or metadata (see :class:`~memcore.SearchFilter`). The
-        result is a list; its ``degraded`` flag says the store could not fully answer.
+        result is a list; its ``status`` says whether it may be incomplete.
         """
-        hits = await self._search(user_id, query, k, filters, RecordKind.INTERVENTION)
+        hits = await self._find(user_id, query, k, filters, RecordKind.INTERVENTION)
         return cast("SearchResults[Intervention]", hits)
 
     # -- reflections ---------------------------------------------------------------------
@@ -249,36 +239,34 @@ class MemoryService:
         created_at: datetime | None = None,
         id: str | None = None,  # noqa: A002
         idempotency_key: str | None = None,
-        embedding: Vectors | None = None,
+        embedding: object = None,
     ) -> Receipt[Reflection]:
         """Store one reflection drawn from the interventions ``source_ids``; see
         :meth:`record_intervention` for the receipt.
         """
         user_id = validate_user_id(user_id)
-        validate_text(text, "text", self.limits.max_text_chars)
-        record = validate_reflection(
-            Reflection(
-                id=self._record_id(id, idempotency_key),
-                user_id=user_id,
-                text=text,
-                source_ids=tuple(validate_record_ids(source_ids, "source_ids")),
-                created_at=utcnow() if created_at is None else created_at,
-                metadata={} if metadata is None else metadata,
-            ),
-            self.limits,
+        record = reflection_from(
+            user_id,
+            text,
+            source_ids=source_ids,
+            metadata=metadata,
+            created_at=created_at,
+            given_id=id,
+            idempotency_key=idempotency_key,
+            limits=self.limits,
         )
-        return await self._write(user_id, [record], embedding)
+        return await self._record(user_id, [record], embedding)
 
     @observed("search_reflections")
     async def search_reflections(
         self,
         user_id: str,
-        query: str | Vectors,
+        query: str | object,
         k: int = 5,
         filters: SearchFilter | Mapping[str, Any] | None = None,
     ) -> SearchResults[Reflection]:
         """The ``k`` reflections of ``user_id`` most similar to ``query``, best first."""
-        hits = await self._search(user_id, query, k, filters, RecordKind.REFLECTION)
+        hits = await self._find(user_id, query, k, filters, RecordKind.REFLECTION)
         return cast("SearchResults[Reflection]", hits)
 
     # -- reading and forgetting ------------------------------------------------------------
@@ -304,8 +292,8 @@ class MemoryService:
     async def _get_many(self, user_id: str, record_ids: Sequence[str]) -> list[MemoryRecord]:
         user_id = validate_user_id(user_id)
         ids = validate_record_ids(record_ids)
-        await self._admit(user_id, "get")
-        return await self.store.get(user_id, ids)
+        found: list[MemoryRecord] = (await self._serve("get", user_id, ids=ids)).value
+        return found
 
     @observed("list")
     async def list(
@@ -327,44 +315,35 @@ class MemoryService:
         if cursor is not None and not isinstance(cursor, str):
             raise ValidationError("cursor", "must be a string returned as next_cursor")
         checked = validate_filters(filters, self.limits)
-        await self._admit(user_id, "list")
-        return await self.store.list(user_id, checked, limit, cursor)
+        page: Page[MemoryRecord] = (
+            await self._serve("list", user_id, filters=checked, limit=limit, cursor=cursor)
+        ).value
+        return page
 
     @observed("delete", ids_arg="record_ids")
     async def delete(self, user_id: str, record_ids: str | Sequence[str]) -> int:
         """Delete records of ``user_id``; returns how many existed. Missing ids are fine."""
         user_id = validate_user_id(user_id)
         ids = validate_record_ids([record_ids] if isinstance(record_ids, str) else record_ids)
-        await self._admit(user_id, "delete")
-        return await self.store.delete(user_id, ids)
+        deleted: int = (await self._serve("delete", user_id, ids=ids)).value
+        return deleted
 
     @observed("forget_user")
     async def forget_user(self, user_id: str) -> int:
         """Delete everything of ``user_id``; returns how many records there were."""
         user_id = validate_user_id(user_id)
-        await self._admit(user_id, "forget_user")
-        return await self.store.forget_user(user_id)
+        forgotten: int = (await self._serve("forget_user", user_id)).value
+        return forgotten
 
     @observed("stats")
     async def stats(self, user_id: str) -> MemoryStats:
         """Counts of ``user_id``'s memories by kind and by intervention outcome."""
         user_id = validate_user_id(user_id)
-        await self._admit(user_id, "stats")
-        count = self.store.count
-        interventions, reflections, *outcomes = await asyncio.gather(
-            count(user_id, SearchFilter(kind=RecordKind.INTERVENTION)),
-            count(user_id, SearchFilter(kind=RecordKind.REFLECTION)),
-            *(count(user_id, SearchFilter(outcomes=frozenset({o}))) for o in Outcome),
-        )
-        return MemoryStats(
-            user_id=user_id,
-            interventions=interventions,
-            reflections=reflections,
-            by_outcome={o.value: n for o, n in zip(Outcome, outcomes, strict=True) if n},
-        )
+        stats: MemoryStats = (await self._serve("stats", user_id)).value
+        return stats
 
     async def health(self) -> HealthReport:
-        """Check the store, the embedder, their schema match and the cache, if any.
+        """Check the store, the embedder and their schema match.
 
         The report's status is the worst of its checks; it never raises for a sick part.
         """
@@ -372,69 +351,36 @@ class MemoryService:
             guarded_check("store", self.store.health()),
             guarded_check("embedder", self.embedder.health()),
         )
-        checks = [store, embedder, schema_check(self.schema, started=self._started, store=store)]
-        cache = cache_check(self.embedder)
-        if cache is not None:
-            checks.append(cache)
-        report = HealthReport.of(tuple(checks))
+        schema = schema_check(self.schema, started=self._started, store=store)
+        report = HealthReport.of((store, embedder, schema))
         if self.telemetry.metrics is not None:
             self.telemetry.metrics.record_health(report)
         logger.debug("health %s", report.status.value, extra={"status": report.status.value})
         return report
 
-    # -- internals -------------------------------------------------------------------------
+    # -- the use cases, behind the service's policies ---------------------------------------
 
-    async def _admit(self, user_id: str, operation: str) -> None:
-        if self.rate_limits is not None:
-            await self.rate_limits.check(user_id, operation)
+    async def _serve(self, operation: str, user_id: str, **args: Any) -> Result[Any]:
+        deadline = None if self.deadline is None else time.monotonic() + self.deadline
+        return await self._operations[operation](
+            Call("service", operation, user_id, args, deadline)
+        )
 
-    def _record_id(self, record_id: str | None, idempotency_key: str | None) -> str:
-        if record_id is not None:
-            if idempotency_key is not None:
-                raise ValidationError("idempotency_key", "give id or idempotency_key, not both")
-            return validate_record_id(record_id)
-        if idempotency_key is not None:
-            validate_text(idempotency_key, "idempotency_key", 1_024)
-        return new_id(idempotency_key)
-
-    def _intervention(self, user_id: str, item: Mapping[str, Any], field: str = "") -> Intervention:
-        # user_id is checked once, with every other field, by validate_intervention below.
-        if not isinstance(item, Mapping):
-            raise ValidationError(field or "item", "must be a mapping of intervention fields")
-        unknown = sorted(set(item) - _INTERVENTION_FIELDS)
-        if unknown:
-            raise ValidationError(f"{field}.{unknown[0]}".lstrip("."), "unknown intervention field")
-        try:
-            record = Intervention(
-                id=self._record_id(item.get("id"), item.get("idempotency_key")),
-                user_id=user_id,
-                intervention_text=item["intervention_text"],
-                task=item["task"],
-                context=item.get("context", ""),
-                outcome=validate_outcome(item.get("outcome", Outcome.UNKNOWN)),
-                created_at=utcnow() if item.get("created_at") is None else item["created_at"],
-                metadata=_metadata_arg(item.get("metadata")),
-            )
-        except KeyError as missing:
-            raise ValidationError(f"{field}.{missing.args[0]}".lstrip("."), "is required") from None
-        return validate_intervention(record, self.limits)
-
-    async def _write(
-        self, user_id: str, records: Sequence[RecordT], embeddings: Vectors | None
+    async def _record(
+        self, user_id: str, records: Sequence[RecordT], embeddings: object
     ) -> Receipt[RecordT]:
-        await self._admit(user_id, "write")
-        if embeddings is None:
-            vectors = await self._embed([record.embedding_text() for record in records])
-        else:
-            vectors = validate_embeddings(embeddings, len(records), self.embedder.dimension)
-        with track_degradation() as status:
-            await self.store.upsert(user_id, records, vectors)
-        return Receipt(tuple(records), Status.DEFERRED if status.deferred else Status.STORED)
+        vectors = None
+        if embeddings is not None:
+            vectors = unit_vectors(embeddings, len(records), self.embedder.dimension)
+        receipt: Receipt[RecordT] = (
+            await self._serve("write", user_id, records=records, vectors=vectors)
+        ).value
+        return receipt
 
-    async def _search(
+    async def _find(
         self,
         user_id: str,
-        query: str | Vectors,
+        query: object,
         k: int,
         filters: SearchFilter | Mapping[str, Any] | None,
         kind: RecordKind,
@@ -442,42 +388,11 @@ class MemoryService:
         user_id = validate_user_id(user_id)
         k = validate_k(k, self.limits)
         narrowed = validate_filters(filters, self.limits).with_kind(kind)
-        await self._admit(user_id, "search")
         if isinstance(query, str):
             validate_text(query, "query", self.limits.max_text_chars)
-            try:
-                vector = (await self._embed([query]))[0]
-            except EmbeddingError as exc:
-                if not (self.degrade_searches and exc.retryable):
-                    raise
-                note_degraded()  # the embedder is away: an empty answer beats silence
-                return SearchResults(status=Status.DEGRADED)
         else:
-            vector = validate_embeddings(query, 1, self.embedder.dimension)[0]
-        with track_degradation() as status:
-            hits = await self.store.search(user_id, vector, k, narrowed)
-        return SearchResults(hits, status=Status.DEGRADED if status.degraded else Status.COMPLETE)
-
-    async def _embed(self, texts: Sequence[str]) -> Vectors:
-        vectors = await self.embedder.embed(texts)
-        expected = (len(texts), self.embedder.dimension)
-        if (
-            vectors.shape != expected
-            or vectors.dtype != np.float32
-            or not np.isfinite(vectors).all()
-        ):
-            raise EmbeddingError(
-                f"embedder returned {vectors.dtype} {vectors.shape}, "
-                f"expected finite float32 {expected}",
-                operation="embed",
-                backend=self.embedder.backend,
-            )
-        return vectors
-
-
-def _metadata_arg(metadata: object) -> Mapping[str, MetadataValue]:
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, Mapping):
-        raise ValidationError("metadata", f"must be a mapping, not {type(metadata).__name__}")
-    return metadata
+            query = unit_vectors(query, 1, self.embedder.dimension)[0]
+        hits: SearchResults[MemoryRecord] = (
+            await self._serve("search", user_id, query=query, k=k, filters=narrowed)
+        ).value
+        return hits

@@ -21,6 +21,7 @@ from memcore.validation import Limits
 __all__ = [
     "AuditSettings",
     "BreakerSettings",
+    "CacheSettings",
     "DegradationSettings",
     "EncryptionSettings",
     "HashingSettings",
@@ -136,13 +137,33 @@ class DegradationSettings(BaseModel):
         default="degrade",
         description="degrade: defer writes to the outbox, answer reads empty; raise: fail.",
     )
+    outbox: Literal["durable", "memory"] = Field(
+        default="durable",
+        description="durable: deferred writes are fsynced to disk and survive the process "
+        "(replayed by the next one); memory: lost if the process exits before the store is back.",
+    )
     outbox_capacity: int = Field(default=10_000, ge=1, description="Records the outbox holds.")
     outbox_path: Path | None = Field(
-        default=None, description="Append-only file keeping deferred writes across restarts."
+        default=None,
+        description="Directory of the durable outbox's journals; unset: a directory per store "
+        "under the state directory.",
     )
     replay_interval: float = Field(
         default=1.0, gt=0, description="Seconds between attempts to replay the outbox."
     )
+
+
+class CacheSettings(BaseModel):
+    """The embedding cache (``MEMCORE_CACHE__*``): repeated texts skip the model."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    backend: str = Field(
+        default="none",
+        description="none, memory (this process, LRU) or a registered cache, e.g. redis "
+        "(shared by processes).",
+    )
+    max_entries: int = Field(default=10_000, ge=1, description="Vectors the memory cache keeps.")
 
 
 class RateLimitSettings(BaseModel):
@@ -246,6 +267,7 @@ class MemcoreSettings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     degradation: DegradationSettings = Field(default_factory=DegradationSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)

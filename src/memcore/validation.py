@@ -44,11 +44,11 @@ from memcore.domain import (
     SearchFilter,
 )
 from memcore.errors import ValidationError
-from memcore.ports import Vectors
+from memcore.ports import UnitVectors
 
 __all__ = [
     "Limits",
-    "validate_embeddings",
+    "unit_vectors",
     "validate_intervention",
     "validate_k",
     "validate_metadata",
@@ -275,11 +275,13 @@ def squared_norms(rows: NDArray[np.floating[Any]]) -> NDArray[np.floating[Any]] 
     return squares if np.isfinite(squares).all() and squares.all() else None
 
 
-def validate_embeddings(vectors: object, rows: int, dimension: int) -> Vectors:
-    """Return ``vectors`` as a C-contiguous float32 ``(rows, dimension)`` array, else raise.
+def unit_vectors(vectors: object, rows: int, dimension: int) -> UnitVectors:
+    """``vectors`` as :data:`~memcore.ports.UnitVectors`: a new C-contiguous float32
+    ``(rows, dimension)`` array with every row scaled to unit length, else raise.
 
     Accepts any real floating dtype (converted without touching the input); rejects other
-    dtypes, wrong shapes, NaN/Inf and all-zero rows (cosine is undefined for them).
+    dtypes, wrong shapes, NaN/Inf and all-zero rows (cosine is undefined for them). A
+    ``(dimension,)`` row is accepted for ``rows == 1``.
     """
     if not isinstance(vectors, np.ndarray):
         raise ValidationError("embedding", f"must be a numpy array, not {type(vectors).__name__}")
@@ -291,15 +293,20 @@ def validate_embeddings(vectors: object, rows: int, dimension: int) -> Vectors:
         raise ValidationError(
             "embedding", f"shape must be ({rows}, {dimension}), got {tuple(vectors.shape)}"
         )
-    if vectors.dtype == np.float32:
-        converted = np.ascontiguousarray(vectors)
+    with np.errstate(over="ignore"):  # float64 beyond float32 becomes inf, rejected below
+        rows32 = np.asarray(vectors, dtype=np.float32)
+    squares = squared_norms(rows32)
+    scalable: NDArray[np.floating[Any]] = rows32
+    if squares is None:
+        if not np.isfinite(rows32).all():
+            raise ValidationError("embedding", "must contain only finite values (no NaN or Inf)")
+        # Decide in float64: float32 squares of huge or tiny values over- or underflow.
+        scalable = rows32.astype(np.float64)
+        squares = np.einsum("ij,ij->i", scalable, scalable)
+        if rows and not squares.all():
+            raise ValidationError("embedding", "rows must not be all zeros")
+    if rows == 1:  # a single write or query: scaling by one scalar is cheaper
+        scaled = scalable * (1.0 / math.sqrt(float(squares[0])))
     else:
-        with np.errstate(over="ignore"):  # float64 beyond float32 becomes inf, rejected below
-            converted = np.ascontiguousarray(vectors, dtype=np.float32)
-    if squared_norms(converted) is not None:
-        return converted
-    if not np.isfinite(converted).all():
-        raise ValidationError("embedding", "must contain only finite values (no NaN or Inf)")
-    if rows and not converted.any(axis=1).all():
-        raise ValidationError("embedding", "rows must not be all zeros")
-    return converted
+        scaled = scalable / np.sqrt(squares)[:, np.newaxis]
+    return UnitVectors(np.ascontiguousarray(scaled, dtype=np.float32))

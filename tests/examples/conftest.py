@@ -10,10 +10,10 @@ from __future__ import annotations
 import importlib.util
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
-from typing import TypeVar
+from typing import Any
 
 import pytest
 
@@ -21,10 +21,9 @@ import memcore
 from memcore import HealthCheck, HealthStatus, MemoryService
 from memcore.adapters.memory import InMemoryStore
 from memcore.errors import StoreUnavailableError
-from memcore.wrapping import StoreWrapper
+from memcore.pipeline import Call, Result, StoreCalls, store_terminal
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-T = TypeVar("T")
 
 
 def load_example(name: str) -> ModuleType:
@@ -41,22 +40,34 @@ def load_example(name: str) -> ModuleType:
     return module
 
 
-class DownStore(StoreWrapper):
+class DownStore(StoreCalls):
     """An in-memory store that raises ``StoreUnavailableError`` on every call while ``down``."""
 
+    backend = "memory"
+
     def __init__(self, *, down: bool = True) -> None:
-        super().__init__(InMemoryStore())
+        self.inner = InMemoryStore()
+        self._terminal = store_terminal(self.inner)
         self.down = down
 
-    async def around(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+    @property
+    def target(self) -> str:
+        return f"down:{self.inner.target}"
+
+    async def run(self, call: Call) -> Result[Any]:
         if self.down:
-            raise StoreUnavailableError("connection refused", operation=operation, backend="down")
-        return await call()
+            raise StoreUnavailableError(
+                "connection refused", operation=call.operation, backend="down"
+            )
+        return await self._terminal(call)
 
     async def health(self) -> HealthCheck:
         if self.down:
             return HealthCheck("store", HealthStatus.UNHEALTHY, 0.0, "connection refused")
         return await self.inner.health()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 @pytest.fixture

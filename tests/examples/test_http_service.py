@@ -116,7 +116,7 @@ def test_an_unavailable_store_is_503_with_retry_after() -> None:
     async def down_memory() -> MemoryService:
         memory = MemoryService(DownStore(down=False), HashingEmbedder(dimension=16))
         await memory.start()
-        memory.store.down = True  # type: ignore[attr-defined]
+        memory.store.inner.down = True  # type: ignore[attr-defined]
         return memory
 
     with TestClient(http.create_app(down_memory)) as client:

@@ -10,7 +10,6 @@ import pytest
 
 from conftest import EXAMPLES, DownStore, load_example
 from memcore import (
-    HealthCheck,
     MemoryRecord,
     MemoryService,
     SearchFilter,
@@ -21,8 +20,7 @@ from memcore.adapters.hashing import HashingEmbedder
 from memcore.adapters.memory import InMemoryStore
 from memcore.errors import EmbeddingUnavailableError
 from memcore.ports import Vectors
-from memcore.resilience import DegradingStore
-from memcore.wrapping import EmbedderWrapper
+from memcore.resilience import DegradationPolicy, Outbox
 
 voice = load_example("voice_agent_bridge")
 
@@ -35,12 +33,9 @@ class SlowStore(InMemoryStore):
         return await super().search(user_id, vector, k, filters)
 
 
-class DownEmbedder(EmbedderWrapper):
+class DownEmbedder(HashingEmbedder):
     async def embed(self, texts: Sequence[str]) -> Vectors:
         raise EmbeddingUnavailableError("model server down", operation="embed", backend="down")
-
-    async def health(self) -> HealthCheck:
-        return await self.inner.health()
 
 
 async def test_a_similar_situation_recalls_what_worked(memory: MemoryService, user_id: str) -> None:
@@ -78,8 +73,9 @@ async def test_a_retried_remember_leaves_one_record(memory: MemoryService, user_
 
 async def test_the_agent_keeps_talking_while_the_store_is_down_and_catches_up() -> None:
     backend = DownStore(down=True)
-    store = DegradingStore(backend, replay_interval=3600)  # replay only when the test says
-    memory = MemoryService(store, HashingEmbedder(dimension=32))
+    # Replay only when the test says.
+    degradation = DegradationPolicy(Outbox(), backend=backend.backend, replay_interval=3600)
+    memory = MemoryService(backend, HashingEmbedder(dimension=32), policies=[degradation])
     await memory.start()  # the schema check is deferred, not raised
     try:
         bridge = voice.VoiceAgentBridge(memory)
@@ -89,7 +85,7 @@ async def test_the_agent_keeps_talking_while_the_store_is_down_and_catches_up() 
         assert await bridge.remember(turn, "task_completed") == "deferred"
 
         backend.down = False
-        assert await store.recover()  # the outbox replays the deferred write
+        assert await degradation.recover()  # the outbox replays the deferred write
         later = await bridge.speak("user-1", "Panicking before my exam again.", "calm_down")
         assert later.memory == "ok"
         assert later.recalled == (turn.reply,)
@@ -112,7 +108,7 @@ async def test_recall_over_budget_speaks_without_memory() -> None:
 
 
 async def test_an_embedder_outage_neither_stops_the_turn_nor_raises() -> None:
-    memory = MemoryService(InMemoryStore(), DownEmbedder(HashingEmbedder(dimension=32)))
+    memory = MemoryService(InMemoryStore(), DownEmbedder(dimension=32))
     await memory.start()
     try:
         bridge = voice.VoiceAgentBridge(memory)

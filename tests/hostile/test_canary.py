@@ -18,9 +18,10 @@ from pydantic import SecretStr
 from memcore import MemcoreError, MemoryService, load_settings
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.observability import JsonFormatter
+from memcore.pipeline import Policy
 from memcore.ports import MemoryStore
-from memcore.security.audit import AuditedStore, AuditEvent
-from memcore.security.encryption import EncryptingStore
+from memcore.security.audit import AuditEvent, AuditPolicy
+from memcore.security.encryption import EncryptionPolicy
 from memcore.security.keyring import Keyring, MasterKeys, generate_key
 
 CANARY = "CANARY-7f3e9b"
@@ -103,10 +104,11 @@ async def test_no_canary_or_secret_anywhere(
 ) -> None:
     sink = Sink()
     store = fresh_store
+    policies: list[Policy] = []
     if layers != "plain":
-        encrypted = EncryptingStore(store, MasterKeys(keyring), filterable_metadata=["n"])
-        store = AuditedStore(encrypted, sink)
-    async with MemoryService(store, HashingEmbedder(dimension=32)) as memory:
+        encryption = EncryptionPolicy(MasterKeys(keyring), filterable_metadata=["n"])
+        policies = [AuditPolicy(sink, backend=store.backend), encryption]
+    async with MemoryService(store, HashingEmbedder(dimension=32), policies=policies) as memory:
         results = await exercise(memory)
     emitted = [JsonFormatter().format(record) for record in logs.records]
     emitted += [f"{value!s} {value!r}" for value in results]

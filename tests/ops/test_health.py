@@ -11,7 +11,7 @@ import pytest
 
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.adapters.memory import InMemoryStore
-from memcore.caching import CachingEmbedder, LRUEmbeddingCache
+from memcore.caching import CachePolicy, LRUEmbeddingCache
 from memcore.domain import HealthCheck, HealthStatus
 from memcore.errors import UnhealthyError
 from memcore.observability import span, start_metrics_server
@@ -93,13 +93,14 @@ async def test_a_raising_health_check_is_reported_not_raised() -> None:
     assert "RuntimeError" in store.detail
 
 
-async def test_cache_counters_appear_when_a_caching_embedder_is_used() -> None:
-    embedder = CachingEmbedder(HashingEmbedder(16), LRUEmbeddingCache())
-    async with MemoryService(InMemoryStore(), embedder) as service:
+async def test_cache_counters_appear_when_the_embedder_has_a_cache() -> None:
+    embedder = HashingEmbedder(16)
+    cache = CachePolicy(LRUEmbeddingCache(), model=embedder.model, dimension=16)
+    async with MemoryService(InMemoryStore(), embedder, policies=[cache]) as service:
         await service.search_interventions("u", "q")
         await service.search_interventions("u", "q")
-        cache = _by_component(await service.health())["cache"]
-    assert cache.facts == {"hits": 1, "misses": 1, "hit_ratio": 0.5}
+        facts = _by_component(await service.health())["embedder"].facts
+    assert (facts["cache_hits"], facts["cache_misses"], facts["cache_shared"]) == (1, 1, 0)
 
 
 async def test_check_on_start_fail_raises_and_warn_logs(logs: object) -> None:
@@ -145,7 +146,7 @@ async def test_endpoint_serves_metrics_and_health_that_follows_the_store(
         assert (status, json.loads(body)["status"]) == (200, "healthy")
         assert (await asyncio.to_thread(_get, f"{server.url}/readyz"))[0] == 200
 
-        observed_service.store.down = True  # type: ignore[attr-defined] - the server stops
+        observed_service.store.inner.down = True  # type: ignore[attr-defined] - the server stops
         status, body = await asyncio.to_thread(_get, f"{server.url}/healthz")
         assert (status, json.loads(body)["status"]) == (503, "unhealthy")
         assert (await asyncio.to_thread(_get, f"{server.url}/readyz"))[0] == 503

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any
 
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.adapters.memory import InMemoryStore
-from memcore.domain import EmbeddingSchema
+from memcore.domain import EmbeddingSchema, HealthCheck
 from memcore.errors import (
     EmbeddingUnavailableError,
     MemcoreError,
     StoreTimeoutError,
     StoreUnavailableError,
 )
-from memcore.wrapping import EmbedderWrapper, StoreWrapper
-
-T = TypeVar("T")
+from memcore.pipeline import (
+    Call,
+    EmbedderCalls,
+    Result,
+    StoreCalls,
+    embedder_terminal,
+    store_terminal,
+)
 
 SCHEMA = EmbeddingSchema(dimension=8, model="flaky-test")
 
 
-class FlakyStore(StoreWrapper):
+class FlakyStore(StoreCalls):
     """An in-memory store raising ``error`` on every call while ``down``.
 
     ``fail_next`` fails that many calls, then works again; ``down_after`` lets that many
@@ -29,9 +33,11 @@ class FlakyStore(StoreWrapper):
     writes happen but still time out (the "did it land?" case).
     """
 
-    def __init__(self) -> None:
-        super().__init__(InMemoryStore())
-        self.memory: InMemoryStore = self.inner  # type: ignore[assignment]
+    backend = "flaky"
+
+    def __init__(self, memory: InMemoryStore | None = None) -> None:
+        self.memory = memory or InMemoryStore()
+        self._terminal = store_terminal(self.memory)
         self.down = False
         self.fail_next = 0
         self.land_then_fail = False
@@ -39,27 +45,54 @@ class FlakyStore(StoreWrapper):
         self.error: type[MemcoreError] = StoreUnavailableError
         self.calls: list[str] = []
 
-    async def around(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+    @property
+    def target(self) -> str:
+        return f"flaky:{self.memory.target}"
+
+    async def run(self, call: Call) -> Result[Any]:
+        operation = call.operation
         self.calls.append(operation)
         if self.down_after is not None:
             self.down, self.down_after = self.down_after <= 0, self.down_after - 1
         if self.land_then_fail:
-            await call()
+            await self._terminal(call)
             raise StoreTimeoutError("timed out after landing", operation=operation)
         if self.down or self.fail_next > 0:
             self.fail_next = max(0, self.fail_next - 1)
             raise self.error("injected failure", operation=operation, backend="flaky")
-        return await call()
+        return await self._terminal(call)
+
+    async def health(self) -> HealthCheck:
+        return await self.memory.health()
+
+    async def aclose(self) -> None:
+        await self.memory.aclose()
 
 
-class FlakyEmbedder(EmbedderWrapper):
+class FlakyEmbedder(EmbedderCalls):
     """A hashing embedder that raises ``EmbeddingUnavailableError`` while ``down``."""
 
     def __init__(self) -> None:
-        super().__init__(HashingEmbedder(dimension=SCHEMA.dimension))
+        self.inner = HashingEmbedder(dimension=SCHEMA.dimension)
+        self.backend = self.inner.backend
+        self._terminal = embedder_terminal(self.inner)
         self.down = False
 
-    async def around(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    @property
+    def model(self) -> str:
+        return self.inner.model
+
+    async def run(self, call: Call) -> Result[Any]:
         if self.down:
-            raise EmbeddingUnavailableError("injected failure", operation=operation)
-        return await call()
+            raise EmbeddingUnavailableError("injected failure", operation=call.operation)
+        return await self._terminal(call)
+
+    async def health(self) -> HealthCheck:
+        return await self.inner.health()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

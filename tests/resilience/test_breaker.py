@@ -16,11 +16,11 @@ from memcore.errors import (
     ValidationError,
     VectorSearchError,
 )
+from memcore.pipeline import Pipeline
 from memcore.resilience.breaker import (
     BreakerConfig,
-    BreakerEmbedder,
+    BreakerPolicy,
     BreakerState,
-    BreakerStore,
     CircuitBreaker,
 )
 
@@ -195,7 +195,8 @@ def test_config_rejects_nonsense(kwargs: dict[str, float]) -> None:
 
 async def test_breaker_store_fails_fast_and_reports_degraded(clock: Clock) -> None:
     flaky = FlakyStore()
-    store = BreakerStore(flaky, CircuitBreaker("store", CONFIG, clock=clock))
+    breaker = CircuitBreaker("store", CONFIG, clock=clock)
+    store = Pipeline([BreakerPolicy("store", breaker, backend="flaky")]).store(flaky)
     await store.ensure_schema(SCHEMA)
     flaky.down = True
     for _ in range(4):
@@ -217,7 +218,8 @@ async def test_breaker_store_fails_fast_and_reports_degraded(clock: Clock) -> No
 
 async def test_breaker_embedder_fails_fast(clock: Clock) -> None:
     flaky = FlakyEmbedder()
-    embedder = BreakerEmbedder(flaky, CircuitBreaker("embedder", CONFIG, clock=clock))
+    breaker = CircuitBreaker("embedder", CONFIG, clock=clock)
+    embedder = Pipeline([BreakerPolicy("embedder", breaker, backend="hashing")]).embedder(flaky)
     flaky.down = True
     for _ in range(4):
         with pytest.raises(EmbeddingUnavailableError) as caught:

@@ -4,34 +4,58 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from flaky_store import SCHEMA, FlakyStore
 
 from memcore.adapters.memory import InMemoryStore
-from memcore.domain import HealthStatus, Outcome, SearchFilter
+from memcore.domain import HealthStatus, Outcome, SearchFilter, Status
 from memcore.errors import StoreUnavailableError, ValidationError, VectorSearchError
-from memcore.ports import MemoryStore
-from memcore.resilience.breaker import BreakerConfig, BreakerStore, CircuitBreaker
-from memcore.resilience.degrade import DegradingStore, track_degradation
+from memcore.pipeline import Call, Pipeline, Result, StoreFront
+from memcore.ports import MemoryStore, UnitVectors
+from memcore.resilience.breaker import BreakerConfig, BreakerPolicy, CircuitBreaker
+from memcore.resilience.degrade import DegradationPolicy
 from memcore.resilience.outbox import Outbox
 from memcore.testing import StoreContract
 from memcore.testing._suite import intervention
+from memcore.validation import unit_vectors
 
 ALL = SearchFilter()
+
+
+def journals(directory: Path) -> list[Path]:
+    """The outbox journals in ``directory``."""
+    return sorted(directory.glob("*.jsonl"))
+
+
+def degrading(
+    store: MemoryStore, outbox: Outbox | None = None, *, replay_interval: float = 0
+) -> tuple[StoreFront, DegradationPolicy]:
+    policy = DegradationPolicy(
+        outbox if outbox is not None else Outbox(),
+        backend=store.backend,
+        replay_interval=replay_interval,
+    )
+    return Pipeline([policy]).store(store), policy
 
 
 class TestDegradingStoreContract(StoreContract):
     @pytest.fixture
     async def store(self) -> AsyncIterator[MemoryStore]:
-        store = DegradingStore(InMemoryStore())
+        store, _ = degrading(InMemoryStore())
         yield store
         await store.aclose()
 
 
-def vectors(n: int, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).standard_normal((n, SCHEMA.dimension)).astype(np.float32)
+def vectors(n: int, seed: int = 0) -> UnitVectors:
+    raw = np.random.default_rng(seed).standard_normal((n, SCHEMA.dimension))
+    return unit_vectors(raw, n, SCHEMA.dimension)
+
+
+async def run(store: StoreFront, operation: str, user_id: str | None, **args: Any) -> Result[Any]:
+    return await store.run(Call("store", operation, user_id, args))
 
 
 @pytest.fixture
@@ -42,80 +66,90 @@ async def flaky() -> FlakyStore:
 
 
 @pytest.fixture
-async def store(flaky: FlakyStore) -> AsyncIterator[DegradingStore]:
-    store = DegradingStore(flaky, replay_interval=0)
+async def front(flaky: FlakyStore) -> AsyncIterator[tuple[StoreFront, DegradationPolicy]]:
+    store, policy = degrading(flaky)
     await store.ensure_schema(SCHEMA)
-    yield store
+    yield store, policy
     await store.aclose()
 
 
 async def test_writes_are_deferred_then_replayed_in_order(
-    flaky: FlakyStore, store: DegradingStore
+    flaky: FlakyStore, front: tuple[StoreFront, DegradationPolicy]
 ) -> None:
+    store, policy = front
     first = intervention("u", 1, outcome=Outcome.NO_RESPONSE)
     flaky.down = True
-    with track_degradation() as status:
-        await store.upsert("u", [first, intervention("u", 2)], vectors(2))
-        assert await store.delete("u", ["i2"]) == 0
-        await store.upsert(
-            "u", [dataclasses.replace(first, outcome=Outcome.TASK_COMPLETED)], vectors(1)
-        )
-    assert (status.deferred, status.degraded) == (3, False)
-    assert len(store.outbox) == 3
+    written = await run(
+        store, "upsert", "u", records=[first, intervention("u", 2)], vectors=vectors(2)
+    )
+    deleted = await run(store, "delete", "u", ids=["i2"])
+    changed = dataclasses.replace(first, outcome=Outcome.TASK_COMPLETED)
+    again = await run(store, "upsert", "u", records=[changed], vectors=vectors(1))
+    assert [r.status for r in (written, deleted, again)] == [Status.DEFERRED] * 3
+    assert deleted.value == 0
+    assert len(policy.outbox) == 3
     flaky.down = False
-    with track_degradation() as status:
-        assert [r.outcome for r in await store.get("u", ["i1", "i2"])] == [Outcome.TASK_COMPLETED]
-    assert status == type(status)()  # caught up first: a normal read
-    assert len(store.outbox) == 0
+    found = await run(store, "get", "u", ids=["i1", "i2"])
+    assert found.status is Status.COMPLETE  # caught up first: a normal read
+    assert [r.outcome for r in found.value] == [Outcome.TASK_COMPLETED]
+    assert len(policy.outbox) == 0
 
 
-async def test_reads_degrade_to_empty_results(flaky: FlakyStore, store: DegradingStore) -> None:
+async def test_reads_degrade_to_empty_results(
+    flaky: FlakyStore, front: tuple[StoreFront, DegradationPolicy]
+) -> None:
+    store, policy = front
     await store.upsert("u", [intervention("u", 1)], vectors(1))
     degraded: list[str] = []
-    store.on_degraded_read = degraded.append
+    policy.on_degraded_read = degraded.append
     flaky.down = True
-    with track_degradation() as status:
-        assert await store.search("u", vectors(1)[0], 3, ALL) == []
-        assert (await store.list("u", ALL, 10)).items == ()
-        assert await store.count("u", ALL) == 0
-        assert await store.get("u", ["i1"]) == []
-        assert await store.user_ids() == []
-        records, vecs = await store.get_with_vectors("u", ["i1"])
-        assert (records, vecs.shape) == ([], (0, SCHEMA.dimension))
-    assert status.degraded
+    answers = [
+        await run(store, "search", "u", vector=vectors(1)[0], k=3, filters=ALL),
+        await run(store, "list", "u", filters=ALL, limit=10, cursor=None),
+        await run(store, "count", "u", filters=ALL),
+        await run(store, "get", "u", ids=["i1"]),
+        await run(store, "user_ids", None),
+        await run(store, "get_with_vectors", "u", ids=["i1"]),
+    ]
+    assert all(answer.status is Status.DEGRADED for answer in answers)
+    assert answers[0].value == []
+    assert answers[1].value.items == ()
+    assert (answers[2].value, answers[3].value, answers[4].value) == (0, [], [])
+    assert answers[5].value[0] == []
     assert degraded == ["search", "list", "count", "get", "user_ids", "get_with_vectors"]
     flaky.down = False
-    with track_degradation() as status:
-        assert await store.count("u", ALL) == 1
-    assert not status.degraded
+    counted = await run(store, "count", "u", filters=ALL)
+    assert (counted.value, counted.status) == (1, Status.COMPLETE)
 
 
 async def test_reads_are_flagged_while_writes_wait(flaky: FlakyStore) -> None:
-    store = DegradingStore(flaky, replay_interval=3600)
+    store, policy = degrading(flaky, replay_interval=3600)
     flaky.down = True
     await store.upsert("u", [intervention("u", 1)], vectors(1))  # deferred; the clock starts
     flaky.down = False
-    with track_degradation() as status:
-        assert await store.count("u", ALL) == 0  # answered, but without the deferred write
-    assert status.degraded
-    assert await store.recover()
+    counted = await run(store, "count", "u", filters=ALL)
+    assert (counted.value, counted.status) == (0, Status.DEGRADED)  # without the deferred write
+    assert await policy.recover()
     assert await store.count("u", ALL) == 1
     await store.aclose()
 
 
 async def test_a_write_that_landed_but_timed_out_leaves_one_record(
-    flaky: FlakyStore, store: DegradingStore
+    flaky: FlakyStore, front: tuple[StoreFront, DegradationPolicy]
 ) -> None:
+    store, policy = front
     flaky.land_then_fail = True
-    with track_degradation() as status:
-        await store.upsert("u", [intervention("u", 1)], vectors(1))
-    assert status.deferred == 1
+    written = await run(store, "upsert", "u", records=[intervention("u", 1)], vectors=vectors(1))
+    assert written.status is Status.DEFERRED
     flaky.land_then_fail = False
-    assert await store.recover()
+    assert await policy.recover()
     assert await flaky.count("u", ALL) == 1
 
 
-async def test_other_errors_still_raise(flaky: FlakyStore, store: DegradingStore) -> None:
+async def test_other_errors_still_raise(
+    flaky: FlakyStore, front: tuple[StoreFront, DegradationPolicy]
+) -> None:
+    store, policy = front
     flaky.error, flaky.fail_next = VectorSearchError, 2
     with pytest.raises(VectorSearchError):
         await store.search("u", vectors(1)[0], 1, ALL)
@@ -123,11 +157,11 @@ async def test_other_errors_still_raise(flaky: FlakyStore, store: DegradingStore
         await store.upsert("u", [intervention("u", 1)], vectors(1))
     with pytest.raises(ValidationError):
         await store.upsert("other", [intervention("u", 1)], vectors(1))
-    assert len(store.outbox) == 0
+    assert len(policy.outbox) == 0
 
 
-async def test_raise_policy_restores_raising(flaky: FlakyStore) -> None:
-    store = DegradingStore(flaky, policy="raise")
+async def test_without_the_policy_errors_propagate(flaky: FlakyStore) -> None:
+    store = Pipeline().store(flaky)
     flaky.down = True
     with pytest.raises(StoreUnavailableError):
         await store.upsert("u", [intervention("u", 1)], vectors(1))
@@ -135,88 +169,115 @@ async def test_raise_policy_restores_raising(flaky: FlakyStore) -> None:
         await store.count("u", ALL)
     with pytest.raises(StoreUnavailableError):
         await store.ensure_schema(SCHEMA)
-    assert len(store.outbox) == 0
 
 
 async def test_a_full_outbox_raises_a_store_error(flaky: FlakyStore) -> None:
-    store = DegradingStore(flaky, Outbox(capacity=1), replay_interval=3600)
+    store, policy = degrading(flaky, Outbox(capacity=1), replay_interval=3600)
     flaky.down = True
     with pytest.raises(StoreUnavailableError, match="injected"):  # too big for the outbox
         await store.upsert("u", [intervention("u", 1), intervention("u", 2)], vectors(2))
     await store.upsert("u", [intervention("u", 1)], vectors(1))
     with pytest.raises(StoreUnavailableError, match="outbox is full"):
         await store.upsert("u", [intervention("u", 2)], vectors(1))
-    assert store.outbox.dropped == 3
+    assert policy.outbox.dropped == 3
     flaky.down = False
     with pytest.raises(StoreUnavailableError, match="outbox is full"):
         await store.delete("u", ["i1"])  # not caught up yet: it would have to queue
     await store.aclose()  # the last replay hands the queued write over
-    assert await flaky.count("u", ALL) == 1
+    assert await flaky.memory.count("u", ALL) == 1
 
 
 async def test_background_replay_needs_no_further_calls(flaky: FlakyStore) -> None:
-    store = DegradingStore(flaky, replay_interval=0.01)
+    store, policy = degrading(flaky, replay_interval=0.01)
     flaky.down = True
     await store.upsert("u", [intervention("u", 1)], vectors(1))
     flaky.down = False
     for _ in range(200):
-        if not store.backlog:
+        if not policy.backlog:
             break
         await asyncio.sleep(0.01)
     assert await flaky.count("u", ALL) == 1
     await store.aclose()
 
 
-async def test_schema_check_waits_for_the_store() -> None:
+async def test_schema_check_waits_for_the_store_and_reads_degrade_meanwhile() -> None:
     fresh = FlakyStore()
     fresh.down = True
-    store = DegradingStore(fresh, replay_interval=0)
-    await store.ensure_schema(SCHEMA)  # does not raise: start-up goes on
-    await store.upsert("u", [intervention("u", 1)], vectors(1))
-    assert store.backlog
-    assert (await store.health()).status is HealthStatus.DEGRADED
+    store, policy = degrading(fresh, replay_interval=3600)
+    ensured = await run(store, "ensure_schema", None, schema=SCHEMA)
+    assert ensured.status is Status.DEFERRED  # start-up goes on
     fresh.down = False
+    # No schema on the store yet: the read is answered without asking it, and says so.
+    searched = await run(store, "search", "u", vector=vectors(1)[0], k=3, filters=ALL)
+    assert (searched.value, searched.status) == ([], Status.DEGRADED)
+    check = await store.health()
+    assert check.status is HealthStatus.DEGRADED
+    assert check.facts["schema_pending"] is True
+    fresh.down = True
+    await store.upsert("u", [intervention("u", 1)], vectors(1))
+    fresh.down = False
+    assert await policy.recover()
     assert await store.count("u", ALL) == 1
-    assert not store.backlog
+    assert not policy.backlog
     await store.aclose()
 
 
 async def test_health_is_degraded_while_writes_wait(
-    flaky: FlakyStore, store: DegradingStore
+    flaky: FlakyStore, front: tuple[StoreFront, DegradationPolicy]
 ) -> None:
+    store, policy = front
     assert (await store.health()).status is HealthStatus.HEALTHY
     flaky.down = True
     await store.forget_user("u")
     flaky.down = False
-    store.replay_interval = 3600
+    policy.replay_interval = 3600
     check = await store.health()
     assert check.status is HealthStatus.DEGRADED
     assert (check.facts["outbox_entries"], check.facts["outbox_dropped"]) == (1, 0)
     assert "1 deferred" in check.detail
 
 
-async def test_file_outbox_carries_writes_across_a_restart(tmp_path: Path) -> None:
+async def test_a_durable_outbox_hands_writes_to_the_next_process(tmp_path: Path) -> None:
     backend = InMemoryStore()
-    flaky = FlakyStore()
-    flaky.inner = flaky.memory = backend
     await backend.ensure_schema(SCHEMA)
-    path = tmp_path / "outbox.jsonl"
-    first = DegradingStore(flaky, Outbox(path=path), replay_interval=3600)
+    flaky = FlakyStore(backend)
+    first, _ = degrading(flaky, Outbox(directory=tmp_path), replay_interval=3600)
     flaky.down = True
     await first.upsert("u", [intervention("u", n) for n in range(3)], vectors(3))
-    await first.aclose()  # the store is still down: the writes stay in the file
+    await first.aclose()  # the store is still down: the writes stay in the journal
+    assert len(list(journals(tmp_path))) == 1
     flaky.down = False
-    second = DegradingStore(backend, Outbox(path=path), replay_interval=0)
-    assert second.backlog
-    assert await second.count("u", ALL) == 3
+    second, policy = degrading(backend, Outbox(directory=tmp_path), replay_interval=3600)
+    await policy.start()  # adopts the journal and replays it at once
+    assert await backend.count("u", ALL) == 3
+    assert not policy.backlog
+    assert list(journals(tmp_path)) == []
     await second.aclose()
+
+
+async def test_a_live_process_keeps_its_own_journal(tmp_path: Path) -> None:
+    backend = InMemoryStore()
+    await backend.ensure_schema(SCHEMA)
+    flaky = FlakyStore(backend)
+    first, owner = degrading(flaky, Outbox(directory=tmp_path), replay_interval=3600)
+    flaky.down = True
+    await first.upsert("u", [intervention("u", 1)], vectors(1))
+    other, adopter = degrading(backend, Outbox(directory=tmp_path), replay_interval=3600)
+    assert await adopter.outbox.adopt() == 0  # its owner is alive: not an orphan
+    assert len(owner.outbox) == 1
+    await other.aclose()
+    flaky.down = False
+    await first.aclose()  # the owner replays it on its way out and removes the journal
+    assert await backend.count("u", ALL) == 1
+    assert list(journals(tmp_path)) == []
 
 
 async def test_concurrent_writers_through_an_outage_lose_and_duplicate_nothing(
     flaky: FlakyStore,
 ) -> None:
     breaker = CircuitBreaker("store", BreakerConfig(min_calls=5, open_for=0.01))
-    store = DegradingStore(BreakerStore(flaky, breaker), replay_interval=0.005)
+    policy = DegradationPolicy(Outbox(), backend="flaky", replay_interval=0.005)
+    store = Pipeline([policy, BreakerPolicy("store", breaker, backend="flaky")]).store(flaky)
 
     async def writer(user: int) -> None:
         for n in range(10):
@@ -231,21 +292,11 @@ async def test_concurrent_writers_through_an_outage_lose_and_duplicate_nothing(
 
     await asyncio.gather(chaos(), *(writer(u) for u in range(20)))
     for _ in range(500):
-        if not store.backlog:
+        if not policy.backlog:
             break
         await asyncio.sleep(0.01)
-    assert store.outbox.dropped == 0
+    assert policy.outbox.dropped == 0
     for user in range(20):
-        page = await flaky.list(f"user-{user}", ALL, 100)
+        page = await flaky.memory.list(f"user-{user}", ALL, 100)
         assert sorted(r.id for r in page.items) == sorted(f"i{n}" for n in range(10))
     await store.aclose()
-
-
-async def test_nested_trackers_all_hear(flaky: FlakyStore, store: DegradingStore) -> None:
-    flaky.down = True
-    with track_degradation() as outer:
-        with track_degradation() as inner:
-            await store.upsert("u", [intervention("u", 1)], vectors(1))
-        await store.count("u", ALL)
-    assert (inner.deferred, inner.degraded) == (1, False)
-    assert (outer.deferred, outer.degraded) == (1, True)

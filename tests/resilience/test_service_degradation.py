@@ -13,19 +13,20 @@ from memcore import (
     MemoryService,
     RateLimitedError,
     SearchResults,
-    track_degradation,
+    Status,
 )
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.domain import HealthStatus
 from memcore.observability import Metrics, Telemetry
 from memcore.resilience import (
     BreakerConfig,
-    BreakerStore,
+    BreakerPolicy,
     CircuitBreaker,
-    DegradingStore,
+    DegradationPolicy,
     InProcessRateLimiter,
     Outbox,
     Rate,
+    RateLimitPolicy,
     RateLimits,
 )
 
@@ -50,17 +51,19 @@ async def memory(flaky: FlakyStore, metrics: Metrics) -> AsyncIterator[MemorySer
     breaker = CircuitBreaker(
         "store",
         BreakerConfig(min_calls=2, open_for=0.05),
-        on_change=metrics.breaker_listener("memory"),
+        on_change=metrics.breaker_listener("flaky"),
     )
     outbox = Outbox()
     outbox.on_event = metrics.watch_outbox(outbox)
-    store = DegradingStore(
-        BreakerStore(flaky, breaker),
-        outbox,
-        replay_interval=0,
-        on_degraded_read=metrics.degraded_read,
+    degradation = DegradationPolicy(
+        outbox, backend="flaky", replay_interval=0, on_degraded_read=metrics.degraded_read
     )
-    service = MemoryService(store, HashingEmbedder(dimension=8), telemetry=Telemetry(metrics))
+    service = MemoryService(
+        flaky,
+        HashingEmbedder(dimension=8),
+        policies=[degradation, BreakerPolicy("store", breaker, backend="flaky")],
+        telemetry=Telemetry(metrics),
+    )
     async with service:
         yield service
 
@@ -70,19 +73,15 @@ async def test_the_agent_keeps_talking_through_an_outage(
 ) -> None:
     await memory.record_intervention("u", "before the outage", task="calm", id="a")
     flaky.down = True
-    with track_degradation() as status:
-        record = (
-            await memory.record_intervention("u", "during the outage", task="calm", id="b")
-        ).record
-        hits = await memory.search_interventions("u", "outage")
-    assert record.id == "b"
-    assert status.deferred == 1
+    receipt = await memory.record_intervention("u", "during the outage", task="calm", id="b")
+    hits = await memory.search_interventions("u", "outage")
+    assert (receipt.id, receipt.status) == ("b", Status.DEFERRED)
     assert isinstance(hits, SearchResults)
     assert hits == []
     assert hits.degraded
     report = await memory.health()
     assert report.status is HealthStatus.DEGRADED
-    assert _sample(metrics, "memcore_breaker_state", breaker="store", backend="memory") == 2
+    assert _sample(metrics, "memcore_breaker_state", breaker="store", backend="flaky") == 2
     assert _sample(metrics, "memcore_outbox_waiting_records") == 1
     flaky.down = False
     await asyncio.sleep(0.06)  # the breaker's open_for: the next call probes and replays
@@ -91,7 +90,7 @@ async def test_the_agent_keeps_talking_through_an_outage(
     assert sorted(hit.record.id for hit in hits) == ["a", "b"]
     assert (await memory.health()).status is HealthStatus.HEALTHY
     ops = "memcore_operations_total"
-    labels = {"backend": "memory"}
+    labels = {"backend": "flaky"}
     assert _sample(metrics, ops, operation="record_intervention", status="deferred", **labels) == 1
     assert _sample(metrics, ops, operation="search_interventions", status="degraded", **labels) == 1
     assert _sample(metrics, "memcore_outbox_records_total", event="replayed") == 1
@@ -103,7 +102,7 @@ async def test_rate_limits_per_user(metrics: Metrics) -> None:
         InProcessRateLimiter(), per_user=Rate(per_second=0.001, burst=2), on_limited=metrics.limited
     )
     async with MemoryService(
-        FlakyStore(), HashingEmbedder(dimension=8), rate_limits=limits
+        FlakyStore(), HashingEmbedder(dimension=8), policies=[RateLimitPolicy(limits)]
     ) as memory:
         await memory.record_intervention("alice", "one", task="t")
         await memory.search_interventions("alice", "one")
@@ -126,9 +125,8 @@ async def test_a_search_while_the_embedder_is_away(degrade: bool) -> None:
             with pytest.raises(EmbeddingUnavailableError):
                 await memory.search_interventions("u", "remember")
             return
-        with track_degradation() as status:
-            hits = await memory.search_reflections("u", "remember")
-        assert (hits, hits.degraded, status.degraded) == ([], True, True)
+        hits = await memory.search_reflections("u", "remember")
+        assert (hits, hits.status) == ([], Status.DEGRADED)
         with pytest.raises(EmbeddingUnavailableError):  # writes must embed: they still raise
             await memory.record_intervention("u", "another", task="t")
         vector = await embedder.inner.embed(["remember this"])

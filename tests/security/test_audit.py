@@ -11,11 +11,13 @@ import pytest
 from memcore.adapters.memory import InMemoryStore
 from memcore.domain import SearchFilter
 from memcore.errors import StoreError, StoreUnavailableError
+from memcore.pipeline import Pipeline, Policy, StoreFront
 from memcore.ports import MemoryStore
-from memcore.resilience.degrade import DegradingStore
+from memcore.resilience.degrade import DegradationPolicy
+from memcore.resilience.outbox import Outbox
 from memcore.security.audit import (
-    AuditedStore,
     AuditEvent,
+    AuditPolicy,
     AuditSink,
     JsonlAuditSink,
     LoggingAuditSink,
@@ -44,10 +46,17 @@ class BrokenSink(ListSink):
         raise OSError("disk full")
 
 
+def audited_store(
+    inner: MemoryStore, sink: AuditSink, *, actor: str | None = None, below: tuple[Policy, ...] = ()
+) -> StoreFront:
+    """``inner`` behind an audit policy (and ``below`` it, the given policies)."""
+    return Pipeline([AuditPolicy(sink, backend=inner.backend, actor=actor), *below]).store(inner)
+
+
 class TestAuditedStoreContract(StoreContract):
     @pytest.fixture
     async def store(self) -> AsyncIterator[MemoryStore]:
-        store = AuditedStore(InMemoryStore(), ListSink())
+        store = audited_store(InMemoryStore(), ListSink())
         yield store
         await store.aclose()
 
@@ -58,8 +67,8 @@ def sink() -> ListSink:
 
 
 @pytest.fixture
-async def audited(sink: ListSink) -> AuditedStore:
-    store = AuditedStore(InMemoryStore(), sink, actor="agent")
+async def audited(sink: ListSink) -> StoreFront:
+    store = audited_store(InMemoryStore(), sink, actor="agent")
     await store.ensure_schema(SCHEMA)
     return store
 
@@ -70,7 +79,7 @@ def test_sinks_satisfy_the_protocol(tmp_path: Path) -> None:
 
 
 async def test_every_data_call_is_audited_without_content(
-    audited: AuditedStore, sink: ListSink
+    audited: StoreFront, sink: ListSink
 ) -> None:
     records = [intervention("alice", n) for n in range(3)]
     vectors = unit_vectors(3, 0)
@@ -104,7 +113,7 @@ async def test_every_data_call_is_audited_without_content(
 
 
 async def test_failures_are_audited_with_the_error_type(sink: ListSink) -> None:
-    audited = AuditedStore(InMemoryStore(), sink)  # schema not ensured: every call fails
+    audited = audited_store(InMemoryStore(), sink)  # schema not ensured: every call fails
     with pytest.raises(StoreError):
         await audited.delete("bob", ["x1"])
     (event,) = sink.events
@@ -122,7 +131,7 @@ async def test_a_cancelled_call_is_audited(sink: ListSink) -> None:
             await asyncio.Event().wait()
             return 0
 
-    audited = AuditedStore(Slow(), sink)
+    audited = audited_store(Slow(), sink)
     task = asyncio.create_task(audited.count("bob", SearchFilter()))
     await asyncio.sleep(0)
     task.cancel()
@@ -132,7 +141,7 @@ async def test_a_cancelled_call_is_audited(sink: ListSink) -> None:
 
 
 async def test_a_broken_sink_never_fails_the_call(caplog: pytest.LogCaptureFixture) -> None:
-    audited = AuditedStore(InMemoryStore(), BrokenSink())
+    audited = audited_store(InMemoryStore(), BrokenSink())
     await audited.ensure_schema(SCHEMA)
     with caplog.at_level(logging.ERROR, logger="memcore.audit"):
         assert await audited.count("bob", SearchFilter()) == 0
@@ -144,7 +153,7 @@ async def test_jsonl_sink_appends_one_line_per_event(tmp_path: Path) -> None:
     path.parent.mkdir()
     path.write_text('{"earlier": true}\n')
     sink = JsonlAuditSink(path)
-    audited = AuditedStore(InMemoryStore(), sink)
+    audited = audited_store(InMemoryStore(), sink)
     await audited.ensure_schema(SCHEMA)
     await asyncio.gather(*(audited.count(f"user {n}", SearchFilter()) for n in range(50)))
     await audited.aclose()
@@ -187,7 +196,9 @@ async def test_deferred_and_degraded_calls_say_so(sink: ListSink) -> None:
         async def delete(self, user_id: str, ids: object) -> int:  # type: ignore[override]
             raise StoreUnavailableError("down")
 
-    audited = AuditedStore(DegradingStore(Down(), replay_interval=3600), sink)
+    down = Down()
+    degradation = DegradationPolicy(Outbox(), backend=down.backend, replay_interval=3600)
+    audited = audited_store(down, sink, below=(degradation,))
     await audited.ensure_schema(SCHEMA)
     assert await audited.count("u", SearchFilter()) == 0
     assert await audited.delete("u", ["a"]) == 0

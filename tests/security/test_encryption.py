@@ -17,10 +17,17 @@ from memcore.errors import (
     StoreUnavailableError,
     ValidationError,
 )
+from memcore.pipeline import Pipeline, StoreFront
 from memcore.ports import MemoryStore
-from memcore.resilience import DegradingStore, Outbox
-from memcore.security.encryption import TOKEN_PREFIX, EncryptingStore
-from memcore.security.keyring import Keyring, MasterKeys, UserDataKeys, generate_key
+from memcore.resilience import DegradationPolicy, Outbox
+from memcore.security.encryption import TOKEN_PREFIX, EncryptionPolicy, RotationReport
+from memcore.security.keyring import (
+    Keyring,
+    KeySource,
+    MasterKeys,
+    UserDataKeys,
+    generate_key,
+)
 from memcore.security.keystores import FileDataKeyStore, InMemoryDataKeyStore
 from memcore.testing import SCHEMA, StoreContract, unit_vectors
 from memcore.testing._suite import intervention, reflection
@@ -30,25 +37,49 @@ FILTERED = ("lang", "n", "confidence", "old")
 K1, K2 = b"1" * 32, b"2" * 32
 
 
+def journals(directory: Path) -> list[Path]:
+    """The outbox journals in ``directory``."""
+    return sorted(directory.glob("*.jsonl"))
+
+
+class Encrypted(StoreFront):
+    """``inner`` behind an encryption policy alone (and others below it, if given)."""
+
+    def __init__(
+        self,
+        inner: MemoryStore,
+        keys: KeySource,
+        *,
+        filterable_metadata: tuple[str, ...] | list[str] = (),
+        below: tuple[DegradationPolicy, ...] = (),
+    ) -> None:
+        self.policy = EncryptionPolicy(keys, filterable_metadata=filterable_metadata)
+        super().__init__(inner, Pipeline([self.policy, *below]))
+
+    async def rotate(self, user_id: str | None = None, *, batch_size: int = 100) -> RotationReport:
+        return await self.policy.rotate(user_id, batch_size=batch_size)
+
+    async def shred(self, user_id: str) -> bool:
+        return await self.policy.shred(user_id)
+
+
 def keyring(**keys: bytes) -> Keyring:
     return Keyring(keys, primary=list(keys)[-1])
 
 
-class TestEncryptingStoreWithMasterKeys(StoreContract):
+class TestEncryptedWithMasterKeys(StoreContract):
     @pytest.fixture
     async def store(self) -> AsyncIterator[MemoryStore]:
-        store = EncryptingStore(
-            InMemoryStore(), MasterKeys(keyring(k1=K1)), filterable_metadata=FILTERED
-        )
+        store = Encrypted(InMemoryStore(), MasterKeys(keyring(k1=K1)), filterable_metadata=FILTERED)
         yield store
         await store.aclose()
 
 
-class TestEncryptingStoreWithUserKeys(StoreContract):
+class TestEncryptedWithUserKeys(StoreContract):
     @pytest.fixture
     async def store(self) -> AsyncIterator[MemoryStore]:
         keys = UserDataKeys(keyring(k1=K1), InMemoryDataKeyStore())
-        store = EncryptingStore(InMemoryStore(), keys, filterable_metadata=FILTERED)
+        store = Encrypted(InMemoryStore(), keys, filterable_metadata=FILTERED)
         yield store
         await store.aclose()
 
@@ -60,8 +91,8 @@ async def inner() -> InMemoryStore:
     return store
 
 
-def encrypting(inner: MemoryStore, ring: Keyring | None = None) -> EncryptingStore:
-    return EncryptingStore(inner, MasterKeys(ring or keyring(k1=K1)), filterable_metadata=["lang"])
+def encrypting(inner: MemoryStore, ring: Keyring | None = None) -> Encrypted:
+    return Encrypted(inner, MasterKeys(ring or keyring(k1=K1)), filterable_metadata=["lang"])
 
 
 def sample(user: str = "alice", number: int = 1) -> Intervention:
@@ -200,7 +231,7 @@ async def test_rotation_moves_everything_to_the_new_key_in_batches(inner: InMemo
 
 async def test_crypto_shredding_makes_copies_unreadable(inner: InMemoryStore) -> None:
     keys = UserDataKeys(keyring(k1=K1), InMemoryDataKeyStore())
-    store = EncryptingStore(inner, keys)
+    store = Encrypted(inner, keys)
     await store.upsert("alice", [sample("alice")], unit_vectors(1, 0))
     await store.upsert("bob", [sample("bob")], unit_vectors(1, 0))
     assert await store.shred("alice")
@@ -208,7 +239,7 @@ async def test_crypto_shredding_makes_copies_unreadable(inner: InMemoryStore) ->
     with pytest.raises(DecryptionError, match="erased"):
         await store.get("alice", ["i1"])  # ...and unreadable, even by a fresh process:
     with pytest.raises(DecryptionError):
-        await EncryptingStore(inner, UserDataKeys(keys.keyring, keys.store)).get("alice", ["i1"])
+        await Encrypted(inner, UserDataKeys(keys.keyring, keys.store)).get("alice", ["i1"])
     assert await store.get("bob", ["i1"]) == [sample("bob")]
     # New writes get a new key; the old ciphertext stays dead.
     await store.upsert("alice", [sample("alice", 2)], unit_vectors(1, 0))
@@ -219,36 +250,36 @@ async def test_crypto_shredding_makes_copies_unreadable(inner: InMemoryStore) ->
 
 async def test_forget_user_erases_the_data_key(inner: InMemoryStore) -> None:
     data_keys = InMemoryDataKeyStore()
-    store = EncryptingStore(inner, UserDataKeys(keyring(k1=K1), data_keys))
+    store = Encrypted(inner, UserDataKeys(keyring(k1=K1), data_keys))
     await store.upsert("alice", [sample()], unit_vectors(1, 0))
     assert "alice" in data_keys.keys
     assert await store.forget_user("alice") == 1
     assert "alice" not in data_keys.keys
-    assert await EncryptingStore(inner, MasterKeys(keyring(k1=K1))).forget_user("x") == 0
+    assert await Encrypted(inner, MasterKeys(keyring(k1=K1))).forget_user("x") == 0
 
 
 async def test_per_user_keys_survive_restart_and_rotate_by_rewrapping(
     inner: InMemoryStore, tmp_path: Path
 ) -> None:
     path = tmp_path / "keys" / "data-keys.json"
-    store = EncryptingStore(inner, UserDataKeys(keyring(k1=K1), FileDataKeyStore(path)))
+    store = Encrypted(inner, UserDataKeys(keyring(k1=K1), FileDataKeyStore(path)))
     await store.upsert("alice", [sample()], unit_vectors(1, 0))
     assert path.stat().st_mode & 0o777 == 0o600
     assert base64.b64encode(K1).decode() not in path.read_text()
-    rotated = EncryptingStore(inner, UserDataKeys(keyring(k1=K1, k2=K2), FileDataKeyStore(path)))
+    rotated = Encrypted(inner, UserDataKeys(keyring(k1=K1, k2=K2), FileDataKeyStore(path)))
     report = await rotated.rotate()
     assert (report.keys_rewrapped, report.rewritten) == (1, 0)  # records keep their data key
-    reopened = EncryptingStore(inner, UserDataKeys(keyring(k2=K2), FileDataKeyStore(path)))
+    reopened = Encrypted(inner, UserDataKeys(keyring(k2=K2), FileDataKeyStore(path)))
     assert await reopened.get("alice", ["i1"]) == [sample()]
 
 
 async def test_a_wrapped_key_moved_to_another_user_fails(inner: InMemoryStore) -> None:
     data_keys = InMemoryDataKeyStore()
-    store = EncryptingStore(inner, UserDataKeys(keyring(k1=K1), data_keys))
+    store = Encrypted(inner, UserDataKeys(keyring(k1=K1), data_keys))
     await store.upsert("alice", [sample("alice")], unit_vectors(1, 0))
     data_keys.keys["mallory"] = data_keys.keys["alice"]
     with pytest.raises(DecryptionError, match="does not belong"):
-        await EncryptingStore(inner, UserDataKeys(keyring(k1=K1), data_keys)).upsert(
+        await Encrypted(inner, UserDataKeys(keyring(k1=K1), data_keys)).upsert(
             "mallory", [sample("mallory")], unit_vectors(1, 0)
         )
 
@@ -290,15 +321,16 @@ async def test_the_outbox_below_encryption_holds_only_ciphertext(tmp_path: Path)
         async def upsert(self, user_id: str, records: object, vectors: object) -> None:  # type: ignore[override]
             raise StoreUnavailableError("down")
 
-    path = tmp_path / "outbox.jsonl"
     backend = Down()
     await backend.ensure_schema(SCHEMA)
-    degrading = DegradingStore(backend, Outbox(path=path), replay_interval=3600)
-    store = EncryptingStore(degrading, MasterKeys(keyring(k1=K1)))
+    outbox = Outbox(directory=tmp_path)
+    degradation = DegradationPolicy(outbox, backend="memory", replay_interval=3600)
+    store = Encrypted(backend, MasterKeys(keyring(k1=K1)), below=(degradation,))
     await store.upsert("alice", [sample()], unit_vectors(1, 0))
-    text = path.read_text()
+    [journal] = journals(tmp_path)
+    text = journal.read_text()
     assert TOKEN_PREFIX in text
     assert "slow breathing" not in text  # the intervention text (the task stays clear)
     assert "stress before session" not in text  # the context
     assert '"low"' not in text  # the encrypted metadata value "mood"
-    await degrading.outbox.aclose()
+    await outbox.aclose()

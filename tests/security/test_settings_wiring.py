@@ -11,38 +11,30 @@ import pytest
 from typer.testing import CliRunner
 
 from memcore import ConfigurationError, RateLimitedError
-from memcore.adapters.memory import InMemoryStore
 from memcore.cli import app
 from memcore.container import build_service
 from memcore.errors import AdapterNotFoundError
-from memcore.observability import InstrumentedStore
-from memcore.resilience import BreakerEmbedder, BreakerStore, DegradingStore, RetryingStore
-from memcore.security.audit import AuditedStore
-from memcore.security.encryption import TOKEN_PREFIX, EncryptingStore
+from memcore.observability import MetricsPolicy
+from memcore.pipeline import Port
+from memcore.resilience import BreakerPolicy, DegradationPolicy, RateLimitPolicy, RetryPolicy
+from memcore.security.audit import AuditPolicy
+from memcore.security.encryption import TOKEN_PREFIX, EncryptionPolicy
 from memcore.security.keyring import generate_key
+from memcore.service import MemoryService
 
 KEY1, KEY2 = generate_key(), generate_key()
 
 
-def layers(component: object) -> list[type]:
-    found = []
-    while component is not None:
-        found.append(type(component))
-        component = getattr(component, "inner", None)
-    return found
+def layers(memory: MemoryService, port: Port) -> list[type]:
+    return [type(policy) for policy in memory.pipeline.of(port)]
 
 
 async def test_default_stack_order() -> None:
     memory = await build_service(store="memory", embedder="hashing")
-    assert layers(memory.store) == [
-        DegradingStore,
-        BreakerStore,
-        InstrumentedStore,
-        RetryingStore,
-        InMemoryStore,
-    ]
-    assert type(memory.embedder) is BreakerEmbedder
-    assert memory.rate_limits is None
+    assert layers(memory, "store") == [DegradationPolicy, BreakerPolicy, MetricsPolicy, RetryPolicy]
+    assert layers(memory, "embedder") == [BreakerPolicy, MetricsPolicy, RetryPolicy]
+    assert layers(memory, "service") == []
+    assert memory.store.inner.backend == "memory"
     await memory.aclose()
 
 
@@ -51,9 +43,12 @@ async def test_every_layer_on(tmp_path: Path) -> None:
         encryption={"enabled": True, "keys": {"k1": KEY1}, "primary_key": "k1"},
         audit={"enabled": True, "sink": "file", "file": str(tmp_path / "audit.jsonl")},
         rate_limit={"per_user": 1000, "overall": 1000},
-        degradation={"outbox_path": str(tmp_path / "outbox.jsonl")},
+        degradation={"outbox_path": str(tmp_path / "outbox")},
+        cache={"backend": "memory"},
     )
-    assert layers(memory.store)[:3] == [AuditedStore, EncryptingStore, DegradingStore]
+    assert layers(memory, "store")[:3] == [AuditPolicy, EncryptionPolicy, DegradationPolicy]
+    assert layers(memory, "service") == [RateLimitPolicy]
+    assert layers(memory, "embedder")[0].__name__ == "CachePolicy"
     await memory.record_intervention("u", "secret text", task="t")
     await memory.aclose()
     (event,) = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
@@ -64,7 +59,7 @@ async def test_less_is_one_setting_away() -> None:
     memory = await build_service(
         breaker={"enabled": False}, degradation={"policy": "raise"}, retry={"enabled": False}
     )
-    assert layers(memory.store) == [InstrumentedStore, InMemoryStore]
+    assert layers(memory, "store") == [MetricsPolicy]
     await memory.aclose()
 
 

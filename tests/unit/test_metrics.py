@@ -8,16 +8,9 @@ import pytest
 
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.adapters.memory import InMemoryStore
-from memcore.caching import CachingEmbedder, LRUEmbeddingCache
+from memcore.caching import CachePolicy, LRUEmbeddingCache
 from memcore.errors import StoreUnavailableError, ValidationError
-from memcore.observability import (
-    EXPORTED_METRICS,
-    InstrumentedEmbedder,
-    InstrumentedStore,
-    Metrics,
-    Telemetry,
-)
-from memcore.ports import Embedder, MemoryStore
+from memcore.observability import EXPORTED_METRICS, Metrics, MetricsPolicy, Telemetry
 from memcore.resilience.breaker import BreakerState
 from memcore.resilience.outbox import Outbox
 from memcore.service import MemoryService
@@ -34,22 +27,17 @@ class FailingCountStore(InMemoryStore):
 
 
 def _service(metrics: Metrics, store: InMemoryStore | None = None) -> MemoryService:
-    embedder = CachingEmbedder(HashingEmbedder(dimension=16), LRUEmbeddingCache())
-    return MemoryService(
-        InstrumentedStore(store or PooledStore(), metrics),
-        InstrumentedEmbedder(embedder, metrics),
-        telemetry=Telemetry(metrics=metrics),
-    )
+    store = store or PooledStore()
+    embedder = HashingEmbedder(dimension=16)
+    cache = CachePolicy(LRUEmbeddingCache(), model=embedder.model, dimension=16)
+    metrics.watch_cache(cache.stats, embedder.backend)
+    metrics.watch_pool(store, store.backend)
+    policies = [cache, MetricsPolicy(metrics, {"store": "memory", "embedder": "hashing"})]
+    return MemoryService(store, embedder, policies=policies, telemetry=Telemetry(metrics=metrics))
 
 
 def _sample(metrics: Metrics, name: str, **labels: str) -> float | None:
     return metrics.registry.get_sample_value(name, labels)
-
-
-async def test_instrumented_wrappers_satisfy_the_ports() -> None:
-    metrics = Metrics()
-    assert isinstance(InstrumentedStore(InMemoryStore(), metrics), MemoryStore)
-    assert isinstance(InstrumentedEmbedder(HashingEmbedder(), metrics), Embedder)
 
 
 async def test_operations_latencies_cache_and_pool_are_exported() -> None:
@@ -76,7 +64,6 @@ async def test_operations_latencies_cache_and_pool_are_exported() -> None:
     assert _sample(metrics, "memcore_cache_misses_total", backend="hashing") == 2
     assert _sample(metrics, "memcore_pool_connections", backend="memory", state="in_use") == 2
     assert _sample(metrics, "memcore_health_status", component="service") == 0
-    assert _sample(metrics, "memcore_health_status", component="cache") == 0
 
 
 async def test_store_failures_are_counted_by_type() -> None:

@@ -17,14 +17,9 @@ from memcore.errors import (
     StoreUnavailableError,
 )
 from memcore.observability import Metrics
+from memcore.pipeline import Call, Pipeline
 from memcore.ports import Embedder, MemoryStore, Vectors
-from memcore.resilience import (
-    RetryConfig,
-    RetryingEmbedder,
-    RetryingStore,
-    retry_async,
-    retry_sync,
-)
+from memcore.resilience import RetryConfig, RetryPolicy, retry_async, retry_sync
 
 FAST = RetryConfig(max_attempts=4, base_delay=0.001, max_delay=0.002, deadline=None)
 
@@ -147,10 +142,11 @@ def test_invalid_configs_are_rejected() -> None:
         RetryConfig(deadline=0)
 
 
-async def test_retrying_store_is_a_store_that_retries_and_counts() -> None:
+async def test_the_retry_policy_retries_store_calls_and_counts() -> None:
     metrics = Metrics()
     inner = FlakyStore(failures=2)
-    store = RetryingStore(inner, FAST, on_retry=metrics.retry_listener("memory"))
+    policy = RetryPolicy(FAST, on_retry=metrics.retry_listener("memory"))
+    store = Pipeline([policy]).store(inner)
     assert isinstance(store, MemoryStore)
     await store.ensure_schema(EmbeddingSchema(8, "m"))
     assert await store.count("u", SearchFilter()) == 0
@@ -167,9 +163,9 @@ async def test_retrying_store_is_a_store_that_retries_and_counts() -> None:
     assert value == 2
 
 
-async def test_retrying_embedder_retries_only_unavailable_errors() -> None:
+async def test_the_retry_policy_retries_only_unavailable_embedder_errors() -> None:
     flaky = FlakyEmbedder(EmbeddingUnavailableError("503"), failures=1)
-    embedder = RetryingEmbedder(flaky, FAST)
+    embedder = Pipeline([RetryPolicy(FAST)]).embedder(flaky)
     assert isinstance(embedder, Embedder)
     assert (embedder.dimension, embedder.model) == (8, flaky.model)
     assert (await embedder.embed(["a"])).shape == (1, 8)
@@ -177,5 +173,23 @@ async def test_retrying_embedder_retries_only_unavailable_errors() -> None:
 
     broken = FlakyEmbedder(EmbeddingError("401"), failures=5)
     with pytest.raises(EmbeddingError, match="401"):
-        await RetryingEmbedder(broken, FAST).embed(["a"])
+        await Pipeline([RetryPolicy(FAST)]).embedder(broken).embed(["a"])
     assert broken.calls == 1
+
+
+async def test_total_attempts_are_the_configured_attempts() -> None:
+    flaky = FlakyEmbedder(EmbeddingUnavailableError("503"), failures=100)
+    embedder = Pipeline([RetryPolicy(FAST)]).embedder(flaky)
+    with pytest.raises(EmbeddingUnavailableError):
+        await embedder.embed(["a"])
+    assert flaky.calls == FAST.max_attempts
+
+
+async def test_no_retry_starts_after_the_calls_deadline() -> None:
+    flaky = FlakyStore(failures=100)
+    store = Pipeline([RetryPolicy(FAST)]).store(flaky)
+    await store.ensure_schema(EmbeddingSchema(8, "m"))
+    past = Call("store", "count", "u", {"filters": SearchFilter()}, deadline=time.monotonic())
+    with pytest.raises(StoreTimeoutError):
+        await store.run(past)
+    assert flaky.calls == 1

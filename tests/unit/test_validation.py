@@ -12,7 +12,7 @@ import pytest
 
 from memcore import Intervention, MemoryService, Outcome, ValidationError, validate_intervention
 from memcore.domain import SearchFilter, utcnow
-from memcore.validation import Limits, squared_norms, validate_embeddings, validate_user_id
+from memcore.validation import Limits, squared_norms, unit_vectors, validate_user_id
 
 Call = Callable[[MemoryService], Coroutine[Any, Any, Any]]
 
@@ -186,10 +186,18 @@ def test_public_validators_check_without_storing() -> None:
 def test_float64_embeddings_are_converted_without_touching_the_input() -> None:
     given = np.linspace(0.1, 1.0, 8)
     before = given.copy()
-    converted = validate_embeddings(given, 1, 8)
+    converted = unit_vectors(given, 1, 8)
     assert converted.dtype == np.float32
     assert converted.shape == (1, 8)
+    assert converted.flags.c_contiguous
+    assert np.linalg.norm(converted[0]) == pytest.approx(1.0, abs=1e-6)
     assert np.array_equal(given, before)
+
+
+def test_rows_are_scaled_to_unit_length_once() -> None:
+    given = np.array([[3.0, 4.0], [0.0, 2.0]], dtype=np.float32)
+    assert np.allclose(unit_vectors(given, 2, 2), [[0.6, 0.8], [0.0, 1.0]])
+    assert given.tolist() == [[3.0, 4.0], [0.0, 2.0]]
 
 
 def test_validation_error_is_a_value_error_too() -> None:
@@ -205,7 +213,8 @@ def test_finite_vectors_whose_squares_overflow_or_underflow_are_accepted(
 ) -> None:
     vectors = np.full((rows, 8), magnitude, dtype=np.float32)
     assert squared_norms(vectors) is None  # the one-pass check cannot tell...
-    assert validate_embeddings(vectors, rows, 8) is not None  # ...the exact checks accept
+    unit = unit_vectors(vectors, rows, 8)  # ...the exact checks accept, and scale in float64
+    assert np.allclose(np.linalg.norm(unit, axis=1), 1.0)
 
 
 @pytest.mark.parametrize("rows", [1, 3])

@@ -91,7 +91,7 @@ async def test_the_container_builds_from_settings_and_accepts_overrides() -> Non
     container.embedder.override(providers.Object(HashingEmbedder(dimension=8)))
     service = await build_service(container)
     try:
-        assert service.store is store
+        assert service.store.inner is store
         assert service.schema.dimension == 8
     finally:
         await service.aclose()

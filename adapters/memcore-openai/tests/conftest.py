@@ -37,3 +37,9 @@ async def make_embedder(server: FakeEmbeddingsServer) -> AsyncIterator[MakeEmbed
     yield make
     for embedder in made:
         await embedder.aclose()
+
+
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outboxes, snapshots and epochs of a test go to its own directory, not the home one."""
+    monkeypatch.setenv("MEMCORE_STATE_DIR", str(tmp_path_factory.mktemp("state")))

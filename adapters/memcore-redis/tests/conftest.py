@@ -49,3 +49,9 @@ async def make_store(
         keys = [key async for key in raw_redis.scan_iter(match=f"{prefix}:*", count=1000)]
         if keys:
             await raw_redis.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outboxes, snapshots and epochs of a test go to its own directory, not the home one."""
+    monkeypatch.setenv("MEMCORE_STATE_DIR", str(tmp_path_factory.mktemp("state")))

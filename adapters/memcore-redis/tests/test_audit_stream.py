@@ -1,4 +1,4 @@
-"""The Redis stream audit sink, alone and behind AuditedStore."""
+"""The Redis stream audit sink, alone and as the audit policy's sink."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from memcore.domain import SearchFilter
-from memcore.security.audit import AuditedStore, AuditEvent, AuditSink, acting_as
+from memcore.pipeline import Pipeline
+from memcore.security.audit import AuditEvent, AuditPolicy, AuditSink, acting_as
 from memcore.settings import load_settings
 from memcore.testing import SCHEMA, unit_vectors
 from memcore.testing._suite import intervention
@@ -54,7 +55,8 @@ async def test_every_store_call_is_audited_without_content(
 ) -> None:
     redis_store = make_store()
     sink = sink_for(redis_server_url, redis_store.settings.key_prefix)
-    store = AuditedStore(redis_store, sink, actor="agent")
+    audit = AuditPolicy(sink, backend=redis_store.backend, actor="agent")
+    store = Pipeline([audit]).store(redis_store)
     await store.ensure_schema(SCHEMA)
     await store.upsert("u", [intervention("u", 1)], unit_vectors(1, seed=1))
     with acting_as("support:jane"):

@@ -1,4 +1,4 @@
-"""RedisEmbeddingCache on the real session server, alone and under CachingEmbedder."""
+"""RedisEmbeddingCache on the real session server, alone and as the cache policy's cache."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from memcore.adapters.hashing import HashingEmbedder
-from memcore.caching import CachingEmbedder, EmbeddingCache, cache_key
+from memcore.caching import CachePolicy, EmbeddingCache, cache_key
 from memcore.errors import EmbeddingError
+from memcore.pipeline import EmbedderFront, Pipeline
 from memcore.ports import Embedder
 from memcore.testing import EmbedderContract
 from memcore_redis.embedding_cache import RedisEmbeddingCache
@@ -42,10 +43,21 @@ async def make_cache(
         await raw_redis.delete(*keys)
 
 
+def cached(inner: Embedder, cache: EmbeddingCache) -> EmbedderFront:
+    policy = CachePolicy(cache, model=inner.model, dimension=inner.dimension)
+    return Pipeline([policy]).embedder(inner)
+
+
+def stats(embedder: EmbedderFront) -> tuple[int, int]:
+    policy = embedder.pipeline.find(CachePolicy)
+    assert policy is not None
+    return policy.stats.hits, policy.stats.misses
+
+
 class TestRedisCachedEmbedderContract(EmbedderContract):
     @pytest.fixture
     async def embedder(self, make_cache: CacheFactory) -> Embedder:
-        return CachingEmbedder(HashingEmbedder(32), make_cache())  # cache closed by make_cache
+        return cached(HashingEmbedder(32), make_cache())  # cache closed by make_cache
 
 
 async def test_vectors_round_trip_exactly_and_absent_keys_are_misses(
@@ -75,17 +87,17 @@ async def test_entries_expire_after_the_ttl(
 
 
 async def test_processes_share_the_cache(make_cache: CacheFactory) -> None:
-    first = CachingEmbedder(HashingEmbedder(16), make_cache())
-    second = CachingEmbedder(HashingEmbedder(16), make_cache())  # another process's view
+    first = cached(HashingEmbedder(16), make_cache())
+    second = cached(HashingEmbedder(16), make_cache())  # another process's view
     texts = ["shared text", "another one"]
     expected = await first.embed(texts)
     np.testing.assert_array_equal(await second.embed(texts), expected)
-    assert (second.stats.hits, second.stats.misses) == (2, 0)
+    assert stats(second) == (2, 0)
 
 
 async def test_keys_hold_no_text(make_cache: CacheFactory, raw_redis: aioredis.Redis) -> None:
     cache = make_cache()
-    embedder = CachingEmbedder(HashingEmbedder(8), cache)
+    embedder = cached(HashingEmbedder(8), cache)
     await embedder.embed(["a private note"])
     keys = [key async for key in raw_redis.scan_iter(match=f"{cache.prefix}:*")]
     assert [key.decode() for key in keys] == [
@@ -109,10 +121,10 @@ def _closed_port() -> int:
 
 async def test_an_unreachable_redis_degrades_to_misses(caplog: pytest.LogCaptureFixture) -> None:
     cache = RedisEmbeddingCache(f"redis://127.0.0.1:{_closed_port()}/0")
-    embedder = CachingEmbedder(HashingEmbedder(8), cache)
+    embedder = cached(HashingEmbedder(8), cache)
     out = await embedder.embed(["still works"])
     np.testing.assert_array_equal(out, HashingEmbedder(8).embed_sync(["still works"]))
-    assert embedder.stats.misses == 1
+    assert stats(embedder)[1] == 1
     assert "embedding cache unavailable" in caplog.text
     await embedder.aclose()
 

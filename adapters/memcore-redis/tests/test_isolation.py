@@ -11,13 +11,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from memcore.adapterkit import decode_cursor
 from memcore.domain import Outcome, SearchFilter
 from memcore.errors import ValidationError
 from memcore.testing import HOSTILE_USER_IDS, SCHEMA, unit_vectors
 from memcore.testing._suite import T0, intervention
 from memcore.validation import validate_user_id
 from memcore_redis.encoding import escape_tag, user_from_tag, user_tag
-from memcore_redis.query import decode_cursor, filter_query
+from memcore_redis.query import filter_query
 
 from .conftest import StoreFactory
 

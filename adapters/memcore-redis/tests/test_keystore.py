@@ -10,8 +10,17 @@ import redis.asyncio as aioredis
 
 from memcore.container import build_service
 from memcore.errors import DecryptionError
-from memcore.security.encryption import EncryptingStore
-from memcore.security.keyring import DataKeyStore, Keyring, UserDataKeys, WrappedKey, generate_key
+from memcore.pipeline import Pipeline, StoreFront
+from memcore.ports import MemoryStore
+from memcore.security.encryption import EncryptionPolicy
+from memcore.security.keyring import (
+    DataKeyStore,
+    Keyring,
+    KeySource,
+    UserDataKeys,
+    WrappedKey,
+    generate_key,
+)
 from memcore.testing import SCHEMA, unit_vectors
 from memcore.testing._suite import intervention
 from memcore_redis import RedisSettings
@@ -45,21 +54,28 @@ async def test_add_is_first_writer_wins(redis_server_url: str, raw_redis: aiored
     await raw_redis.delete(store.hash)
 
 
+def encrypted(store: MemoryStore, keys: KeySource) -> tuple[StoreFront, EncryptionPolicy]:
+    policy = EncryptionPolicy(keys)
+    return Pipeline([policy]).store(store), policy
+
+
 async def test_shredding_in_one_process_is_final_for_all(
     make_store: StoreFactory, redis_server_url: str, raw_redis: aioredis.Redis
 ) -> None:
     backend = make_store()
     prefix = backend.settings.key_prefix
-    first = EncryptingStore(backend, UserDataKeys(KEYRING, key_store(redis_server_url, prefix)))
+    first, encryption = encrypted(
+        backend, UserDataKeys(KEYRING, key_store(redis_server_url, prefix))
+    )
     await first.ensure_schema(SCHEMA)
     await first.upsert("alice", [intervention("alice", 1)], unit_vectors(1, seed=1))
-    second = EncryptingStore(
+    second, _ = encrypted(
         make_store(key_prefix=prefix), UserDataKeys(KEYRING, key_store(redis_server_url, prefix))
     )
     await second.ensure_schema(SCHEMA)
     assert await second.get("alice", ["i1"]) == [intervention("alice", 1)]  # one shared key
-    assert await first.shred("alice")
-    third = EncryptingStore(
+    assert await encryption.shred("alice")
+    third, _ = encrypted(
         make_store(key_prefix=prefix), UserDataKeys(KEYRING, key_store(redis_server_url, prefix))
     )
     await third.ensure_schema(SCHEMA)

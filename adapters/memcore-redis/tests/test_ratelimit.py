@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 
 from memcore import Outcome, RateLimitedError
 from memcore.container import build_service
-from memcore.resilience import Rate, RateLimiter, RateLimits
+from memcore.resilience import Rate, RateLimiter, RateLimitPolicy, RateLimits
 from memcore.settings import load_settings
 from memcore_redis import RedisSettings
 from memcore_redis.client import new_client
@@ -94,8 +94,9 @@ async def test_the_container_wires_redis_limits_and_audit(
         rate_limit={"per_user": 0.01, "per_user_burst": 1, "backend": "redis"},
         audit={"enabled": True, "sink": "redis"},
     )
-    assert isinstance(memory.rate_limits, RateLimits)
-    assert isinstance(memory.rate_limits.limiter, RedisRateLimiter)
+    policy = memory.pipeline.find(RateLimitPolicy)
+    assert policy is not None
+    assert isinstance(policy.limits.limiter, RedisRateLimiter)
     await memory.stats("u")
     with pytest.raises(RateLimitedError):
         await memory.stats("u")

@@ -11,7 +11,6 @@ threads, through the sync facade) never see a half-written shard.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from memcore.adapterkit import SchemaGuard, check_upsert, decode_cursor, encode_cursor, top_k
 from memcore.domain import (
     EmbeddingSchema,
     HealthCheck,
@@ -36,8 +36,8 @@ from memcore.domain import (
     SearchHit,
 )
 from memcore.domain.codec import record_from_dict, record_to_dict
-from memcore.errors import SchemaMismatchError, StoreError, ValidationError
-from memcore.ports import Vectors
+from memcore.errors import SchemaMismatchError, StoreError
+from memcore.ports import UnitVectors, Vectors
 from memcore.settings import MemcoreSettings
 
 _KINDS = {kind: code for code, kind in enumerate(RecordKind)}
@@ -118,10 +118,15 @@ class InMemoryStore:
 
     def __init__(self, snapshot_path: Path | str | None = None) -> None:
         self._snapshot_path = Path(snapshot_path) if snapshot_path else None
-        self._schema: EmbeddingSchema | None = None
+        self._guard = SchemaGuard(self.backend)
         self._shards: dict[str, _Shard] = {}
         self._task_codes: dict[str, int] = {}
         self._lock = threading.RLock()
+
+    @property
+    def target(self) -> str:
+        """``memory:<snapshot path>``, or ``memory:`` and this object's id without one."""
+        return f"memory:{self._snapshot_path or hex(id(self))}"
 
     @classmethod
     def from_settings(cls, settings: MemcoreSettings) -> InMemoryStore:
@@ -130,47 +135,32 @@ class InMemoryStore:
 
     async def ensure_schema(self, schema: EmbeddingSchema) -> None:
         with self._lock:
-            if self._schema is None and self._snapshot_path and self._snapshot_path.exists():
+            if self._guard.schema is None and self._snapshot_path and self._snapshot_path.exists():
                 self._load(self._snapshot_path)
-            if self._schema is not None and self._schema != schema:
+            if self._guard.schema is not None and self._guard.schema != schema:
                 raise SchemaMismatchError(
                     "embedding schema mismatch",
-                    expected=self._schema.describe(),
+                    expected=self._guard.schema.describe(),
                     actual=schema.describe(),
                     operation="ensure_schema",
                     backend=self.backend,
                 )
-            self._schema = schema
+            self._guard.schema = schema
 
-    async def upsert(self, user_id: str, records: Sequence[MemoryRecord], vectors: Vectors) -> None:
-        schema = self._require_schema("upsert")
-        if vectors.shape != (len(records), schema.dimension):
-            raise ValidationError(
-                "embedding",
-                f"shape must be ({len(records)}, {schema.dimension}), got {vectors.shape}",
-                operation="upsert",
-                backend=self.backend,
-                user_id=user_id,
-            )
-        for record in records:
-            if record.user_id != user_id:
-                raise ValidationError(
-                    "user_id",
-                    "every record must belong to the user written for",
-                    operation="upsert",
-                    backend=self.backend,
-                    user_id=user_id,
-                )
-        unit = _normalized(vectors)
+    async def upsert(
+        self, user_id: str, records: Sequence[MemoryRecord], vectors: UnitVectors
+    ) -> None:
+        schema = self._guard.require("upsert")
+        check_upsert(user_id, records, vectors, backend=self.backend)
         with self._lock:
             shard = self._shards.get(user_id)
             if shard is None:
                 shard = self._shards[user_id] = _Shard(schema.dimension)
-            for record, vector in zip(records, unit, strict=True):
+            for record, vector in zip(records, vectors, strict=True):
                 shard.put(record, vector, self._task_code(record))
 
     async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
-        self._require_schema("get")
+        self._guard.require("get")
         with self._lock:
             shard = self._shards.get(user_id)
             if shard is None:
@@ -180,7 +170,7 @@ class InMemoryStore:
     async def get_with_vectors(
         self, user_id: str, ids: Sequence[str]
     ) -> tuple[list[MemoryRecord], Vectors]:
-        schema = self._require_schema("get_with_vectors")
+        schema = self._guard.require("get_with_vectors")
         with self._lock:
             shard = self._shards.get(user_id)
             rows = [] if shard is None else [shard.rows[i] for i in ids if i in shard.rows]
@@ -189,12 +179,12 @@ class InMemoryStore:
             return [shard.records[row] for row in rows], shard.vectors[rows]
 
     async def user_ids(self) -> list[str]:
-        self._require_schema("user_ids")
+        self._guard.require("user_ids")
         with self._lock:
             return sorted(self._shards)
 
     async def delete(self, user_id: str, ids: Sequence[str]) -> int:
-        self._require_schema("delete")
+        self._guard.require("delete")
         with self._lock:
             shard = self._shards.get(user_id)
             if shard is None:
@@ -205,23 +195,22 @@ class InMemoryStore:
             return removed
 
     async def search(
-        self, user_id: str, vector: Vectors, k: int, filters: SearchFilter
+        self, user_id: str, vector: UnitVectors, k: int, filters: SearchFilter
     ) -> list[SearchHit[MemoryRecord]]:
-        self._require_schema("search")
-        query = _normalized(vector.reshape(1, -1))[0]
+        self._guard.require("search")
         with self._lock:
             shard = self._shards.get(user_id)
             if shard is None:
                 return []
             rows = self._matching_rows(shard, filters)
             if rows is None:
-                scores = shard.vectors[: shard.size] @ query
+                scores = shard.vectors[: shard.size] @ vector
             elif len(rows) * _DENSE_FILTER >= shard.size:
                 # Most rows match: scoring all of them beats copying them out first.
-                scores = (shard.vectors[: shard.size] @ query)[rows]
+                scores = (shard.vectors[: shard.size] @ vector)[rows]
             else:
-                scores = shard.vectors[rows] @ query
-            top = _top_k(scores, k)
+                scores = shard.vectors[rows] @ vector
+            top = top_k(scores, k)
             picked = top if rows is None else rows[top]
             clipped = np.clip(scores[top], -1.0, 1.0).tolist()
             return [
@@ -232,8 +221,8 @@ class InMemoryStore:
     async def list(
         self, user_id: str, filters: SearchFilter, limit: int, cursor: str | None = None
     ) -> Page[MemoryRecord]:
-        self._require_schema("list")
-        after = _decode_cursor(cursor) if cursor else None
+        self._guard.require("list")
+        after = decode_cursor(cursor) if cursor else None
         with self._lock:
             shard = self._shards.get(user_id)
             if shard is None:
@@ -247,10 +236,12 @@ class InMemoryStore:
             keyed = [record for record in keyed if _order_key(record) > after]
         items = tuple(keyed[:limit])
         more = len(keyed) > limit
-        return Page(items=items, next_cursor=_encode_cursor(items[-1]) if more else None)
+        last = items[-1] if more else None
+        cursor = None if last is None else encode_cursor(*_order_key(last))
+        return Page(items=items, next_cursor=cursor)
 
     async def count(self, user_id: str, filters: SearchFilter) -> int:
-        self._require_schema("count")
+        self._guard.require("count")
         with self._lock:
             shard = self._shards.get(user_id)
             if shard is None:
@@ -259,7 +250,7 @@ class InMemoryStore:
             return shard.size if rows is None else len(rows)
 
     async def forget_user(self, user_id: str) -> int:
-        self._require_schema("forget_user")
+        self._guard.require("forget_user")
         with self._lock:
             shard = self._shards.pop(user_id, None)
             return 0 if shard is None else shard.size
@@ -269,32 +260,23 @@ class InMemoryStore:
         with self._lock:
             users = len(self._shards)
             records = sum(shard.size for shard in self._shards.values())
-        status = HealthStatus.HEALTHY if self._schema else HealthStatus.DEGRADED
+        ready = self._guard.schema is not None
         return HealthCheck(
             component="store",
-            status=status,
+            status=HealthStatus.HEALTHY if ready else HealthStatus.DEGRADED,
             latency_ms=(time.perf_counter() - started) * 1000,
-            detail=f"{records} records of {users} users" if self._schema else "schema not set",
+            detail=f"{records} records of {users} users" if ready else "schema not set",
             facts={"backend": self.backend, "users": users, "records": records},
         )
 
     async def save(self) -> None:
         """Write the snapshot now (no-op without ``snapshot_path``)."""
-        if self._snapshot_path is not None and self._schema is not None:
+        if self._snapshot_path is not None and self._guard.schema is not None:
             with self._lock:
                 self._dump(self._snapshot_path)
 
     async def aclose(self) -> None:
         await self.save()
-
-    def _require_schema(self, operation: str) -> EmbeddingSchema:
-        if self._schema is None:
-            raise StoreError(
-                "call ensure_schema() before using the store",
-                operation=operation,
-                backend=self.backend,
-            )
-        return self._schema
 
     def _task_code(self, record: MemoryRecord) -> int:
         if not isinstance(record, Intervention):
@@ -325,14 +307,15 @@ class InMemoryStore:
         return rows
 
     def _dump(self, path: Path) -> None:
-        if self._schema is None:
+        schema = self._guard.schema
+        if schema is None:
             return
         records = [record_to_dict(r) for shard in self._shards.values() for r in shard.records]
         vectors = [shard.vectors[: shard.size] for shard in self._shards.values()]
         header = {
             "version": _SNAPSHOT_VERSION,
-            "dimension": self._schema.dimension,
-            "model": self._schema.model,
+            "dimension": schema.dimension,
+            "model": schema.model,
             "records": records,
         }
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -344,7 +327,7 @@ class InMemoryStore:
                     header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
                     vectors=np.concatenate(vectors)
                     if vectors
-                    else np.empty((0, self._schema.dimension), np.float32),
+                    else np.empty((0, schema.dimension), np.float32),
                 )
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -363,38 +346,14 @@ class InMemoryStore:
             raise StoreError(
                 f"cannot read snapshot {path}: {exc}", operation="load", backend=self.backend
             ) from exc
-        self._schema = EmbeddingSchema(dimension=header["dimension"], model=header["model"])
+        schema = EmbeddingSchema(dimension=header["dimension"], model=header["model"])
+        self._guard.schema = schema
         for record, vector in zip(records, vectors, strict=True):
             shard = self._shards.get(record.user_id)
             if shard is None:
-                shard = self._shards[record.user_id] = _Shard(self._schema.dimension)
+                shard = self._shards[record.user_id] = _Shard(schema.dimension)
             shard.put(record, vector, self._task_code(record))
-
-
-def _normalized(vectors: Vectors) -> NDArray[np.float32]:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.asarray(vectors / np.where(norms == 0, 1, norms), dtype=np.float32)
-
-
-def _top_k(scores: NDArray[np.float32], k: int) -> NDArray[np.intp]:
-    """Indices of the ``k`` largest scores, largest first."""
-    n = len(scores)
-    top = np.argpartition(scores, n - k)[n - k :] if k < n else np.arange(n)
-    return top[np.argsort(-scores[top], kind="stable")]
 
 
 def _order_key(record: MemoryRecord) -> tuple[float, str]:
     return (record.created_at.timestamp(), record.id)
-
-
-def _encode_cursor(record: MemoryRecord) -> str:
-    raw = json.dumps(_order_key(record)).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[float, str]:
-    try:
-        timestamp, record_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return (float(timestamp), str(record_id))
-    except (ValueError, TypeError) as exc:
-        raise ValidationError("cursor", "is not a cursor this store returned") from exc

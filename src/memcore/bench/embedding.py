@@ -3,7 +3,7 @@
 The embedder is built by name through the registry (``local``), as an application
 would. Figures: batched throughput, concurrent single-text calls coalesced into shared
 passes against the same calls made one after another, and a cache hit through
-:class:`~memcore.caching.CachingEmbedder`.
+:class:`~memcore.caching.CachePolicy`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import time
 
 from memcore import registry
 from memcore.bench.workload import MOVES, SITUATIONS, TASKS
-from memcore.caching import CachingEmbedder, LRUEmbeddingCache
+from memcore.caching import CachePolicy, LRUEmbeddingCache
 from memcore.errors import AdapterNotFoundError
+from memcore.pipeline import EmbedderFront, Pipeline
 from memcore.settings import load_settings
 
 BACKEND = "local"
@@ -54,7 +55,10 @@ async def embedding_figures(batch_texts: int) -> dict[str, float] | str:
             await embedder.embed([text])
         sequential = CONCURRENT / (time.perf_counter() - started)
 
-        cached = CachingEmbedder(embedder, LRUEmbeddingCache())
+        pipeline = Pipeline(
+            [CachePolicy(LRUEmbeddingCache(), model=embedder.model, dimension=embedder.dimension)]
+        )
+        cached = EmbedderFront(embedder, pipeline)
         await cached.embed(corpus[:1])
         hits = []
         for _ in range(500):

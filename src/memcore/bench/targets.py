@@ -20,6 +20,7 @@ from memcore.bench.workload import SEARCH_OUTCOME, Query, Workload
 from memcore.domain import Intervention
 from memcore.ports import MemoryStore
 from memcore.service import MemoryService
+from memcore.validation import unit_vectors
 
 MEMORY = "in-memory"
 REDIS = "redis"
@@ -111,7 +112,10 @@ class MemcoreTarget:
             mine = [row for row in rows if workload.reflections[row].user_id == user]
             if mine:
                 records = [workload.reflections[row] for row in mine]
-                await self.store.upsert(user, records, workload.reflection_vectors[mine])
+                vectors = unit_vectors(
+                    workload.reflection_vectors[mine], len(mine), workload.dimension
+                )
+                await self.store.upsert(user, records, vectors)
 
     async def write_one(self, record: Intervention, vector: NDArray[np.float32]) -> None:
         item = intervention_item(record)

@@ -9,7 +9,6 @@ import typer
 
 from memcore.cli._app import JsonOption, app, print_json, run_with_service
 from memcore.errors import ConfigurationError
-from memcore.observability.metrics import find_layer
 from memcore.service import MemoryService
 
 
@@ -32,10 +31,10 @@ def rotate_key(
 
     async def use(memory: MemoryService) -> dict[str, int]:
         # Imported here: encryption needs the optional `cryptography` package.
-        from memcore.security.encryption import EncryptingStore  # noqa: PLC0415
+        from memcore.security.encryption import EncryptionPolicy  # noqa: PLC0415
 
-        layer = find_layer(memory.store, EncryptingStore)
-        if not isinstance(layer, EncryptingStore):
+        layer = memory.pipeline.find(EncryptionPolicy)
+        if layer is None:
             raise ConfigurationError(
                 "encryption is not enabled", setting="MEMCORE_ENCRYPTION__ENABLED"
             )

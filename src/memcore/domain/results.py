@@ -121,10 +121,14 @@ class SearchResults(list["SearchHit[RecordT]"]):
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[RecordT_co]):
-    """One page of a listing; pass ``next_cursor`` back for the next, ``None`` means done."""
+    """One page of a listing; pass ``next_cursor`` back for the next, ``None`` means done.
+
+    ``status`` is ``complete``, or ``degraded``/``partial`` when the page may miss records.
+    """
 
     items: tuple[RecordT_co, ...]
     next_cursor: str | None = None
+    status: Status = Status.COMPLETE
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,3 +185,5 @@ class MemoryStats:
     interventions: int
     reflections: int
     by_outcome: dict[str, int] = field(default_factory=dict, hash=False)
+    status: Status = Status.COMPLETE
+    """``degraded`` or ``partial`` when a count may miss records."""

@@ -1,8 +1,8 @@
 """Logs, metrics, traces and health probes for memcore.
 
 - :func:`configure_logging`: JSON lines or console output for ``memcore.*`` loggers.
-- :class:`Metrics`: Prometheus metrics on a dedicated registry; :class:`InstrumentedStore`
-  and :class:`InstrumentedEmbedder` time the ports into it.
+- :class:`Metrics`: Prometheus metrics on a dedicated registry; :class:`MetricsPolicy`
+  times every store and embedder call into it.
 - :func:`start_metrics_server`: ``/metrics``, ``/healthz`` and ``/readyz`` over HTTP.
 - :class:`Telemetry`: what a :class:`~memcore.MemoryService` logs and records.
 - :func:`span`: OpenTelemetry spans when ``opentelemetry-api`` is installed.
@@ -10,11 +10,11 @@
 
 from memcore.observability.health import health_to_dict
 from memcore.observability.http import MetricsServer, start_metrics_server
-from memcore.observability.instrumented import InstrumentedEmbedder, InstrumentedStore
+from memcore.observability.instrumented import MetricsPolicy
 from memcore.observability.logs import ConsoleFormatter, JsonFormatter, configure_logging
 from memcore.observability.metrics import (
     EXPORTED_METRICS,
-    CacheStatsSource,
+    CacheCounts,
     Metrics,
     PoolStatsSource,
 )
@@ -23,12 +23,11 @@ from memcore.observability.tracing import span
 
 __all__ = [
     "EXPORTED_METRICS",
-    "CacheStatsSource",
+    "CacheCounts",
     "ConsoleFormatter",
-    "InstrumentedEmbedder",
-    "InstrumentedStore",
     "JsonFormatter",
     "Metrics",
+    "MetricsPolicy",
     "MetricsServer",
     "PoolStatsSource",
     "Telemetry",

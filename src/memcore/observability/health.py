@@ -1,8 +1,8 @@
 """The parts of a health report the service adds to its ports' own checks.
 
 The store and the embedder check themselves (``health()`` on each port); this module
-guards those calls, checks that the embedder matches the store's schema, reports the
-embedding cache when there is one, and gives the report its JSON form.
+guards those calls, checks that the embedder matches the store's schema, and gives the
+report its JSON form.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from collections.abc import Awaitable
 from typing import Any
 
 from memcore.domain import EmbeddingSchema, HealthCheck, HealthReport, HealthStatus
-from memcore.observability.metrics import CacheStatsSource, find_layer
 
-__all__ = ["cache_check", "guarded_check", "health_to_dict", "schema_check"]
+__all__ = ["guarded_check", "health_to_dict", "schema_check"]
 
 
 async def guarded_check(component: str, check: Awaitable[HealthCheck]) -> HealthCheck:
@@ -35,7 +34,8 @@ def schema_check(schema: EmbeddingSchema, *, started: bool, store: HealthCheck) 
     """Does the embedder's schema match the store's?
 
     Unhealthy when the store reports another schema (``facts`` ``dimension`` / ``model``
-    that differ, or ``schema_matches`` false); degraded before ``start()`` checked it.
+    that differ, or ``schema_matches`` false); degraded before ``start()`` checked it, or
+    while the store was unavailable ever since (``schema_pending``).
     """
     facts: dict[str, str | int | float | bool] = {
         "dimension": schema.dimension,
@@ -52,28 +52,15 @@ def schema_check(schema: EmbeddingSchema, *, started: bool, store: HealthCheck) 
         detail = f"embedder gives {schema.describe()}, store holds " + ", ".join(
             f"{key} {value!r}" for key, value in mismatched.items()
         )
+    elif store.facts.get("schema_pending"):
+        status = HealthStatus.DEGRADED
+        detail = f"{schema.describe()} (not checked: the store was unavailable since start)"
     elif started:
         status, detail = HealthStatus.HEALTHY, f"{schema.describe()} matches the store"
     else:
         status, detail = HealthStatus.DEGRADED, f"{schema.describe()} (not checked: not started)"
     return HealthCheck(
         component="schema", status=status, latency_ms=0.0, detail=detail, facts=facts
-    )
-
-
-def cache_check(embedder: object) -> HealthCheck | None:
-    """The embedding cache's counters, when ``embedder`` has a cache layer."""
-    cache = find_layer(embedder, CacheStatsSource)
-    if not isinstance(cache, CacheStatsSource):
-        return None
-    hits, misses = cache.stats.hits, cache.stats.misses
-    ratio = hits / (hits + misses) if hits + misses else 0.0
-    return HealthCheck(
-        component="cache",
-        status=HealthStatus.HEALTHY,
-        latency_ms=0.0,
-        detail=f"{hits} hits, {misses} misses ({ratio:.0%} hit ratio)",
-        facts={"hits": hits, "misses": misses, "hit_ratio": round(ratio, 4)},
     )
 
 

@@ -1,57 +1,55 @@
-"""Port decorators that time every store and embedder call into :class:`Metrics`."""
+"""The pipeline's metrics layer: every store and embedder call timed into :class:`Metrics`."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any
+
+from prometheus_client import Histogram
 
 from memcore.observability.metrics import Metrics
-from memcore.ports import Embedder, MemoryStore
-from memcore.wrapping import EmbedderWrapper, StoreWrapper
+from memcore.pipeline.call import Call, Handler, Policy, Port, Result
 
-__all__ = ["InstrumentedEmbedder", "InstrumentedStore"]
-
-T = TypeVar("T")
+__all__ = ["MetricsPolicy"]
 
 
-async def _timed(call: Callable[[], Awaitable[T]], record: Callable[[str, float], None]) -> T:
-    """Await ``call`` and ``record(status, seconds)``, status ``ok`` or ``error``."""
-    started = time.perf_counter()
-    status = "error"
-    try:
-        result = await call()
-        status = "ok"
-    finally:
-        record(status, time.perf_counter() - started)
-    return result
+class MetricsPolicy(Policy):
+    """Records ``memcore_store_duration_seconds{operation, backend, status}`` and
+    ``memcore_embed_duration_seconds{backend, status}``, status ``ok`` or ``error``.
 
+    It sits inside the breaker and outside retries: one sample per call as the caller
+    felt it, retries included (they are counted apart, in ``memcore_retries_total``).
+    """
 
-class InstrumentedStore(StoreWrapper):
-    """Records ``memcore_store_duration_seconds{operation, backend, status}`` per call."""
+    name = "metrics"
 
-    def __init__(self, inner: MemoryStore, metrics: Metrics) -> None:
-        super().__init__(inner)
+    def __init__(self, metrics: Metrics, backends: dict[Port, str]) -> None:
         self.metrics = metrics
-        metrics.watch(inner, self.backend)
+        self.ports = frozenset(backends)
+        self.backends = backends
+        # prometheus_client looks labels up under a lock; a dict of children does not.
+        self._children: dict[tuple[Port, str, str], Histogram] = {}
 
-    async def around(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
-        histogram = self.metrics.store_seconds
-        return await _timed(
-            call, lambda status, s: histogram.labels(operation, self.backend, status).observe(s)
-        )
+    def _histogram(self, port: Port, operation: str, status: str) -> Histogram:
+        key = (port, operation, status)
+        child = self._children.get(key)
+        if child is None:
+            backend = self.backends[port]
+            child = self._children[key] = (
+                self.metrics.embed_seconds.labels(backend, status)
+                if port == "embedder"
+                else self.metrics.store_seconds.labels(operation, backend, status)
+            )
+        return child
 
-
-class InstrumentedEmbedder(EmbedderWrapper):
-    """Records ``memcore_embed_duration_seconds{backend, status}`` per call."""
-
-    def __init__(self, inner: Embedder, metrics: Metrics) -> None:
-        super().__init__(inner)
-        self.metrics = metrics
-        metrics.watch(inner, self.backend)
-
-    async def around(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:  # noqa: ARG002
-        histogram = self.metrics.embed_seconds
-        return await _timed(
-            call, lambda status, s: histogram.labels(self.backend, status).observe(s)
-        )
+    async def __call__(self, call: Call, proceed: Handler) -> Result[Any]:
+        started = time.perf_counter()
+        status = "error"
+        try:
+            result = await proceed(call)
+            status = "ok"
+        finally:
+            self._histogram(call.port, call.operation, status).observe(
+                time.perf_counter() - started
+            )
+        return result

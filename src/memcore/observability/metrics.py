@@ -5,8 +5,9 @@ and tests independent and lets two services in one process export separately. Se
 with :func:`memcore.observability.start_metrics_server` or mount
 ``prometheus_client.make_asgi_app(metrics.registry)`` in your web app.
 
-Cache hits/misses and pool usage are read when scraped, from components that expose
-them (:class:`CacheStatsSource`, :class:`PoolStatsSource`), so the hot path pays nothing.
+Cache hits/misses and pool usage are read when scraped, from what the container asked
+to watch (:meth:`Metrics.watch_cache`, :meth:`Metrics.watch_pool`), so the hot path pays
+nothing.
 """
 
 from __future__ import annotations
@@ -25,10 +26,9 @@ from memcore.resilience.outbox import Outbox
 
 __all__ = [
     "EXPORTED_METRICS",
-    "CacheStatsSource",
+    "CacheCounts",
     "Metrics",
     "PoolStatsSource",
-    "find_layer",
 ]
 
 # Seconds: sub-millisecond in-memory calls up to multi-second remote embeddings.
@@ -64,16 +64,11 @@ EXPORTED_METRICS = frozenset(
 """Every sample name the library exports (dashboards and alerts may use only these)."""
 
 
-class _CacheStats(Protocol):
+class CacheCounts(Protocol):
+    """Running counts of an embedding cache (:class:`memcore.caching.CacheStats`)."""
+
     hits: int
     misses: int
-
-
-@runtime_checkable
-class CacheStatsSource(Protocol):
-    """A component that counts its cache lookups (e.g. :class:`memcore.caching.CachingEmbedder`)."""
-
-    stats: _CacheStats
 
 
 @runtime_checkable
@@ -85,22 +80,11 @@ class PoolStatsSource(Protocol):
         ...
 
 
-def find_layer(component: object, kind: type[object]) -> object | None:
-    """The first layer of ``component`` (following wrappers' ``.inner``) that is a ``kind``."""
-    seen = 0
-    while component is not None and seen < 32:  # noqa: PLR2004 - a bound, not a magic number
-        if isinstance(component, kind):
-            return component
-        component = getattr(component, "inner", None)
-        seen += 1
-    return None
-
-
 class _ScrapeTimeCollector(Collector):
     """Reads cache and pool counts from the watched components at scrape time."""
 
     def __init__(self) -> None:
-        self.caches: dict[str, CacheStatsSource] = {}
+        self.caches: dict[str, CacheCounts] = {}
         self.pools: dict[str, PoolStatsSource] = {}
 
     def describe(self) -> list[Metric]:
@@ -114,9 +98,9 @@ class _ScrapeTimeCollector(Collector):
             misses = CounterMetricFamily(
                 "memcore_cache_misses", "Embedding cache misses (texts).", labels=["backend"]
             )
-            for backend, source in self.caches.items():
-                hits.add_metric([backend], source.stats.hits)
-                misses.add_metric([backend], source.stats.misses)
+            for backend, counts in self.caches.items():
+                hits.add_metric([backend], counts.hits)
+                misses.add_metric([backend], counts.misses)
             yield hits
             yield misses
         if self.pools:
@@ -214,14 +198,14 @@ class Metrics:
         self._scraped = _ScrapeTimeCollector()
         reg.register(self._scraped)
 
-    def watch(self, component: object, backend: str) -> None:
-        """Export the cache counts and pool usage of ``component`` or a layer inside it."""
-        cache = find_layer(component, CacheStatsSource)
-        if isinstance(cache, CacheStatsSource):
-            self._scraped.caches[backend] = cache
-        pool = find_layer(component, PoolStatsSource)
-        if isinstance(pool, PoolStatsSource):
-            self._scraped.pools[backend] = pool
+    def watch_cache(self, stats: CacheCounts, backend: str) -> None:
+        """Export an embedding cache's counts (read when scraped)."""
+        self._scraped.caches[backend] = stats
+
+    def watch_pool(self, store: object, backend: str) -> None:
+        """Export the connection pool of ``store``, if it reports one (read when scraped)."""
+        if isinstance(store, PoolStatsSource):
+            self._scraped.pools[backend] = store
 
     def retry_listener(self, backend: str) -> Callable[[str, BaseException, int, float], None]:
         """A :data:`~memcore.resilience.RetryListener` counting ``component.operation`` retries."""
@@ -250,7 +234,7 @@ class Metrics:
         return counted
 
     def degraded_read(self, operation: str) -> None:
-        """Count a read answered without the store (a DegradingStore callback)."""
+        """Count a read answered without the store (a DegradationPolicy callback)."""
         self.degraded_reads.labels(operation).inc()
 
     def limited(self, operation: str) -> None:

@@ -17,12 +17,11 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar
 
-from memcore.domain import Page, Receipt
+from memcore.domain import Page, Receipt, Status
 from memcore.errors import MemcoreError, NotFoundError, ValidationError
 from memcore.observability.metrics import Metrics
 from memcore.observability.tracing import span
 from memcore.ports import MemoryStore
-from memcore.resilience.degrade import DegradationStatus, track_degradation
 
 __all__ = ["Telemetry", "UserIdMode", "error_fields", "observed", "user_fields"]
 
@@ -82,15 +81,17 @@ def _result_fields(result: object) -> dict[str, Any]:
     return {}
 
 
-def _status(exc: BaseException | None, degradation: DegradationStatus) -> str:
-    """``ok``, ``invalid`` (rejected input), ``error``, or, when the store was away,
-    ``deferred`` (a write waits in the outbox) or ``degraded`` (a read answered without it).
+def _status(exc: BaseException | None, result: object) -> str:
+    """``ok``, ``invalid`` (rejected input), ``error``, or what the result says it is:
+    ``deferred`` (a write waits in the outbox), ``degraded`` (a read answered without the
+    store, or while writes wait) or ``partial`` (an index still being built).
     """
     if exc is not None:
         return "invalid" if isinstance(exc, _CLIENT_ERRORS) else "error"
-    if degradation.deferred:
-        return "deferred"
-    return "degraded" if degradation.degraded else "ok"
+    status = getattr(result, "status", None)
+    if status is None or status in (Status.STORED, Status.COMPLETE):
+        return "ok"
+    return str(status.value)
 
 
 def observed(
@@ -113,39 +114,38 @@ def observed(
             started = time.perf_counter()
             failure: BaseException | None = None
             result: Any = None
-            with track_degradation() as degradation:
-                try:
-                    with span(f"memcore.{operation}", {"memcore.backend": backend}):
-                        result = await method(self, *args, **kwargs)
-                except Exception as exc:
-                    failure = exc
-                    raise
-                finally:
-                    seconds = time.perf_counter() - started
-                    status = _status(failure, degradation)
-                    telemetry = observable.telemetry
-                    if telemetry.metrics is not None:
-                        _record_metrics(
-                            telemetry.metrics, operation, backend, status, seconds, failure=failure
-                        )
-                    level = logging.ERROR if status == "error" else logging.INFO
-                    if logger.isEnabledFor(level):
-                        call = signature.bind_partial(self, *args, **kwargs).arguments
-                        fields: dict[str, Any] = {
-                            "operation": operation,
-                            "backend": backend,
-                            **user_fields(call.get("user_id"), telemetry.user_ids),
-                            "status": status,
-                            "latency_ms": round(seconds * 1000, 3),
+            try:
+                with span(f"memcore.{operation}", {"memcore.backend": backend}):
+                    result = await method(self, *args, **kwargs)
+            except Exception as exc:
+                failure = exc
+                raise
+            finally:
+                seconds = time.perf_counter() - started
+                status = _status(failure, result)
+                telemetry = observable.telemetry
+                if telemetry.metrics is not None:
+                    _record_metrics(
+                        telemetry.metrics, operation, backend, status, seconds, failure=failure
+                    )
+                level = logging.ERROR if status == "error" else logging.INFO
+                if logger.isEnabledFor(level):
+                    call = signature.bind_partial(self, *args, **kwargs).arguments
+                    fields: dict[str, Any] = {
+                        "operation": operation,
+                        "backend": backend,
+                        **user_fields(call.get("user_id"), telemetry.user_ids),
+                        "status": status,
+                        "latency_ms": round(seconds * 1000, 3),
+                    }
+                    if ids_arg is not None and ids_arg in call:
+                        fields["record_ids"] = _ids(call[ids_arg])
+                    fields.update(error_fields(failure) if failure else _result_fields(result))
+                    if telemetry.log_content:
+                        fields["content"] = {
+                            name: call[name] for name in _CONTENT_ARGS if name in call
                         }
-                        if ids_arg is not None and ids_arg in call:
-                            fields["record_ids"] = _ids(call[ids_arg])
-                        fields.update(error_fields(failure) if failure else _result_fields(result))
-                        if telemetry.log_content:
-                            fields["content"] = {
-                                name: call[name] for name in _CONTENT_ARGS if name in call
-                            }
-                        logger.log(level, "%s %s", operation, status, extra=fields)
+                    logger.log(level, "%s %s", operation, status, extra=fields)
             return result  # type: ignore[no-any-return]
 
         return wrapper

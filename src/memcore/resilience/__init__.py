@@ -1,56 +1,49 @@
-"""Resilience policies as port decorators and helpers.
+"""Resilience policies of the pipeline, and helpers.
 
-- :mod:`.retry`: retries with backoff (:class:`RetryingStore`, :class:`RetryingEmbedder`).
-- :mod:`.breaker`: circuit breakers (:class:`BreakerStore`, :class:`BreakerEmbedder`).
-- :mod:`.degrade`, :mod:`.outbox`: deferred writes and degraded reads while the store is
-  away (:class:`DegradingStore`, :class:`Outbox`, :func:`track_degradation`).
-- :mod:`.ratelimit`: per-user and global rate limits (:class:`RateLimits`).
+- :mod:`.retry`: retries with backoff (:class:`RetryPolicy`, :func:`retry_async`).
+- :mod:`.breaker`: circuit breakers (:class:`BreakerPolicy`).
+- :mod:`.degrade`, :mod:`.outbox`, :mod:`.journal`: deferred writes and degraded reads
+  while the store is away (:class:`DegradationPolicy`, :class:`Outbox`).
+- :mod:`.ratelimit`: per-user and global rate limits (:class:`RateLimitPolicy`).
 """
 
-from memcore.resilience.breaker import (
-    BreakerConfig,
-    BreakerEmbedder,
-    BreakerState,
-    BreakerStore,
-    CircuitBreaker,
-)
-from memcore.resilience.degrade import (
-    DegradationStatus,
-    DegradingStore,
-    track_degradation,
-)
+from memcore.resilience.breaker import BreakerConfig, BreakerPolicy, BreakerState, CircuitBreaker
+from memcore.resilience.degrade import DegradationPolicy
 from memcore.resilience.outbox import Outbox
-from memcore.resilience.ratelimit import InProcessRateLimiter, Rate, RateLimiter, RateLimits
+from memcore.resilience.ratelimit import (
+    InProcessRateLimiter,
+    Rate,
+    RateLimiter,
+    RateLimitPolicy,
+    RateLimits,
+)
 from memcore.resilience.retry import (
     RetryConfig,
     RetryListener,
+    RetryPolicy,
     call_with_retry,
     is_retryable,
     retry_async,
     retry_sync,
 )
-from memcore.resilience.wrappers import RetryingEmbedder, RetryingStore
 
 __all__ = [
     "BreakerConfig",
-    "BreakerEmbedder",
+    "BreakerPolicy",
     "BreakerState",
-    "BreakerStore",
     "CircuitBreaker",
-    "DegradationStatus",
-    "DegradingStore",
+    "DegradationPolicy",
     "InProcessRateLimiter",
     "Outbox",
     "Rate",
+    "RateLimitPolicy",
     "RateLimiter",
     "RateLimits",
     "RetryConfig",
     "RetryListener",
-    "RetryingEmbedder",
-    "RetryingStore",
+    "RetryPolicy",
     "call_with_retry",
     "is_retryable",
     "retry_async",
     "retry_sync",
-    "track_degradation",
 ]

@@ -11,8 +11,8 @@ a success **closes** it (with a fresh window), a failure opens it again.
 Only errors marked ``retryable`` (unavailable, timeout) count as failures: a validation
 error or a rejected query says the backend is up. A cancelled call counts as nothing.
 
-:class:`BreakerStore` and :class:`BreakerEmbedder` put one breaker in front of a port.
-Place them outside the retry layer, so one failure is a call that failed after its
+:class:`BreakerPolicy` puts one breaker in front of a port's calls in the pipeline.
+It sits outside the retry layer, so one failure is a call that failed after its
 retries, and inside degradation, so an open breaker defers writes at once.
 """
 
@@ -21,23 +21,21 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any, ClassVar, TypeVar
 
 from memcore.domain import HealthCheck, HealthStatus
 from memcore.errors import CircuitOpenError, EmbedderCircuitOpenError, StoreCircuitOpenError
-from memcore.ports import Embedder, MemoryStore
+from memcore.pipeline.call import Call, Handler, Policy, Port, Result
 from memcore.resilience.retry import is_retryable
-from memcore.wrapping import EmbedderWrapper, StoreWrapper
 
 __all__ = [
     "BreakerConfig",
-    "BreakerEmbedder",
     "BreakerListener",
+    "BreakerPolicy",
     "BreakerState",
-    "BreakerStore",
     "CircuitBreaker",
 ]
 
@@ -159,9 +157,11 @@ class CircuitBreaker:
             return  # a call that started before the breaker opened: already judged
         bucket = self._buckets.setdefault(self._bucket(), [0, 0])
         bucket[0] += 1
-        bucket[1] += failed
+        if not failed:
+            return
+        bucket[1] += 1
         calls, rate = self.failure_rate()
-        if failed and calls >= self.config.min_calls and rate >= self.config.failure_rate:
+        if calls >= self.config.min_calls and rate >= self.config.failure_rate:
             self._open()
 
     def _open(self) -> None:
@@ -196,47 +196,42 @@ def _breaker_check(check: HealthCheck, breaker: CircuitBreaker) -> HealthCheck:
     return replace(check, status=HealthStatus.DEGRADED, detail=detail, facts=facts)
 
 
-class _BreakerPolicy:
-    """``around`` and ``health`` for both wrappers: calls go through ``breaker``, refusals
-    raise ``refusal`` (the port's own CircuitOpenError), health shows the breaker's state.
+class BreakerPolicy(Policy):
+    """One breaker in front of one port's calls; refusals are that port's
+    :class:`~memcore.errors.CircuitOpenError` (store or embedder), and the port's health
+    shows the breaker's state.
     """
 
-    component: ClassVar[str]
-    refusal: ClassVar[type[CircuitOpenError]]
-    breaker: CircuitBreaker
-    backend: str
-    inner: Any  # the wrapped MemoryStore or Embedder; only its health() is used here
+    name = "breaker"
+    _REFUSALS: ClassVar[Mapping[Port, type[CircuitOpenError]]] = {
+        "store": StoreCircuitOpenError,
+        "embedder": EmbedderCircuitOpenError,
+    }
 
-    async def around(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+    def __init__(self, port: Port, breaker: CircuitBreaker, *, backend: str) -> None:
+        self.ports = frozenset({port})
+        self.breaker = breaker
+        self.backend = backend
+        self._refusal = self._REFUSALS[port]
+
+    async def __call__(self, call: Call, proceed: Handler) -> Result[Any]:
         def refuse(retry_after: float) -> CircuitOpenError:
-            return self.refusal(
-                f"{self.component} circuit open",
+            return self._refusal(
+                f"{call.port} circuit open",
                 retry_after=retry_after,
-                operation=operation,
+                operation=call.operation,
                 backend=self.backend,
             )
 
-        return await self.breaker.call(call, refuse)
+        return await self.breaker.call(lambda: proceed(call), refuse)
 
-    async def health(self) -> HealthCheck:
-        return _breaker_check(await self.inner.health(), self.breaker)
+    def health(self, port: Port, check: HealthCheck) -> HealthCheck:
+        del port
+        return _breaker_check(check, self.breaker)
 
-
-class BreakerStore(_BreakerPolicy, StoreWrapper):
-    """A store behind a breaker named ``store``; refusals are ``StoreCircuitOpenError``."""
-
-    refusal = StoreCircuitOpenError
-
-    def __init__(self, inner: MemoryStore, breaker: CircuitBreaker | None = None) -> None:
-        StoreWrapper.__init__(self, inner)
-        self.breaker = breaker or CircuitBreaker("store")
-
-
-class BreakerEmbedder(_BreakerPolicy, EmbedderWrapper):
-    """An embedder behind a breaker named ``embedder``; refusals: ``EmbedderCircuitOpenError``."""
-
-    refusal = EmbedderCircuitOpenError
-
-    def __init__(self, inner: Embedder, breaker: CircuitBreaker | None = None) -> None:
-        EmbedderWrapper.__init__(self, inner)
-        self.breaker = breaker or CircuitBreaker("embedder")
+    def describe(self) -> str:
+        config = self.breaker.config
+        return (
+            f"breaker {self.breaker.name} (opens at {config.failure_rate:.0%} of "
+            f"{config.min_calls}+ calls in {config.window:g} s, open {config.open_for:g} s)"
+        )

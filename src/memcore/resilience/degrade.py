@@ -1,24 +1,22 @@
 """Graceful degradation: keep the agent talking while its memory store is away.
 
-:class:`DegradingStore` wraps a store. With policy ``"degrade"`` (the default):
+:class:`DegradationPolicy` is the pipeline layer that, for store calls:
 
-- a **write** (``upsert``, ``delete``, ``forget_user``) that fails with a retryable
-  store error goes to the :class:`~memcore.resilience.outbox.Outbox` and returns
-  normally, *deferred* (deletes then report 0 removed);
-- a **read** that fails so returns an empty result, *degraded*, instead of raising;
-- while the outbox holds anything, each call first tries to replay it (at most once
-  per ``replay_interval`` seconds), and writes queue behind it, so one task's writes
-  reach the store in the order it made them. A background task also replays every
-  ``replay_interval`` until the outbox is empty;
-- ``ensure_schema`` failing retryably at start-up is retried before the next replay.
+- defers a **write** that fails with a retryable store error to the
+  :class:`~memcore.resilience.outbox.Outbox` (durable by default) and returns its
+  result with status ``deferred``: a receipt that says "not yet stored";
+- answers a **read** that fails so with an empty result, status ``degraded``;
+- while the outbox holds anything, first tries to replay it (at most once per
+  ``replay_interval`` seconds), and queues writes behind it, so one task's writes reach
+  the store in the order it made them; a read answered meanwhile is ``degraded`` (it may
+  miss what waits). A background task replays every ``replay_interval`` until the
+  outbox is empty;
+- when the store is away at start-up, reports ``ensure_schema`` as deferred, answers
+  reads ``degraded`` without asking the store, and ensures the schema before the first
+  replay. :meth:`start` adopts the journals of processes that exited with deferred
+  writes and replays them right away.
 
-With policy ``"raise"`` every error propagates as if the layer were not there.
-
-Callers learn what happened through :func:`track_degradation`, a per-task collector::
-
-    with track_degradation() as status:
-        await service.record_intervention(...)
-    if status.deferred: ...   # in the outbox, not yet in the store
+Without this layer (``MEMCORE_DEGRADATION__POLICY=raise``) every error propagates.
 """
 
 from __future__ import annotations
@@ -27,137 +25,102 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass, replace
-from typing import Literal, TypeVar
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
 
-import numpy as np
-
-from memcore.domain import (
-    EmbeddingSchema,
-    HealthCheck,
-    HealthStatus,
-    MemoryRecord,
-    Page,
-    SearchFilter,
-    SearchHit,
-)
+from memcore.domain import HealthCheck, HealthStatus, Status
 from memcore.errors import MemcoreError, StoreError, StoreUnavailableError
-from memcore.ports import MemoryStore, Vectors
-from memcore.resilience.outbox import Outbox, WriteOperation
+from memcore.pipeline.call import Call, Handler, Policy, Port, Result
+from memcore.pipeline.ports import STORE_OPERATIONS, StoreOperation
+from memcore.resilience.outbox import Outbox
 from memcore.resilience.retry import is_retryable
-from memcore.wrapping import StoreWrapper
 
-__all__ = [
-    "DegradationPolicy",
-    "DegradationStatus",
-    "DegradingStore",
-    "note_degraded",
-    "track_degradation",
-]
-
-T = TypeVar("T")
-
-DegradationPolicy = Literal["degrade", "raise"]
+__all__ = ["DegradationPolicy"]
 
 logger = logging.getLogger("memcore.degrade")
-
-
-@dataclass
-class DegradationStatus:
-    """What the store layer did instead of failing, during one :func:`track_degradation`."""
-
-    deferred: int = 0
-    """Writes put in the outbox (not in the store yet; they will be replayed)."""
-    degraded: bool = False
-    """A read answered empty or possibly incomplete because the store was unavailable."""
-
-
-_trackers: ContextVar[tuple[DegradationStatus, ...]] = ContextVar("memcore_degradation", default=())
-
-
-@contextlib.contextmanager
-def track_degradation() -> Iterator[DegradationStatus]:
-    """Collect, for the calls made in this block, whether any write was deferred or read
-    degraded. Tasks started inside report into the same status; blocks may nest (the
-    audit layer tracks each call inside the caller's block), and every open one hears.
-    """
-    status = DegradationStatus()
-    token = _trackers.set((*_trackers.get(), status))
-    try:
-        yield status
-    finally:
-        _trackers.reset(token)
-
-
-def note_degraded() -> None:
-    """Tell every open :func:`track_degradation` block that a read answered without data."""
-    _note()
-
-
-def _note(*, deferred: bool = False) -> None:
-    for status in _trackers.get():
-        if deferred:
-            status.deferred += 1
-        else:
-            status.degraded = True
 
 
 def _unavailable(exc: BaseException) -> bool:
     return isinstance(exc, StoreError) and is_retryable(exc)
 
 
-class DegradingStore(StoreWrapper):
-    """A store that defers writes and degrades reads while ``inner`` is unavailable."""
+class DegradationPolicy(Policy):
+    """Defers writes and degrades reads while the store is unavailable."""
+
+    name = "degradation"
+    ports = frozenset({"store"})
 
     def __init__(
         self,
-        inner: MemoryStore,
-        outbox: Outbox | None = None,
+        outbox: Outbox,
         *,
-        policy: DegradationPolicy = "degrade",
+        backend: str,
         replay_interval: float = 1.0,
         on_degraded_read: Callable[[str], None] | None = None,
     ) -> None:
-        super().__init__(inner)
-        self.outbox = outbox if outbox is not None else Outbox()
-        self.policy = policy
+        self.outbox = outbox
+        self.backend = backend
         self.replay_interval = replay_interval
         self.on_degraded_read = on_degraded_read
-        self._schema: EmbeddingSchema | None = None
-        self._schema_pending = False
+        self._below: Handler | None = None
+        self._schema_call: Call | None = None  # ensure_schema, while it waits for the store
         self._last_attempt = -float("inf")
         self._replayer: asyncio.Task[None] | None = None
 
     @property
     def backlog(self) -> bool:
         """True while writes wait in the outbox or the schema is not yet ensured."""
-        return bool(self.outbox) or self._schema_pending
+        return bool(self.outbox) or self._schema_call is not None
+
+    def bind(self, port: Port, below: Handler) -> None:
+        del port
+        self._below = below
+
+    async def __call__(self, call: Call, proceed: Handler) -> Result[Any]:
+        if call.operation == "ensure_schema":
+            return await self._ensure(call, proceed)
+        operation = STORE_OPERATIONS[call.operation]
+        if operation.empty is None:
+            return await proceed(call)
+        if operation.writes:
+            return await self._write(call, proceed, operation)
+        return await self._read(call, proceed, operation)
+
+    async def start(self) -> None:
+        """Adopt deferred writes left by exited processes and replay what waits, now."""
+        if await self.outbox.adopt() or self.backlog:
+            with contextlib.suppress(MemcoreError):  # counted and logged by the replay
+                await self.recover()
+            if self.backlog:
+                self._start_replayer()
 
     async def recover(self) -> bool:
-        """Ensure a pending schema and replay the outbox now; True when nothing is left."""
+        """Ensure a pending schema and replay the outbox now; ``True`` when nothing is left."""
         self._last_attempt = time.monotonic()
-        if self._schema_pending and self._schema is not None:
+        below = self._bound()
+        if self._schema_call is not None:
             try:
-                await self.inner.ensure_schema(self._schema)
+                await below(self._schema_call)
             except StoreError as exc:
                 if not _unavailable(exc):
                     raise
                 return False
-            self._schema_pending = False
-        return await self.outbox.replay(self.inner)
+            self._schema_call = None
+            logger.info("store back: schema ensured")
+        return await self.outbox.replay(below)
 
-    async def ensure_schema(self, schema: EmbeddingSchema) -> None:
-        self._schema = schema
+    async def _ensure(self, call: Call, proceed: Handler) -> Result[Any]:
         try:
-            await self.inner.ensure_schema(schema)
+            return await proceed(call)
         except StoreError as exc:
-            if self.policy == "raise" or not _unavailable(exc):
+            if not _unavailable(exc):
                 raise
-            logger.warning("store unavailable at start; schema check deferred")
-            self._schema_pending = True
-            self._start_replayer()
+        logger.warning("store unavailable at start; schema check deferred")
+        self._schema_call = call
+        self._last_attempt = time.monotonic()  # the next try after replay_interval
+        self._start_replayer()
+        return Result(None, Status.DEFERRED)
 
     async def _caught_up(self) -> bool:
         """Whether calls may go straight to the store (nothing is waiting in front)."""
@@ -167,58 +130,52 @@ class DegradingStore(StoreWrapper):
             return False
         return await self.recover()
 
-    async def _write(
-        self,
-        operation: WriteOperation,
-        user_id: str,
-        call: Callable[[], Awaitable[T]],
-        *,
-        deferred: T,
-        records: Sequence[MemoryRecord] = (),
-        vectors: Vectors | None = None,
-        ids: Sequence[str] = (),
-    ) -> T:
-        if self.policy == "raise":
-            return await call()
+    async def _write(self, call: Call, proceed: Handler, operation: StoreOperation) -> Result[Any]:
+        failure: StoreError | None = None
         if await self._caught_up():
             try:
-                return await call()
+                return await proceed(call)
             except StoreError as exc:
                 if not _unavailable(exc):
                     raise
                 self._last_attempt = time.monotonic()  # next try after replay_interval
-                failure: StoreError | None = exc
-        else:
-            failure = None
-        if not await self.outbox.put(operation, user_id, records, vectors, ids):
+                failure = exc
+        if not await self.outbox.put(call):
             if failure is not None:
                 raise failure
             raise StoreUnavailableError(
                 "store unavailable and the outbox is full",
-                operation=operation,
+                operation=call.operation,
                 backend=self.backend,
-                user_id=user_id,
+                user_id=call.user_id,
             )
-        _note(deferred=True)
         self._start_replayer()
-        return deferred
+        assert operation.empty is not None  # noqa: S101 - only writes with an empty value come here
+        return Result(operation.empty(), Status.DEFERRED)
 
-    async def _read(self, operation: str, call: Callable[[], Awaitable[T]], empty: T) -> T:
-        if self.policy == "raise":
-            return await call()
+    async def _read(self, call: Call, proceed: Handler, operation: StoreOperation) -> Result[Any]:
+        assert operation.empty is not None  # noqa: S101 - only reads with an empty value come here
         caught_up = await self._caught_up()
-        try:
-            result = await call()
-        except StoreError as exc:
-            if not _unavailable(exc):
-                raise
-            result, caught_up = empty, False
-            self._last_attempt = time.monotonic()
-        if not caught_up:  # the store may lack deferred writes, or did not answer
-            _note()
-            if self.on_degraded_read is not None:
-                self.on_degraded_read(operation)
-        return result
+        if self._schema_call is not None:  # the store never had its schema ensured
+            result: Result[Any] = Result(operation.empty(), Status.DEGRADED)
+        else:
+            try:
+                result = await proceed(call)
+            except StoreError as exc:
+                if not _unavailable(exc):
+                    raise
+                result, caught_up = Result(operation.empty(), Status.DEGRADED), False
+                self._last_attempt = time.monotonic()
+        if caught_up and result.status is not Status.DEGRADED:
+            return result
+        if self.on_degraded_read is not None:
+            self.on_degraded_read(call.operation)
+        return Result(result.value, Status.DEGRADED)
+
+    def _bound(self) -> Handler:
+        if self._below is None:
+            raise RuntimeError("the degradation policy is not part of a pipeline")
+        return self._below
 
     def _start_replayer(self) -> None:
         if self._replayer is None or self._replayer.done():
@@ -232,68 +189,22 @@ class DegradingStore(StoreWrapper):
             except Exception:  # a bug must not kill the loop silently, nor spin it
                 logger.exception("outbox replay failed")
 
-    async def upsert(self, user_id: str, records: Sequence[MemoryRecord], vectors: Vectors) -> None:
-        await self._write(
-            "upsert",
-            user_id,
-            lambda: self.inner.upsert(user_id, records, vectors),
-            deferred=None,
-            records=records,
-            vectors=vectors,
-        )
-
-    async def delete(self, user_id: str, ids: Sequence[str]) -> int:
-        return await self._write(
-            "delete", user_id, lambda: self.inner.delete(user_id, ids), deferred=0, ids=ids
-        )
-
-    async def forget_user(self, user_id: str) -> int:
-        return await self._write(
-            "forget_user", user_id, lambda: self.inner.forget_user(user_id), deferred=0
-        )
-
-    async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
-        return await self._read("get", lambda: self.inner.get(user_id, ids), [])
-
-    async def get_with_vectors(
-        self, user_id: str, ids: Sequence[str]
-    ) -> tuple[list[MemoryRecord], Vectors]:
-        dimension = self._schema.dimension if self._schema else 0
-        empty: tuple[list[MemoryRecord], Vectors] = ([], np.empty((0, dimension), np.float32))
-        return await self._read(
-            "get_with_vectors", lambda: self.inner.get_with_vectors(user_id, ids), empty
-        )
-
-    async def user_ids(self) -> list[str]:
-        return await self._read("user_ids", self.inner.user_ids, [])
-
-    async def search(
-        self, user_id: str, vector: Vectors, k: int, filters: SearchFilter
-    ) -> list[SearchHit[MemoryRecord]]:
-        return await self._read(
-            "search", lambda: self.inner.search(user_id, vector, k, filters), []
-        )
-
-    async def list(
-        self, user_id: str, filters: SearchFilter, limit: int, cursor: str | None = None
-    ) -> Page[MemoryRecord]:
-        return await self._read(
-            "list", lambda: self.inner.list(user_id, filters, limit, cursor), Page(items=())
-        )
-
-    async def count(self, user_id: str, filters: SearchFilter) -> int:
-        return await self._read("count", lambda: self.inner.count(user_id, filters), 0)
-
-    async def health(self) -> HealthCheck:
-        check = await self.inner.health()
+    def health(self, port: Port, check: HealthCheck) -> HealthCheck:
+        del port
         facts = {
             **check.facts,
             "outbox_entries": len(self.outbox),
             "outbox_dropped": self.outbox.dropped,
+            "schema_pending": self._schema_call is not None,
         }
         if not self.backlog or check.status is HealthStatus.UNHEALTHY:
             return replace(check, facts=facts)
-        detail = f"{len(self.outbox)} deferred writes waiting; {check.detail}".rstrip("; ")
+        waiting = (
+            "schema not ensured: the store was unavailable at start"
+            if self._schema_call is not None
+            else f"{len(self.outbox)} deferred writes waiting"
+        )
+        detail = f"{waiting}; {check.detail}".rstrip("; ")
         return replace(check, status=HealthStatus.DEGRADED, detail=detail, facts=facts)
 
     async def aclose(self) -> None:
@@ -302,8 +213,12 @@ class DegradingStore(StoreWrapper):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._replayer
         try:
-            with contextlib.suppress(MemcoreError):  # failures were logged and counted
-                await self.recover()  # a last chance to hand deferred writes over
+            if self.backlog and self._below is not None:
+                with contextlib.suppress(MemcoreError):  # failures were logged and counted
+                    await self.recover()  # a last chance to hand deferred writes over
         finally:
             await self.outbox.aclose()
-            await self.inner.aclose()
+
+    def describe(self) -> str:
+        where = self.outbox.directory or "memory (lost when the process exits)"
+        return f"degradation (outbox {where}, {self.outbox.capacity} records)"

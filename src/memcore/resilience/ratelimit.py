@@ -6,7 +6,8 @@ intervals ahead of now. It is exact, needs no refill timer, and one key costs on
 (in-process) or one short-lived string key (Redis, where ``memcore_redis`` runs the same
 arithmetic in one atomic Lua script).
 
-:class:`RateLimits` is the policy the service applies: each call takes one token from
+:class:`RateLimits` is the rule, :class:`RateLimitPolicy` the pipeline layer that applies
+it to every service operation, before anything is embedded or stored: each call takes one token from
 the user's bucket and one from the global bucket, both or neither, and a refusal raises
 :class:`~memcore.errors.RateLimitedError` with ``retry_after``. Buckets are keyed by the
 exact user id, so one user's traffic never uses another user's tokens. A shared limiter
@@ -20,11 +21,19 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from memcore.errors import MemcoreError, RateLimitedError
+from memcore.pipeline.call import Call, Handler, Policy, Result
 
-__all__ = ["GLOBAL_KEY", "InProcessRateLimiter", "Rate", "RateLimiter", "RateLimits"]
+__all__ = [
+    "GLOBAL_KEY",
+    "InProcessRateLimiter",
+    "Rate",
+    "RateLimitPolicy",
+    "RateLimiter",
+    "RateLimits",
+]
 
 GLOBAL_KEY = "global"
 """The global bucket's key; user buckets are ``user:<user id>``, so none can share it."""
@@ -152,3 +161,29 @@ class RateLimits:
     async def aclose(self) -> None:
         """Close the limiter."""
         await self.limiter.aclose()
+
+
+class RateLimitPolicy(Policy):
+    """Takes a token of the caller's and the global bucket before each service operation."""
+
+    name = "rate-limit"
+    ports = frozenset({"service"})
+
+    def __init__(self, limits: RateLimits) -> None:
+        self.limits = limits
+
+    async def __call__(self, call: Call, proceed: Handler) -> Result[Any]:
+        await self.limits.check(call.user_id or "", call.operation)
+        return await proceed(call)
+
+    async def aclose(self) -> None:
+        await self.limits.aclose()
+
+    def describe(self) -> str:
+        rates = {"per user": self.limits.per_user, "overall": self.limits.overall}
+        shown = ", ".join(
+            f"{name} {rate.per_second:g}/s burst {rate.burst}"
+            for name, rate in rates.items()
+            if rate is not None
+        )
+        return f"rate-limit ({shown}; {type(self.limits.limiter).__name__})"

@@ -9,12 +9,19 @@ tenacity; ``retry_async`` / ``retry_sync`` are public for applications' own call
 
     @retry_async(RetryConfig(max_attempts=3))
     async def call_the_agent_api() -> str: ...
+
+:class:`RetryPolicy` is the pipeline's retry layer for the store and the embedder, the
+one owner of retries: adapters never retry by themselves. Every store operation is safe
+to repeat (writes are upserts by id, deletes of missing ids are no-ops, reads have no
+effect), so a timed-out write is simply written again. A first attempt that succeeds
+costs nothing: tenacity only runs after a retryable failure.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
@@ -32,10 +39,12 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from memcore.errors import MemcoreError
+from memcore.pipeline.call import Call, Handler, Policy, Port, Result
 
 __all__ = [
     "RetryConfig",
     "RetryListener",
+    "RetryPolicy",
     "call_with_retry",
     "is_retryable",
     "retry_async",
@@ -75,10 +84,21 @@ class RetryConfig:
         if self.deadline is not None and self.deadline <= 0:
             raise ValueError("deadline must be positive")
 
-    def tenacity_kwargs(self, name: str, on_retry: RetryListener | None) -> dict[str, Any]:
-        """Arguments for ``tenacity.Retrying`` / ``AsyncRetrying`` implementing this policy."""
-        stop: stop_base = stop_after_attempt(self.max_attempts)
-        stop = stop | (stop_never if self.deadline is None else stop_before_delay(self.deadline))
+    def tenacity_kwargs(
+        self,
+        name: str,
+        on_retry: RetryListener | None,
+        *,
+        attempts: int | None = None,
+        seconds: float | None = None,
+    ) -> dict[str, Any]:
+        """Arguments for ``tenacity.Retrying`` / ``AsyncRetrying`` implementing this policy:
+        at most ``attempts`` (default ``max_attempts``), none starting after ``seconds``
+        (default ``deadline``).
+        """
+        seconds = self.deadline if seconds is None else seconds
+        stop: stop_base = stop_after_attempt(self.max_attempts if attempts is None else attempts)
+        stop = stop | (stop_never if seconds is None else stop_before_delay(seconds))
 
         def before_sleep(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
@@ -155,3 +175,68 @@ def retry_sync(
         return wrapper
 
     return decorate
+
+
+class RetryPolicy(Policy):
+    """Retries retryable store and embedder failures under ``config``.
+
+    Retries are named ``<port>.<operation>`` in logs and in ``on_retry``. The call's
+    deadline, when it has one, also bounds them: no attempt starts after it.
+    """
+
+    name = "retry"
+
+    def __init__(
+        self,
+        config: RetryConfig | None = None,
+        *,
+        on_retry: RetryListener | None = None,
+        ports: frozenset[Port] = frozenset({"store", "embedder"}),
+    ) -> None:
+        self.config = config or RetryConfig()
+        self.on_retry = on_retry
+        self.ports = ports
+
+    async def __call__(self, call: Call, proceed: Handler) -> Result[Any]:
+        started = time.monotonic()
+        try:
+            return await proceed(call)
+        except MemcoreError as exc:
+            if not exc.retryable or self.config.max_attempts == 1:
+                raise
+            first = exc
+        return await self._again(call, proceed, first, started)
+
+    async def _again(
+        self, call: Call, proceed: Handler, first: MemcoreError, started: float
+    ) -> Result[Any]:
+        """Attempts 2..n after ``first`` failed; tenacity runs only on this slow path.
+
+        Tenacity's own first attempt re-raises ``first`` (it was attempt 1), so its wait,
+        logging and stop rules apply from the first retry on.
+        """
+        config = self.config
+        limits = [call.time_left()]
+        if config.deadline is not None:
+            limits.append(config.deadline - (time.monotonic() - started))
+        seconds = min((limit for limit in limits if limit is not None), default=None)
+        failed = [first]
+
+        async def attempt() -> Result[Any]:
+            if failed:
+                raise failed.pop()
+            return await proceed(call)
+
+        kwargs = config.tenacity_kwargs(
+            f"{call.port}.{call.operation}",
+            self.on_retry,
+            seconds=None if seconds is None else max(0.0, seconds),
+        )
+        async for retrying in AsyncRetrying(**kwargs):
+            with retrying:
+                result = await attempt()
+        return result
+
+    def describe(self) -> str:
+        deadline = "none" if self.config.deadline is None else f"{self.config.deadline:g} s"
+        return f"retry (attempts {self.config.max_attempts}, deadline {deadline})"

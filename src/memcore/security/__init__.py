@@ -1,10 +1,10 @@
 """Security layers around the store, each one a store decorator or a helper of one.
 
-- :mod:`memcore.security.encryption`: :class:`EncryptingStore`, AES-GCM at rest
+- :mod:`memcore.security.encryption`: :class:`EncryptionPolicy`, AES-GCM at rest
   (needs the ``cryptography`` package: ``pip install memcore[encryption]``).
 - :mod:`memcore.security.keyring`, :mod:`memcore.security.keystores`: master keys and
   per-user data keys (crypto-shredding).
-- :mod:`memcore.security.audit`: :class:`AuditedStore`, an append-only access log.
+- :mod:`memcore.security.audit`: :class:`AuditPolicy`, an append-only access log.
 
 Modules are imported from where they live; this package imports none of them, so the
 core runs without ``cryptography``.

@@ -1,6 +1,6 @@
 """An append-only audit log of data access: who touched whose memories, and how.
 
-:class:`AuditedStore` wraps a store and writes one :class:`AuditEvent` per call, after
+:class:`AuditPolicy` is the pipeline layer that writes one :class:`AuditEvent` per store call, after
 it ends, to an :class:`AuditSink`: the time, the actor (when known), the operation,
 the user id, the record ids involved, a count and the result: ``ok``, ``deferred``
 (a write waiting in the outbox), ``degraded`` (a read answered without the store),
@@ -23,29 +23,25 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
-from memcore.domain import MemoryRecord, Page, SearchFilter, SearchHit, utcnow
-from memcore.ports import MemoryStore, Vectors
-from memcore.resilience.degrade import track_degradation
-from memcore.wrapping import StoreWrapper
+from memcore.domain import MemoryRecord, Status, utcnow
+from memcore.pipeline.call import Call, Handler, Policy, Result
 
 __all__ = [
     "AuditEvent",
+    "AuditPolicy",
     "AuditSink",
-    "AuditedStore",
     "JsonlAuditSink",
     "LoggingAuditSink",
     "acting_as",
 ]
-
-T = TypeVar("T")
 
 logger = logging.getLogger("memcore.audit")
 
@@ -146,34 +142,58 @@ def _ids(records: Sequence[MemoryRecord]) -> tuple[str, ...]:
     return tuple(record.id for record in records)
 
 
-class AuditedStore(StoreWrapper):
-    """A store whose every data call is written to ``sink``; ``actor`` is the default actor."""
+def _asked(call: Call) -> tuple[str, ...]:
+    """The record ids a call names (upserted, looked up, deleted)."""
+    if "records" in call.args:
+        return _ids(call.args["records"])
+    return tuple(call.args.get("ids", ()))
 
-    def __init__(self, inner: MemoryStore, sink: AuditSink, *, actor: str | None = None) -> None:
-        super().__init__(inner)
+
+Described = tuple[int | None, tuple[str, ...]]
+
+# Per operation: the name in the trail and (count, record ids) from the call and its value.
+_EVENTS: dict[str, tuple[str, Callable[[Call, Any], Described]]] = {
+    "upsert": ("upsert", lambda call, _: (len(_asked(call)), _asked(call))),
+    "get": ("get", lambda _, found: (len(found), _ids(found))),
+    "get_with_vectors": ("export", lambda _, found: (len(found[0]), _ids(found[0]))),
+    "user_ids": ("user_ids", lambda _, users: (len(users), ())),
+    "delete": ("delete", lambda call, n: (n, _asked(call))),
+    "search": ("search", lambda _, hits: (len(hits), tuple(hit.record.id for hit in hits))),
+    "list": ("list", lambda _, page: (len(page.items), _ids(page.items))),
+    "count": ("count", lambda _, n: (n, ())),
+    "forget_user": ("forget_user", lambda _, n: (n, ())),
+}
+_RESULTS = {Status.DEFERRED: "deferred", Status.DEGRADED: "degraded"}
+
+
+class AuditPolicy(Policy):
+    """The pipeline layer that writes every store call to ``sink``; ``actor`` is the
+    default actor. It is the outermost store layer: it sees each call as the application
+    made it, and its result as the application got it.
+    """
+
+    name = "audit"
+    ports = frozenset({"store"})
+    operations = frozenset(_EVENTS)
+
+    def __init__(self, sink: AuditSink, *, backend: str, actor: str | None = None) -> None:
         self.sink = sink
+        self.backend = backend
         self.actor = actor
 
-    async def _audited(
-        self,
-        operation: str,
-        user_id: str | None,
-        call: Callable[[], Awaitable[T]],
-        describe: Callable[[T], tuple[int | None, tuple[str, ...]]],
-        asked: tuple[str, ...] = (),
-    ) -> T:
+    async def __call__(self, call: Call, proceed: Handler) -> Result[Any]:
+        operation, describe = _EVENTS[call.operation]
         try:
-            with track_degradation() as status:
-                result = await call()
+            result = await proceed(call)
         except (Exception, asyncio.CancelledError) as exc:
             # A cancelled or failed write may still have landed: it is logged all the same.
             cancelled = isinstance(exc, asyncio.CancelledError)
             outcome = "cancelled" if cancelled else f"error:{type(exc).__name__}"
-            await self._write(operation, user_id, outcome, None, asked)
+            await self._write(operation, call.user_id, outcome, None, _asked(call))
             raise
-        count, ids = describe(result)
-        outcome = "deferred" if status.deferred else "degraded" if status.degraded else "ok"
-        await self._write(operation, user_id, outcome, count, ids)
+        count, ids = describe(call, result.value)
+        outcome = _RESULTS.get(result.status, "ok")
+        await self._write(operation, call.user_id, outcome, count, ids)
         return result
 
     async def _write(
@@ -198,79 +218,8 @@ class AuditedStore(StoreWrapper):
         except Exception:
             logger.exception("audit event lost", extra={"operation": operation})
 
-    async def upsert(self, user_id: str, records: Sequence[MemoryRecord], vectors: Vectors) -> None:
-        ids = _ids(records)
-        await self._audited(
-            "upsert",
-            user_id,
-            lambda: self.inner.upsert(user_id, records, vectors),
-            lambda _: (len(ids), ids),
-            ids,
-        )
-
-    async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
-        return await self._audited(
-            "get",
-            user_id,
-            lambda: self.inner.get(user_id, ids),
-            lambda found: (len(found), _ids(found)),
-            tuple(ids),
-        )
-
-    async def get_with_vectors(
-        self, user_id: str, ids: Sequence[str]
-    ) -> tuple[list[MemoryRecord], Vectors]:
-        return await self._audited(
-            "export",
-            user_id,
-            lambda: self.inner.get_with_vectors(user_id, ids),
-            lambda found: (len(found[0]), _ids(found[0])),
-            tuple(ids),
-        )
-
-    async def user_ids(self) -> list[str]:
-        return await self._audited(
-            "user_ids", None, self.inner.user_ids, lambda ids: (len(ids), ())
-        )
-
-    async def delete(self, user_id: str, ids: Sequence[str]) -> int:
-        asked = tuple(ids)
-        return await self._audited(
-            "delete", user_id, lambda: self.inner.delete(user_id, ids), lambda n: (n, asked), asked
-        )
-
-    async def search(
-        self, user_id: str, vector: Vectors, k: int, filters: SearchFilter
-    ) -> list[SearchHit[MemoryRecord]]:
-        return await self._audited(
-            "search",
-            user_id,
-            lambda: self.inner.search(user_id, vector, k, filters),
-            lambda hits: (len(hits), tuple(hit.record.id for hit in hits)),
-        )
-
-    async def list(
-        self, user_id: str, filters: SearchFilter, limit: int, cursor: str | None = None
-    ) -> Page[MemoryRecord]:
-        return await self._audited(
-            "list",
-            user_id,
-            lambda: self.inner.list(user_id, filters, limit, cursor),
-            lambda page: (len(page.items), _ids(page.items)),
-        )
-
-    async def count(self, user_id: str, filters: SearchFilter) -> int:
-        return await self._audited(
-            "count", user_id, lambda: self.inner.count(user_id, filters), lambda n: (n, ())
-        )
-
-    async def forget_user(self, user_id: str) -> int:
-        return await self._audited(
-            "forget_user", user_id, lambda: self.inner.forget_user(user_id), lambda n: (n, ())
-        )
-
     async def aclose(self) -> None:
-        try:
-            await self.inner.aclose()
-        finally:
-            await self.sink.aclose()
+        await self.sink.aclose()
+
+    def describe(self) -> str:
+        return f"audit (sink {type(self.sink).__name__}, actor {self.actor or 'per call'})"

@@ -1,6 +1,6 @@
 """Encryption of sensitive text at rest: a store decorator using AES-256-GCM.
 
-:class:`EncryptingStore` encrypts, before the backend sees them, an intervention's
+:class:`EncryptionPolicy` encrypts, before the store below it sees them, an intervention's
 ``intervention_text`` and ``context``, a reflection's ``text``, and every metadata value
 except those under the keys named in ``filterable_metadata``. Each value becomes one
 string token::
@@ -19,7 +19,7 @@ reveal). Filtering on an encrypted metadata key raises
 :class:`~memcore.errors.ValidationError`: it could never match.
 
 Values without the ``mcenc:v1:`` prefix are read as they are (plaintext written before
-encryption was enabled); :meth:`EncryptingStore.rotate` encrypts them.
+encryption was enabled); :meth:`EncryptionPolicy.rotate` encrypts them.
 """
 
 from __future__ import annotations
@@ -30,19 +30,26 @@ import dataclasses
 import json
 import logging
 import os
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from memcore.domain import Intervention, MemoryRecord, MetadataValue, Page, SearchFilter, SearchHit
+from memcore.domain import (
+    Intervention,
+    MemoryRecord,
+    MetadataValue,
+    SearchFilter,
+    SearchHit,
+    SearchResults,
+)
 from memcore.errors import DecryptionError, ValidationError
-from memcore.ports import MemoryStore, Vectors
+from memcore.pipeline.call import Call, Handler, Policy, Port, Result
 from memcore.security.keyring import NONCE_BYTES, KeySource, aad
-from memcore.wrapping import StoreWrapper
 
-__all__ = ["TOKEN_PREFIX", "EncryptingStore", "RotationReport"]
+__all__ = ["TOKEN_PREFIX", "EncryptionPolicy", "RotationReport"]
 
 TOKEN_PREFIX = "mcenc:v1:"  # noqa: S105 - a format marker, not a secret
 
@@ -53,7 +60,7 @@ _FieldFn = Callable[[str, str], str]
 
 @dataclass(frozen=True)
 class RotationReport:
-    """What :meth:`EncryptingStore.rotate` did."""
+    """What :meth:`EncryptionPolicy.rotate` did."""
 
     users: int = 0
     scanned: int = 0
@@ -61,60 +68,54 @@ class RotationReport:
     keys_rewrapped: int = 0
 
 
-class EncryptingStore(StoreWrapper):
-    """A :class:`~memcore.ports.MemoryStore` that keeps memory content encrypted in ``inner``."""
+class EncryptionPolicy(Policy):
+    """The pipeline layer that keeps memory content encrypted in the store below it."""
 
-    def __init__(
-        self,
-        inner: MemoryStore,
-        keys: KeySource,
-        *,
-        filterable_metadata: Collection[str] = (),
-    ) -> None:
-        super().__init__(inner)
+    name = "encryption"
+    ports = frozenset({"store"})
+    operations = frozenset(
+        {"upsert", "get", "get_with_vectors", "search", "list", "count", "forget_user"}
+    )
+
+    def __init__(self, keys: KeySource, *, filterable_metadata: Collection[str] = ()) -> None:
         self.keys = keys
         self.filterable_metadata = frozenset(filterable_metadata)
+        self._below: Handler | None = None
 
-    async def upsert(self, user_id: str, records: Sequence[MemoryRecord], vectors: Vectors) -> None:
-        sealed = [await self._seal(record) for record in records]
-        await self.inner.upsert(user_id, sealed, vectors)
+    def bind(self, port: Port, below: Handler) -> None:
+        del port
+        self._below = below
 
-    async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
-        return [await self._open(record) for record in await self.inner.get(user_id, ids)]
-
-    async def get_with_vectors(
-        self, user_id: str, ids: Sequence[str]
-    ) -> tuple[list[MemoryRecord], Vectors]:
-        records, vectors = await self.inner.get_with_vectors(user_id, ids)
-        return [await self._open(record) for record in records], vectors
-
-    async def search(
-        self, user_id: str, vector: Vectors, k: int, filters: SearchFilter
-    ) -> list[SearchHit[MemoryRecord]]:
-        hits = await self.inner.search(user_id, vector, k, self._check(filters, "search"))
-        return [SearchHit(record=await self._open(hit.record), score=hit.score) for hit in hits]
-
-    async def list(
-        self, user_id: str, filters: SearchFilter, limit: int, cursor: str | None = None
-    ) -> Page[MemoryRecord]:
-        page = await self.inner.list(user_id, self._check(filters, "list"), limit, cursor)
-        items = tuple([await self._open(record) for record in page.items])
-        return Page(items=items, next_cursor=page.next_cursor)
-
-    async def count(self, user_id: str, filters: SearchFilter) -> int:
-        return await self.inner.count(user_id, self._check(filters, "count"))
-
-    async def forget_user(self, user_id: str) -> int:
-        """Delete the user's records, then erase their data key (when keys are per user)."""
-        removed = await self.inner.forget_user(user_id)
-        await self.keys.erase(user_id)
-        return removed
+    async def __call__(self, call: Call, proceed: Handler) -> Result[Any]:
+        operation = call.operation
+        if operation == "upsert":
+            sealed = [await self._seal(record) for record in call.args["records"]]
+            return await proceed(call.with_args(records=sealed))
+        if "filters" in call.args:
+            self._check(call.args["filters"], operation)
+        result = await proceed(call)
+        value = result.value
+        if operation == "forget_user":  # then erase their data key (when keys are per user)
+            await self.keys.erase(call.user_id or "")
+            return result
+        if operation == "get":
+            value = [await self._open(record) for record in value]
+        elif operation == "get_with_vectors":
+            value = ([await self._open(record) for record in value[0]], value[1])
+        elif operation == "search":
+            opened = [SearchHit(await self._open(hit.record), hit.score) for hit in value]
+            value = SearchResults(opened, status=result.status)
+        elif operation == "list":
+            items = tuple([await self._open(record) for record in value.items])
+            value = dataclasses.replace(value, items=items)
+        return Result(value, result.status)
 
     async def aclose(self) -> None:
-        try:
-            await self.inner.aclose()
-        finally:
-            await self.keys.aclose()
+        await self.keys.aclose()
+
+    def describe(self) -> str:
+        clear = ", ".join(sorted(self.filterable_metadata)) or "none"
+        return f"encryption (AES-256-GCM; metadata kept in clear: {clear})"
 
     async def shred(self, user_id: str) -> bool:
         """Erase only ``user_id``'s data key: every copy of their ciphertext, backups
@@ -132,7 +133,7 @@ class EncryptingStore(StoreWrapper):
         and its write would get the batch's older copy back: rotate while such rewrites
         of one record id are paused (new records are always safe).
         """
-        users = [user_id] if user_id is not None else await self.inner.user_ids()
+        users = [user_id] if user_id is not None else await self._below_value("user_ids", None)
         report = RotationReport()
         for user in users:
             rewrapped = await self.keys.rewrap(user)
@@ -151,13 +152,15 @@ class EncryptingStore(StoreWrapper):
         scanned = rewritten = 0
         cursor: str | None = None
         while True:
-            page = await self.inner.list(user_id, SearchFilter(), batch_size, cursor)
+            page = await self._below_value(
+                "list", user_id, filters=SearchFilter(), limit=batch_size, cursor=cursor
+            )
             scanned += len(page.items)
             stale = [r.id for r in page.items if _needs_rotation(r, current, self._sealed_fields)]
             if stale:
-                records, vectors = await self.inner.get_with_vectors(user_id, stale)
+                records, vectors = await self._below_value("get_with_vectors", user_id, ids=stale)
                 fresh = [await self._seal(await self._open(record)) for record in records]
-                await self.inner.upsert(user_id, fresh, vectors)
+                await self._below_value("upsert", user_id, records=fresh, vectors=vectors)
                 rewritten += len(fresh)
             cursor = page.next_cursor
             if cursor is None:
@@ -171,9 +174,14 @@ class EncryptingStore(StoreWrapper):
                     "is stored encrypted and cannot be filtered on; list it in "
                     "MEMCORE_ENCRYPTION__FILTERABLE_METADATA to keep it in clear",
                     operation=operation,
-                    backend=self.backend,
                 )
         return filters
+
+    async def _below_value(self, operation: str, user_id: str | None, **args: Any) -> Any:
+        """A call to the store below this layer (it holds and answers ciphertext)."""
+        if self._below is None:
+            raise RuntimeError("the encryption policy is not part of a pipeline")
+        return (await self._below(Call("store", operation, user_id, args))).value
 
     def _sealed_fields(self, record: MemoryRecord) -> dict[str, object]:
         """Every field this store encrypts, by AAD field name, with its stored value."""

@@ -11,7 +11,7 @@ only *wrapped* (encrypted by a master key, bound to the user id) in a
 unreadable, backups included: crypto-shredding. Rotating the master key then only
 re-wraps data keys.
 
-A :class:`KeySource` hands :class:`~memcore.security.encryption.EncryptingStore` the key
+A :class:`KeySource` hands :class:`~memcore.security.encryption.EncryptionPolicy` the key
 to write with and the key named by a ciphertext's key id: :class:`MasterKeys` or
 :class:`UserDataKeys`.
 """

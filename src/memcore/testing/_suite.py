@@ -8,10 +8,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from numpy.typing import NDArray
 
 from memcore.domain import EmbeddingSchema, Intervention, MetadataValue, Outcome, Reflection
-from memcore.ports import MemoryStore
+from memcore.ports import MemoryStore, UnitVectors
 
 #: The schema the store suite writes with: small vectors keep the suite fast.
 SCHEMA = EmbeddingSchema(dimension=16, model="memcore-contract-v1")
@@ -63,12 +62,12 @@ def _has_xfail_reason(member: object) -> bool:
     return any(mark.name == "xfail" and mark.kwargs.get("reason") for mark in marks)
 
 
-def unit_vectors(count: int, seed: int, dimension: int = SCHEMA.dimension) -> NDArray[np.float32]:
+def unit_vectors(count: int, seed: int, dimension: int = SCHEMA.dimension) -> UnitVectors:
     """``count`` random unit vectors, the same for the same seed."""
     rng = np.random.default_rng(seed)
     vectors = rng.standard_normal((count, dimension)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors
+    return UnitVectors(vectors)
 
 
 def intervention(

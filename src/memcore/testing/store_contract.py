@@ -28,7 +28,7 @@ from memcore.domain import (
     SearchFilter,
 )
 from memcore.errors import ValidationError
-from memcore.ports import MemoryStore
+from memcore.ports import MemoryStore, UnitVectors
 from memcore.testing._suite import (
     SCHEMA,
     T0,
@@ -74,12 +74,15 @@ class RoundTripContract(StoreFixtures):
             replace(reflection("u", 4), created_at=T0.replace(year=2199, microsecond=999_999)),
         ]
         vectors = unit_vectors(4, seed=11)
-        await ready.upsert("u", records, vectors)
+        await ready.upsert("u", records, UnitVectors(vectors))
         ids = [record.id for record in records]
         for got in (
             await ready.get("u", ids),
             (await ready.list("u", SearchFilter(), 10)).items,
-            [hit.record for hit in await ready.search("u", vectors[0], 4, SearchFilter())],
+            [
+                hit.record
+                for hit in await ready.search("u", UnitVectors(vectors[0]), 4, SearchFilter())
+            ],
         ):
             by_id = {record.id: record for record in got}
             for record in records:
@@ -101,10 +104,10 @@ class RoundTripContract(StoreFixtures):
         """Troubleshooting: a second write of the same id must replace, never add."""
         record = intervention("u", 1)
         vectors = unit_vectors(1, seed=3)
-        await ready.upsert("u", [record], vectors)
-        await ready.upsert("u", [record], vectors)
+        await ready.upsert("u", [record], UnitVectors(vectors))
+        await ready.upsert("u", [record], UnitVectors(vectors))
         assert await ready.count("u", SearchFilter()) == 1
-        assert len(await ready.search("u", vectors[0], 10, SearchFilter())) == 1
+        assert len(await ready.search("u", UnitVectors(vectors[0]), 10, SearchFilter())) == 1
 
     async def test_upsert_replaces_the_whole_record(self, ready: MemoryStore) -> None:
         """Troubleshooting: fields and metadata keys absent from the new version must be gone,
@@ -120,15 +123,17 @@ class RoundTripContract(StoreFixtures):
         assert await ready.count("u", SearchFilter(metadata={"old": "x"})) == 0
 
     async def test_upsert_does_not_mutate_or_keep_its_inputs(self, ready: MemoryStore) -> None:
-        """Troubleshooting: copy the vectors: normalising in place corrupts the caller's data."""
+        """Troubleshooting: copy the vectors: converting in place corrupts the caller's data,
+        and a kept reference lets the caller change what is stored.
+        """
         records = [intervention("u", n) for n in range(2)]
-        vectors = unit_vectors(2, seed=6) * 3.0
+        vectors = unit_vectors(2, seed=6)
         snapshot, records_before = vectors.copy(), list(records)
-        await ready.upsert("u", records, vectors)
+        await ready.upsert("u", records, UnitVectors(vectors))
         assert np.array_equal(vectors, snapshot)
         assert records == records_before
         vectors[:] = -vectors  # the store must not see this
-        hits = await ready.search("u", snapshot[0], 1, SearchFilter())
+        hits = await ready.search("u", UnitVectors(snapshot[0]), 1, SearchFilter())
         assert hits[0].record.id == "i0"
         assert hits[0].score == pytest.approx(1.0, abs=1e-3)
 
@@ -145,8 +150,8 @@ class RoundTripContract(StoreFixtures):
         """Troubleshooting: read-your-writes; an asynchronously indexing backend must wait."""
         vectors = unit_vectors(5, seed=8)
         for n in range(5):
-            await ready.upsert("u", [intervention("u", n)], vectors[n : n + 1])
-            hits = await ready.search("u", vectors[n], 1, SearchFilter())
+            await ready.upsert("u", [intervention("u", n)], UnitVectors(vectors[n : n + 1]))
+            hits = await ready.search("u", UnitVectors(vectors[n]), 1, SearchFilter())
             assert hits[0].record.id == f"i{n}"
             assert await ready.count("u", SearchFilter()) == n + 1
 
@@ -157,9 +162,9 @@ class SearchContract(StoreFixtures):
     async def test_search_returns_at_most_k_best_first(self, ready: MemoryStore) -> None:
         """Troubleshooting: sort by similarity descending and cut at k."""
         vectors = unit_vectors(30, seed=10)
-        await ready.upsert("u", [intervention("u", n) for n in range(30)], vectors)
+        await ready.upsert("u", [intervention("u", n) for n in range(30)], UnitVectors(vectors))
         for k in (1, 5, 30, 50):
-            hits = await ready.search("u", vectors[3], k, SearchFilter())
+            hits = await ready.search("u", UnitVectors(vectors[3]), k, SearchFilter())
             assert len(hits) == min(k, 30)
             scores = [hit.score for hit in hits]
             assert scores == sorted(scores, reverse=True)
@@ -167,12 +172,12 @@ class SearchContract(StoreFixtures):
 
     async def test_scores_are_cosine_similarities(self, ready: MemoryStore) -> None:
         """Troubleshooting: report ``1 - cosine_distance``: same direction 1, orthogonal 0,
-        opposite -1, whatever the vectors' lengths.
+        opposite -1.
         """
         basis = np.eye(SCHEMA.dimension, dtype=np.float32)
-        vectors = np.stack([basis[0] * 5, basis[1], -basis[0]])
-        await ready.upsert("u", [intervention("u", n) for n in range(3)], vectors)
-        hits = await ready.search("u", basis[0] * 0.5, 3, SearchFilter())
+        vectors = np.stack([basis[0], basis[1], -basis[0]])
+        await ready.upsert("u", [intervention("u", n) for n in range(3)], UnitVectors(vectors))
+        hits = await ready.search("u", UnitVectors(basis[0]), 3, SearchFilter())
         scores = {hit.record.id: hit.score for hit in hits}
         assert scores["i0"] == pytest.approx(1.0, abs=1e-3)
         assert scores["i1"] == pytest.approx(0.0, abs=1e-3)
@@ -183,18 +188,23 @@ class SearchContract(StoreFixtures):
         on small data; raise the search breadth (e.g. HNSW EF_RUNTIME) if not.
         """
         vectors = unit_vectors(200, seed=11)
-        await ready.upsert("u", [intervention("u", n) for n in range(200)], vectors)
+        await ready.upsert("u", [intervention("u", n) for n in range(200)], UnitVectors(vectors))
         queries = unit_vectors(20, seed=12)
         found = 0
         for query in queries:
             exact = {f"i{n}" for n in np.argsort(-(vectors @ query))[:5]}
-            hits = await ready.search("u", query, 5, SearchFilter())
+            hits = await ready.search("u", UnitVectors(query), 5, SearchFilter())
             found += len(exact & {hit.record.id for hit in hits})
         assert found / (5 * len(queries)) >= 0.9
 
     async def test_search_of_a_user_without_records_is_empty(self, ready: MemoryStore) -> None:
         """Troubleshooting: an unknown user is not an error."""
-        assert await ready.search("nobody", unit_vectors(1, seed=13)[0], 5, SearchFilter()) == []
+        assert (
+            await ready.search(
+                "nobody", UnitVectors(unit_vectors(1, seed=13)[0]), 5, SearchFilter()
+            )
+            == []
+        )
 
     async def test_filters_apply_before_ranking(self, ready: MemoryStore) -> None:
         """Troubleshooting: k matching hits must come back even when the nearest records
@@ -210,9 +220,9 @@ class SearchContract(StoreFixtures):
             )
             for n in range(60)
         ]
-        await ready.upsert("u", records, vectors)
+        await ready.upsert("u", records, UnitVectors(vectors))
         done = SearchFilter(outcomes=frozenset({Outcome.TASK_COMPLETED}))
-        hits = await ready.search("u", query, 5, done)
+        hits = await ready.search("u", UnitVectors(query), 5, done)
         assert {hit.record.id for hit in hits} == {f"i{n}" for n in far}
 
 
@@ -284,7 +294,7 @@ class FilterContract(StoreFixtures):
         semantics; ``task`` is exact (not full-text), metadata equality is type-strict.
         """
         filters, expected = self.CASES[case]
-        hits = await varied.search("u", unit_vectors(1, seed=21)[0], 10, filters)
+        hits = await varied.search("u", UnitVectors(unit_vectors(1, seed=21)[0]), 10, filters)
         assert {hit.record.id for hit in hits} == expected
         assert await _ids(varied, "u", filters) == expected
         assert await varied.count("u", filters) == len(expected)
@@ -366,7 +376,7 @@ class ConcurrencyContract(StoreFixtures):
             for n in range(10):
                 row = user * 10 + n
                 await ready.upsert(
-                    f"w{user}", [intervention(f"w{user}", row)], vectors[row : row + 1]
+                    f"w{user}", [intervention(f"w{user}", row)], UnitVectors(vectors[row : row + 1])
                 )
 
         await asyncio.gather(*(writer(user) for user in range(20)))
@@ -377,7 +387,9 @@ class ConcurrencyContract(StoreFixtures):
         """Troubleshooting: upsert must overwrite atomically by id, even when racing itself."""
         record = intervention("u", 1)
         vectors = unit_vectors(1, seed=41)
-        await asyncio.gather(*(ready.upsert("u", [record], vectors) for _ in range(20)))
+        await asyncio.gather(
+            *(ready.upsert("u", [record], UnitVectors(vectors)) for _ in range(20))
+        )
         assert await ready.count("u", SearchFilter()) == 1
         assert await _ids(ready, "u") == {"i1"}
 

@@ -9,7 +9,7 @@ import pytest
 
 from memcore.domain import EmbeddingSchema, SearchFilter
 from memcore.errors import SchemaMismatchError
-from memcore.ports import MemoryStore
+from memcore.ports import MemoryStore, UnitVectors
 from memcore.testing._suite import SCHEMA, StoreFixtures, intervention, reflection, unit_vectors
 
 #: User ids that break naive stores: prefixes of each other, query metacharacters,
@@ -76,11 +76,13 @@ class IsolationContract(StoreFixtures):
         """
         vectors = unit_vectors(2, seed=50)
         for user in HOSTILE_USER_IDS:
-            await ready.upsert(user, [intervention(user, 1), reflection(user, 2)], vectors)
+            await ready.upsert(
+                user, [intervention(user, 1), reflection(user, 2)], UnitVectors(vectors)
+            )
         for user in HOSTILE_USER_IDS:
             got = await ready.get(user, ["i1", "r2"])
             assert [record.user_id for record in got] == [user, user], user
-            hits = await ready.search(user, vectors[0], 50, SearchFilter())
+            hits = await ready.search(user, UnitVectors(vectors[0]), 50, SearchFilter())
             assert {hit.record.user_id for hit in hits} == {user}, user
             assert len(hits) == 2, user
             page = await ready.list(user, SearchFilter(), 50)
@@ -93,7 +95,9 @@ class IsolationContract(StoreFixtures):
         """
         vectors = unit_vectors(2, seed=51)
         for user in HOSTILE_USER_IDS:
-            await ready.upsert(user, [intervention(user, 1), reflection(user, 2)], vectors)
+            await ready.upsert(
+                user, [intervention(user, 1), reflection(user, 2)], UnitVectors(vectors)
+            )
         assert await ready.delete("acme", ["i1", "i1", "missing"]) == 1
         assert await ready.forget_user("*") == 2
         assert await ready.forget_user("u1") == 2
@@ -112,7 +116,7 @@ class AdminContract(StoreFixtures):
         decode the stored blob with the dtype it was written with.
         """
         vectors = unit_vectors(3, seed=70) * 2.0
-        await ready.upsert("u", [intervention("u", n) for n in range(3)], vectors)
+        await ready.upsert("u", [intervention("u", n) for n in range(3)], UnitVectors(vectors))
         records, stored = await ready.get_with_vectors("u", ["i2", "missing", "i0"])
         assert [record.id for record in records] == ["i2", "i0"]
         assert stored.dtype == np.float32
@@ -145,11 +149,11 @@ class LifecycleContract(StoreFixtures):
     ) -> None:
         """Troubleshooting: a deleted record must leave the index too (search, list, count)."""
         vectors = unit_vectors(3, seed=60)
-        await ready.upsert("u", [intervention("u", n) for n in range(3)], vectors)
+        await ready.upsert("u", [intervention("u", n) for n in range(3)], UnitVectors(vectors))
         assert await ready.delete("u", ["i0", "nope"]) == 1
         assert await ready.delete("u", ["i0"]) == 0
         assert await ready.delete("u", []) == 0
-        hits = await ready.search("u", vectors[0], 10, SearchFilter())
+        hits = await ready.search("u", UnitVectors(vectors[0]), 10, SearchFilter())
         assert "i0" not in {hit.record.id for hit in hits}
         assert await ready.count("u", SearchFilter()) == 2
         assert await ready.get("u", ["i0"]) == []
@@ -157,11 +161,15 @@ class LifecycleContract(StoreFixtures):
     async def test_forget_user_removes_everything_of_that_user(self, ready: MemoryStore) -> None:
         """Troubleshooting: remove records of both kinds, in batches if there are many."""
         vectors = unit_vectors(40, seed=61)
-        await ready.upsert("u", [intervention("u", n) for n in range(30)], vectors[:30])
-        await ready.upsert("u", [reflection("u", n) for n in range(30, 40)], vectors[30:])
+        await ready.upsert(
+            "u", [intervention("u", n) for n in range(30)], UnitVectors(vectors[:30])
+        )
+        await ready.upsert(
+            "u", [reflection("u", n) for n in range(30, 40)], UnitVectors(vectors[30:])
+        )
         assert await ready.forget_user("u") == 40
         assert await ready.count("u", SearchFilter()) == 0
-        assert await ready.search("u", vectors[0], 5, SearchFilter()) == []
+        assert await ready.search("u", UnitVectors(vectors[0]), 5, SearchFilter()) == []
         assert await ready.forget_user("u") == 0
 
     async def test_ensure_schema_again_keeps_the_data(self, ready: MemoryStore) -> None:

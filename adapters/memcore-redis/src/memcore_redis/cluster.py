@@ -25,24 +25,16 @@ from __future__ import annotations
 import asyncio
 import builtins
 import itertools
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from redis import exceptions as rex
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
-from memcore.domain import (
-    EmbeddingSchema,
-    HealthCheck,
-    HealthStatus,
-    MemoryRecord,
-    Page,
-    SearchFilter,
-    SearchHit,
-)
+from memcore.domain import EmbeddingSchema, HealthCheck, HealthStatus, Status
 from memcore.errors import StoreError, StoreUnavailableError
-from memcore.ports import Vectors
+from memcore.pipeline import Call, Result, StoreCalls, store_terminal
 from memcore.settings import MemcoreSettings
 from memcore_redis.client import connection_options
 from memcore_redis.encoding import user_key_prefix
@@ -58,7 +50,7 @@ _ORDER = list(HealthStatus)
 _TAG_SEARCH = 1 << 18
 
 
-class RedisClusterStore:
+class RedisClusterStore(StoreCalls):
     """Memories in a Redis Cluster whose nodes each index their own keys.
 
     Settings are the :class:`~memcore_redis.RedisSettings` of :class:`RedisStore`;
@@ -86,45 +78,24 @@ class RedisClusterStore:
         """The store of each primary, by ``host:port`` (empty before :meth:`ensure_schema`)."""
         return dict(self._primaries)
 
-    async def ensure_schema(self, schema: EmbeddingSchema) -> None:
-        self._schema = schema
-        await self._refresh(recheck=True)
+    @property
+    def target(self) -> str:
+        """The seed node and index, without credentials."""
+        return f"cluster+{self.settings.target}"
 
-    async def upsert(self, user_id: str, records: Sequence[MemoryRecord], vectors: Vectors) -> None:
-        await self._for_user(user_id, lambda store: store.upsert(user_id, records, vectors))
+    async def run(self, call: Call) -> Result[Any]:
+        """Route ``call``: to every primary for the schema and user ids, else to the
+        primary owning the user's slot.
+        """
+        if call.operation == "ensure_schema":
+            self._schema = call.args["schema"]
+            await self._refresh(recheck=True)
+            return Result(None, Status.STORED)
+        if call.operation == "user_ids":
+            return Result(await self._user_ids(), Status.COMPLETE)
+        return await self._for_user(call.user_id or "", lambda store: store_terminal(store)(call))
 
-    async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
-        return await self._for_user(user_id, lambda store: store.get(user_id, ids))
-
-    async def get_with_vectors(
-        self, user_id: str, ids: Sequence[str]
-    ) -> tuple[builtins.list[MemoryRecord], Vectors]:
-        return await self._for_user(user_id, lambda store: store.get_with_vectors(user_id, ids))
-
-    async def delete(self, user_id: str, ids: Sequence[str]) -> int:
-        return await self._for_user(user_id, lambda store: store.delete(user_id, ids))
-
-    async def search(
-        self, user_id: str, vector: Vectors, k: int, filters: SearchFilter
-    ) -> builtins.list[SearchHit[MemoryRecord]]:
-        return await self._for_user(
-            user_id, lambda store: store.search(user_id, vector, k, filters)
-        )
-
-    async def list(
-        self, user_id: str, filters: SearchFilter, limit: int, cursor: str | None = None
-    ) -> Page[MemoryRecord]:
-        return await self._for_user(
-            user_id, lambda store: store.list(user_id, filters, limit, cursor)
-        )
-
-    async def count(self, user_id: str, filters: SearchFilter) -> int:
-        return await self._for_user(user_id, lambda store: store.count(user_id, filters))
-
-    async def forget_user(self, user_id: str) -> int:
-        return await self._for_user(user_id, lambda store: store.forget_user(user_id))
-
-    async def user_ids(self) -> builtins.list[str]:
+    async def _user_ids(self) -> builtins.list[str]:
         self._require("user_ids")
         found = await _on_all(store.user_ids() for store in self._primaries.values())
         return sorted(set(itertools.chain.from_iterable(found)))

@@ -1,12 +1,8 @@
 """An embedding cache in Redis, shared by every process that points at it.
 
-:class:`RedisEmbeddingCache` satisfies :class:`memcore.caching.EmbeddingCache`; wrap an
-embedder with it to skip re-embedding texts any process has embedded before::
-
-    from memcore.caching import CachingEmbedder
-    from memcore_redis.embedding_cache import RedisEmbeddingCache
-
-    embedder = CachingEmbedder(inner, RedisEmbeddingCache("redis://localhost:6379/0"))
+:class:`RedisEmbeddingCache` satisfies :class:`memcore.caching.EmbeddingCache`: with
+``MEMCORE_CACHE__BACKEND=redis`` the pipeline's cache layer keeps vectors there, on the
+``MEMCORE_REDIS_URL`` server, so no process re-embeds a text any process embedded before.
 
 Entries are raw little-endian float32 bytes under ``{prefix}:{model}:{dimension}:{sha256}``
 (keys carry no text), read with one MGET and written with one pipelined round of
@@ -24,7 +20,9 @@ from numpy.typing import NDArray
 from redis.asyncio import Redis
 
 from memcore.errors import EmbeddingError, StoreError, StoreUnavailableError
+from memcore.settings import MemcoreSettings
 from memcore_redis.errors import map_redis_errors
+from memcore_redis.settings import load_redis_settings
 
 __all__ = ["RedisEmbeddingCache"]
 
@@ -93,6 +91,12 @@ class RedisEmbeddingCache:
             )
         except StoreError as exc:
             raise _failed(exc) from exc
+
+    @classmethod
+    def from_settings(cls, settings: MemcoreSettings) -> RedisEmbeddingCache:  # noqa: ARG003
+        """The cache on the ``MEMCORE_REDIS_URL`` server, under its key prefix."""
+        redis = load_redis_settings()
+        return cls(redis.url, prefix=f"{redis.key_prefix}:embedding")
 
     async def aclose(self) -> None:
         if self._owns_client:

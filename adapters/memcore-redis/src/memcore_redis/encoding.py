@@ -22,14 +22,11 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import math
 import re
 from datetime import datetime, timezone
 from typing import Any
 
-import numpy as np
 import orjson
-from numpy.typing import NDArray
 
 from memcore.domain import (
     Intervention,
@@ -39,7 +36,6 @@ from memcore.domain import (
     RecordKind,
     Reflection,
 )
-from memcore.validation import squared_norms
 
 _DIGEST_BYTES = 8
 _PLAIN_USER = re.compile(r"[A-Za-z0-9_.-]+")
@@ -216,29 +212,3 @@ def record_from_stored(
 
 def _from_number(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, timezone.utc)
-
-
-def normalized(vectors: NDArray[np.floating[Any]], dtype: type[np.floating[Any]]) -> NDArray[Any]:
-    """Rows scaled to unit length (cosine ignores length) and cast to the stored dtype.
-
-    Unit length keeps FLOAT16 far from overflow and uses its precision where it matters.
-    Always a new array. Raises ``ValueError`` for a row with NaN, an infinity, or only zeros.
-    """
-    wide = vectors if vectors.dtype == np.float32 else np.asarray(vectors, dtype=np.float64)
-    squares = squared_norms(wide)
-    if squares is None:
-        # Decide in float64: float32 squares of huge or tiny values over- or underflow.
-        wide = np.asarray(vectors, dtype=np.float64)
-        squares = np.einsum("ij,ij->i", wide, wide)
-        if not np.isfinite(squares).all():
-            msg = "must contain only finite values (no NaN or Inf)"
-            raise ValueError(msg)
-        if not squares.all():
-            msg = "rows must not be all zeros"
-            raise ValueError(msg)
-    if len(wide) == 1:  # a single write or query: scaling by one scalar is cheaper
-        scaled = wide * (1.0 / math.sqrt(float(squares[0])))
-    else:
-        scaled = wide / np.sqrt(squares)[:, np.newaxis]
-    unit: NDArray[Any] = scaled.astype(dtype, copy=False)
-    return unit

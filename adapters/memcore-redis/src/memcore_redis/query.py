@@ -6,17 +6,12 @@ numbers written by ``repr``. User text never reaches it (see :mod:`memcore_redis
 
 from __future__ import annotations
 
-import base64
 import functools
-import json
-import math
-import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from memcore.domain import RecordKind, SearchFilter
-from memcore.errors import ValidationError
 from memcore_redis.encoding import (
     escape_tag,
     kind_token,
@@ -27,7 +22,6 @@ from memcore_redis.encoding import (
 )
 
 DISTANCE = "__dist"
-_RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 
 
 def filter_query(user_id: str, filters: SearchFilter) -> str:
@@ -133,25 +127,3 @@ class Planner:
         self._estimates.move_to_end(prefilter)
         while len(self._estimates) > self._capacity:
             self._estimates.popitem(last=False)
-
-
-def encode_cursor(created_at: float, record_id: str) -> str:
-    """An opaque cursor for the position just after ``(created_at, record_id)``."""
-    return base64.urlsafe_b64encode(json.dumps([created_at, record_id]).encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[float, str]:
-    """Inverse of :func:`encode_cursor`; anything else raises ValidationError."""
-    try:
-        created_at, record_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        created = float(created_at)
-    except (ValueError, TypeError) as exc:
-        raise ValidationError("cursor", "is not a cursor this store returned") from exc
-    # The id goes into a FILTER expression: accept only what a record id can be.
-    if (
-        not isinstance(record_id, str)
-        or not _RECORD_ID.fullmatch(record_id)
-        or not math.isfinite(created)
-    ):
-        raise ValidationError("cursor", "is not a cursor this store returned")
-    return created, record_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import pydantic
 from pydantic import Field, SecretStr, field_validator
@@ -125,6 +126,13 @@ class RedisSettings(BaseSettings):
     def index(self) -> str:
         """The RediSearch index name."""
         return self.index_name or f"{self.key_prefix}-idx"
+
+    @property
+    def target(self) -> str:
+        """The server and index, without credentials: ``redis://host:6379/0#<index>``."""
+        parts = urlsplit(self.url)
+        host = parts.netloc.rpartition("@")[2]
+        return f"{urlunsplit((parts.scheme, host, parts.path, '', ''))}#{self.index}"
 
     @property
     def uses_tls(self) -> bool:

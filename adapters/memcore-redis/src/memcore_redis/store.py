@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from memcore.adapterkit import check_upsert, decode_cursor, encode_cursor
 from memcore.domain import (
     EmbeddingSchema,
     HealthCheck,
@@ -31,14 +32,13 @@ from memcore.domain import (
     SearchFilter,
     SearchHit,
 )
-from memcore.errors import StoreError, ValidationError
-from memcore.ports import Vectors
+from memcore.errors import StoreError
+from memcore.ports import UnitVectors, Vectors
 from memcore.settings import MemcoreSettings
 from memcore_redis.client import connection_pool
 from memcore_redis.commands import call, round_trip
 from memcore_redis.durability import DurabilityGuard
 from memcore_redis.encoding import (
-    normalized,
     record_from_stored,
     record_key,
     user_from_tag,
@@ -50,8 +50,6 @@ from memcore_redis.layout import VectorSpec, layout_for
 from memcore_redis.query import (
     DISTANCE,
     Planner,
-    decode_cursor,
-    encode_cursor,
     filter_query,
     knn_query,
 )
@@ -115,6 +113,11 @@ class RedisStore:
         return cls(load_redis_settings())
 
     @property
+    def target(self) -> str:
+        """The server and index, without credentials (names this store's state files)."""
+        return f"{self.settings.target}{self.hash_tag}"
+
+    @property
     def index_name(self) -> str:
         """The RediSearch index this store queries."""
         return self._index
@@ -134,9 +137,12 @@ class RedisStore:
             self._redo.add([command])
         self._schema, self._vector = schema, vector
 
-    async def upsert(self, user_id: str, records: Sequence[MemoryRecord], vectors: Vectors) -> None:
+    async def upsert(
+        self, user_id: str, records: Sequence[MemoryRecord], vectors: UnitVectors
+    ) -> None:
         spec = self._require("upsert")
-        rows = _checked_rows(user_id, records, vectors, spec)
+        check_upsert(user_id, records, vectors, backend=BACKEND)
+        rows = vectors if spec.dtype is np.float32 else vectors.astype(spec.dtype)
         if not records:
             return
         prefix = self._user_prefix(user_id)
@@ -211,18 +217,10 @@ class RedisStore:
         return deleted
 
     async def search(
-        self, user_id: str, vector: Vectors, k: int, filters: SearchFilter
+        self, user_id: str, vector: UnitVectors, k: int, filters: SearchFilter
     ) -> list[SearchHit[MemoryRecord]]:
         spec = self._require("search")
-        try:
-            if np.size(vector) != spec.dimension:
-                msg = f"must hold {spec.dimension} values, got {np.size(vector)}"
-                raise ValueError(msg)  # noqa: TRY301 - one message path for every bad vector
-            query = normalized(np.asarray(vector).reshape(1, -1), spec.dtype)[0]
-        except ValueError as exc:
-            raise ValidationError(
-                "embedding", str(exc), operation="search", backend=BACKEND, user_id=user_id
-            ) from exc
+        query = vector if spec.dtype is np.float32 else vector.astype(spec.dtype)
         prefilter = filter_query(user_id, filters)
         policy = self._planner.choose(prefilter)
         if policy == "BATCHES" and spec.algorithm != "HNSW":
@@ -521,31 +519,6 @@ class RedisStore:
             backend=BACKEND,
             user_id=user_id,
         )
-
-
-def _checked_rows(
-    user_id: str, records: Sequence[MemoryRecord], vectors: Vectors, spec: VectorSpec
-) -> Any:
-    """The rows as stored, validated first: RediSearch silently skips bad vectors."""
-    context = {"operation": "upsert", "backend": BACKEND, "user_id": user_id}
-    array = np.asarray(vectors)
-    if array.shape != (len(records), spec.dimension):
-        raise ValidationError(
-            "embedding",
-            f"shape must be ({len(records)}, {spec.dimension}), got {array.shape}",
-            **context,
-        )
-    if array.dtype.kind != "f":
-        raise ValidationError("embedding", "must hold floating-point values", **context)
-    for record in records:
-        if record.user_id != user_id:
-            raise ValidationError(
-                "user_id", "every record must belong to the user written for", **context
-            )
-    try:
-        return normalized(array, spec.dtype)
-    except ValueError as exc:
-        raise ValidationError("embedding", str(exc), **context) from exc
 
 
 def _page(records: Sequence[MemoryRecord], limit: int) -> Page[MemoryRecord]:

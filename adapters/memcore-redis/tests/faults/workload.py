@@ -8,16 +8,17 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
-from memcore import MemcoreError, MemoryService, SearchFilter, track_degradation
+from memcore import MemcoreError, MemoryService, SearchFilter
 from memcore.adapters.hashing import HashingEmbedder
+from memcore.pipeline import Pipeline
 from memcore.resilience import (
     BreakerConfig,
-    BreakerStore,
+    BreakerPolicy,
     CircuitBreaker,
-    DegradingStore,
+    DegradationPolicy,
     Outbox,
     RetryConfig,
-    RetryingStore,
+    RetryPolicy,
 )
 from memcore_redis import RedisSettings, RedisStore
 from memcore_redis.schema import index_info
@@ -48,7 +49,7 @@ class Stack:
     """The service the agent uses, and the layers a test looks behind."""
 
     service: MemoryService
-    degrading: DegradingStore
+    degrading: DegradationPolicy
     redis: RedisStore
     retries: list[str] = field(default_factory=list)
 
@@ -66,20 +67,21 @@ class Stack:
 
 
 def build_stack(url: str, prefix: str, **redis: object) -> Stack:
-    """RedisStore behind retries, a breaker and degradation, as the container stacks them."""
+    """RedisStore behind degradation, a breaker and retries, as the container orders them."""
     settings = RedisSettings(
         url=url, key_prefix=prefix, socket_timeout=0.5, socket_connect_timeout=0.5, **redis
     )
     store = RedisStore(settings)
     retries: list[str] = []
-    retrying = RetryingStore(
-        store,
+    retrying = RetryPolicy(
         RetryConfig(max_attempts=3, base_delay=0.02, max_delay=0.1),
         on_retry=lambda _name, error, *_: retries.append(type(error).__name__),
+        ports=frozenset({"store"}),
     )
     breaker = CircuitBreaker("store", BreakerConfig(min_calls=5, open_for=0.2))
-    degrading = DegradingStore(BreakerStore(retrying, breaker), Outbox(), replay_interval=0.1)
-    service = MemoryService(degrading, HashingEmbedder(dimension=DIMENSION))
+    degrading = DegradationPolicy(Outbox(), backend=store.backend, replay_interval=0.1)
+    policies = [degrading, BreakerPolicy("store", breaker, backend=store.backend), retrying]
+    service = MemoryService(store, HashingEmbedder(dimension=DIMENSION), policies=policies)
     return Stack(service=service, degrading=degrading, redis=store, retries=retries)
 
 
@@ -111,16 +113,15 @@ async def write_load(
         for n in range(per_user):
             record_id = f"r{n}"
             try:
-                with track_degradation() as status:
-                    await stack.service.record_intervention(
-                        user, f"memory {n} of {user}", task="t", id=record_id
-                    )
+                receipt = await stack.service.record_intervention(
+                    user, f"memory {n} of {user}", task="t", id=record_id
+                )
             except MemcoreError as exc:
                 name = type(exc).__name__
                 tally.errors[name] = tally.errors.get(name, 0) + 1
             else:
                 promised[user].add(record_id)
-                if status.deferred:
+                if receipt.deferred:
                     tally.deferred += 1
                 else:
                     tally.acknowledged += 1
@@ -135,7 +136,7 @@ async def verify(stack: Stack, raw: Redis, tally: Tally, promised: dict[str, set
     await stack.drain()
     tally.outcome = tally.outcome or describe(stack, tally)
     # Read with retries: the last injected fault may have killed pooled connections.
-    store = RetryingStore(stack.redis, RetryConfig(max_attempts=5, base_delay=0.05))
+    store = Pipeline([RetryPolicy(RetryConfig(max_attempts=5, base_delay=0.05))]).store(stack.redis)
     for user, ids in promised.items():
         seen: list[str] = []
         cursor = None

@@ -1,0 +1,131 @@
+"""Records from what a caller passed: ids, defaults, and validation with the input's path.
+
+A batch item's errors name the item (``items[2].intervention_text``), so the caller
+knows which one to fix; nothing of a batch is stored when one item is bad.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from memcore.domain import Intervention, MetadataValue, Outcome, Reflection, new_id, utcnow
+from memcore.errors import ValidationError
+from memcore.validation import (
+    Limits,
+    validate_batch_size,
+    validate_intervention,
+    validate_outcome,
+    validate_record_id,
+    validate_record_ids,
+    validate_reflection,
+    validate_text,
+)
+
+__all__ = ["INTERVENTION_FIELDS", "intervention_from", "interventions_from", "reflection_from"]
+
+INTERVENTION_FIELDS = frozenset(
+    {
+        "intervention_text",
+        "task",
+        "context",
+        "outcome",
+        "metadata",
+        "created_at",
+        "id",
+        "idempotency_key",
+    }
+)
+"""The keys of one intervention: :meth:`~memcore.MemoryService.record_intervention`'s
+keyword arguments, and the keys of each item of a batch.
+"""
+
+
+def record_id(given: object, idempotency_key: object) -> str:
+    """The id of a new record: ``given``, derived from ``idempotency_key``, or random."""
+    if given is not None:
+        if idempotency_key is not None:
+            raise ValidationError("idempotency_key", "give id or idempotency_key, not both")
+        return validate_record_id(given)
+    if idempotency_key is None:
+        return new_id()
+    return new_id(validate_text(idempotency_key, "idempotency_key", 1_024))
+
+
+def intervention_from(user_id: str, item: Mapping[str, Any], limits: Limits) -> Intervention:
+    """A validated intervention of ``user_id`` (already valid) from one mapping of fields."""
+    if not isinstance(item, Mapping):
+        raise ValidationError("item", "must be a mapping of intervention fields")
+    unknown = sorted(str(key) for key in set(item) - INTERVENTION_FIELDS)
+    if unknown:
+        raise ValidationError(unknown[0], "unknown intervention field")
+    try:
+        record = Intervention(
+            id=record_id(item.get("id"), item.get("idempotency_key")),
+            user_id=user_id,
+            intervention_text=item["intervention_text"],
+            task=item["task"],
+            context=item.get("context", ""),
+            outcome=validate_outcome(item.get("outcome", Outcome.UNKNOWN)),
+            created_at=_created_at(item.get("created_at")),
+            metadata=_metadata(item.get("metadata")),
+        )
+    except KeyError as missing:
+        raise ValidationError(str(missing.args[0]), "is required") from None
+    return validate_intervention(record, limits)
+
+
+def interventions_from(user_id: str, items: object, limits: Limits) -> list[Intervention]:
+    """Every item of a batch as a validated intervention; errors name the item."""
+    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Sequence):
+        raise ValidationError("items", "must be a list of intervention mappings")
+    validate_batch_size(len(items), limits)
+    return [_item(user_id, index, item, limits) for index, item in enumerate(items)]
+
+
+def _item(user_id: str, index: int, item: object, limits: Limits) -> Intervention:
+    try:
+        return intervention_from(user_id, item, limits)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        at = f"items[{index}]"
+        raise ValidationError(
+            at if exc.field == "item" else f"{at}.{exc.field}", exc.reason
+        ) from None
+
+
+def reflection_from(
+    user_id: str,
+    text: object,
+    *,
+    source_ids: Sequence[str],
+    metadata: object,
+    created_at: datetime | None,
+    given_id: str | None,
+    idempotency_key: str | None,
+    limits: Limits,
+) -> Reflection:
+    """A validated reflection of ``user_id`` (already valid)."""
+    validate_text(text, "text", limits.max_text_chars)
+    assert isinstance(text, str)  # noqa: S101 - validate_text checked it
+    record = Reflection(
+        id=record_id(given_id, idempotency_key),
+        user_id=user_id,
+        text=text,
+        source_ids=tuple(validate_record_ids(source_ids, "source_ids")),
+        created_at=_created_at(created_at),
+        metadata=_metadata(metadata),
+    )
+    return validate_reflection(record, limits)
+
+
+def _created_at(value: object) -> Any:
+    return utcnow() if value is None else value
+
+
+def _metadata(metadata: object) -> Mapping[str, MetadataValue]:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise ValidationError("metadata", f"must be a mapping, not {type(metadata).__name__}")
+    return metadata

@@ -1,0 +1,36 @@
+"""The policy pipeline: every call a service makes, as a :class:`Call` through policies.
+
+- :mod:`.call`: :class:`Call`, :class:`Result` and :class:`Policy`.
+- :mod:`.ports`: the store and embedder ports as calls (their method lists, once).
+- :mod:`.chain`: :class:`Pipeline`, the ordered policy list, and the fronts it builds.
+
+See ``docs/architecture.md`` ("The pipeline") for the order and why.
+"""
+
+from memcore.pipeline.call import Call, Handler, Policy, Port, Result
+from memcore.pipeline.chain import EmbedderFront, Pipeline, StoreFront
+from memcore.pipeline.ports import (
+    STORE_OPERATIONS,
+    EmbedderCalls,
+    StoreCalls,
+    StoreOperation,
+    embedder_terminal,
+    store_terminal,
+)
+
+__all__ = [
+    "STORE_OPERATIONS",
+    "Call",
+    "EmbedderCalls",
+    "EmbedderFront",
+    "Handler",
+    "Pipeline",
+    "Policy",
+    "Port",
+    "Result",
+    "StoreCalls",
+    "StoreFront",
+    "StoreOperation",
+    "embedder_terminal",
+    "store_terminal",
+]

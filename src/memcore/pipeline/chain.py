@@ -1,0 +1,163 @@
+"""One ordered list of policies, and the chains it builds in front of each port.
+
+``Pipeline([audit, encryption, degradation, breaker, metrics, retry])`` is the order a
+call goes through, outermost first; each port's chain holds the policies that wrap
+that port, in that order. The chain of each operation is built once, skipping the
+policies that do not wrap it, so a call pays only for the policies it meets.
+:class:`StoreFront` and :class:`EmbedderFront` put a chain in front of a real port and
+are ports themselves; :meth:`Pipeline.describe` is what ``memcore inspect`` prints.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+
+from memcore.domain import HealthCheck
+from memcore.pipeline.call import Call, Handler, Policy, Port, Result
+from memcore.pipeline.ports import (
+    STORE_OPERATIONS,
+    EmbedderCalls,
+    StoreCalls,
+    embedder_terminal,
+    store_terminal,
+)
+from memcore.ports import Embedder, MemoryStore
+
+__all__ = ["EmbedderFront", "Pipeline", "StoreFront"]
+
+PolicyT = TypeVar("PolicyT", bound=Policy)
+
+
+class Pipeline:
+    """Policies in call order, outermost first; see the module docstring."""
+
+    def __init__(self, policies: Sequence[Policy] = ()) -> None:
+        self.policies = tuple(policies)
+        self._closed: set[int] = set()
+
+    def store(self, store: MemoryStore) -> StoreFront:
+        """``store`` behind this pipeline's store chain."""
+        return StoreFront(store, self)
+
+    def embedder(self, embedder: Embedder) -> EmbedderFront:
+        """``embedder`` behind this pipeline's embedder chain."""
+        return EmbedderFront(embedder, self)
+
+    def of(self, port: Port) -> tuple[Policy, ...]:
+        """The policies that wrap ``port``, outermost first."""
+        return tuple(policy for policy in self.policies if port in policy.ports)
+
+    def find(self, kind: type[PolicyT]) -> PolicyT | None:
+        """The first policy that is a ``kind``, if there is one."""
+        return next((p for p in self.policies if isinstance(p, kind)), None)
+
+    def chains(
+        self, port: Port, operations: Iterable[str], terminal: Handler
+    ) -> dict[str, Handler]:
+        """Per operation, the handler that runs ``port``'s policies in order, then
+        ``terminal``; each policy is told (:meth:`Policy.bind`) the chain below it.
+        """
+        ordered = self.of(port)
+        below: dict[str, list[Handler]] = {}
+        for operation in operations:
+            # handlers[i] runs the policies ordered[i:] that wrap this operation.
+            handlers: list[Handler] = [terminal] * (len(ordered) + 1)
+            for i in range(len(ordered) - 1, -1, -1):
+                policy = ordered[i]
+                wraps = policy.operations is None or operation in policy.operations
+                handlers[i] = (
+                    functools.partial(policy.__call__, proceed=handlers[i + 1])
+                    if wraps
+                    else handlers[i + 1]
+                )
+            below[operation] = handlers
+        for i, policy in enumerate(ordered):
+            policy.bind(port, functools.partial(_dispatch, below, i + 1))
+        return {operation: handlers[0] for operation, handlers in below.items()}
+
+    async def start(self) -> None:
+        """Start every policy (once the store's schema is ensured)."""
+        for policy in self.policies:
+            await policy.start()
+
+    def health(self, port: Port, check: HealthCheck) -> HealthCheck:
+        """``check`` of ``port`` as its policies report it, innermost first."""
+        for policy in reversed(self.of(port)):
+            check = policy.health(port, check)
+        return check
+
+    async def aclose(self, port: Port) -> None:
+        """Close ``port``'s policies that are not closed yet, outermost first."""
+        for policy in self.of(port):
+            if id(policy) not in self._closed:
+                self._closed.add(id(policy))
+                await policy.aclose()
+
+    def describe(self, backends: dict[Port, str]) -> dict[Port, list[str]]:
+        """Each port's layers as ``memcore inspect`` prints them, ending in its backend."""
+        return {
+            port: [*(policy.describe() for policy in self.of(port)), backend]
+            for port, backend in backends.items()
+        }
+
+
+def _dispatch(below: dict[str, list[Handler]], index: int, call: Call) -> Any:
+    return below[call.operation][index](call)
+
+
+class StoreFront(StoreCalls):
+    """``store`` behind the pipeline's store chain: a store, plus :meth:`run` for status."""
+
+    def __init__(self, store: MemoryStore, pipeline: Pipeline) -> None:
+        self.backend = store.backend
+        self.inner = store
+        self.pipeline = pipeline
+        self._chains = pipeline.chains("store", STORE_OPERATIONS, store_terminal(store))
+
+    @property
+    def target(self) -> str:
+        return self.inner.target
+
+    async def run(self, call: Call) -> Result[Any]:
+        return await self._chains[call.operation](call)
+
+    async def health(self) -> HealthCheck:
+        return self.pipeline.health("store", await self.inner.health())
+
+    async def aclose(self) -> None:
+        try:
+            await self.pipeline.aclose("store")
+        finally:
+            await self.inner.aclose()
+
+
+class EmbedderFront(EmbedderCalls):
+    """``embedder`` behind the pipeline's embedder chain."""
+
+    def __init__(self, embedder: Embedder, pipeline: Pipeline) -> None:
+        self.backend = embedder.backend
+        self.inner = embedder
+        self.pipeline = pipeline
+        self._embed = pipeline.chains("embedder", ("embed",), embedder_terminal(embedder))["embed"]
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    @property
+    def model(self) -> str:
+        return self.inner.model
+
+    async def run(self, call: Call) -> Result[Any]:
+        return await self._embed(call)
+
+    async def health(self) -> HealthCheck:
+        return self.pipeline.health("embedder", await self.inner.health())
+
+    async def aclose(self) -> None:
+        try:
+            await self.pipeline.aclose("embedder")
+        finally:
+            await self.inner.aclose()

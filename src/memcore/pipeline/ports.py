@@ -1,0 +1,204 @@
+"""The ports as calls: each port method once, as a :class:`~memcore.pipeline.Call`.
+
+:class:`StoreCalls` and :class:`EmbedderCalls` satisfy the
+:class:`~memcore.ports.MemoryStore` and :class:`~memcore.ports.Embedder` ports by
+turning every method into a call for :meth:`run`; a pipeline's front and a routing store
+(one that sends each call to another store) only implement ``run``. :data:`STORE_OPERATIONS`
+says what each store operation is, and :func:`store_terminal` / :func:`embedder_terminal`
+turn a call back into the method call on a real port. This module is the one place
+outside the adapters where the store port's method list is written.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from memcore.domain import (
+    EmbeddingSchema,
+    HealthCheck,
+    MemoryRecord,
+    Page,
+    SearchFilter,
+    SearchHit,
+    Status,
+)
+from memcore.pipeline.call import Call, Handler, Result
+from memcore.ports import Embedder, MemoryStore, Vectors
+
+__all__ = [
+    "STORE_OPERATIONS",
+    "EmbedderCalls",
+    "StoreCalls",
+    "StoreOperation",
+    "embedder_terminal",
+    "store_terminal",
+]
+
+
+@dataclass(frozen=True)
+class StoreOperation:
+    """What a store operation is, for the policies that treat operations differently."""
+
+    writes: bool
+    """It changes data: while the store is away it can wait in the outbox."""
+    parameters: tuple[str, ...] = ()
+    """Its arguments after the user id, in the port method's order."""
+    scoped: bool = True
+    """Its first argument is the user id."""
+    empty: Callable[[], Any] | None = None
+    """What it returns when the store cannot take it: a deferred write's value, or a
+    degraded read's (empty) answer. ``None``: it fails instead.
+    """
+
+
+def _no_vectors() -> tuple[list[MemoryRecord], Vectors]:
+    return [], np.empty((0, 0), dtype=np.float32)
+
+
+STORE_OPERATIONS: Mapping[str, StoreOperation] = {
+    "ensure_schema": StoreOperation(writes=False, parameters=("schema",), scoped=False),
+    "upsert": StoreOperation(writes=True, parameters=("records", "vectors"), empty=lambda: None),
+    "get": StoreOperation(writes=False, parameters=("ids",), empty=list),
+    "get_with_vectors": StoreOperation(writes=False, parameters=("ids",), empty=_no_vectors),
+    "user_ids": StoreOperation(writes=False, scoped=False, empty=list),
+    "delete": StoreOperation(writes=True, parameters=("ids",), empty=int),
+    "search": StoreOperation(writes=False, parameters=("vector", "k", "filters"), empty=list),
+    "list": StoreOperation(
+        writes=False, parameters=("filters", "limit", "cursor"), empty=lambda: Page(items=())
+    ),
+    "count": StoreOperation(writes=False, parameters=("filters",), empty=int),
+    "forget_user": StoreOperation(writes=True, empty=int),
+}
+
+
+class StoreCalls(ABC):
+    """A :class:`~memcore.ports.MemoryStore` whose every data method is one :meth:`run`."""
+
+    backend: str
+
+    @property
+    @abstractmethod
+    def target(self) -> str:
+        """Where the data lives, without credentials (see the port)."""
+
+    @abstractmethod
+    async def run(self, call: Call) -> Result[Any]:
+        """Run one store call and return its value with its status."""
+
+    async def _value(self, operation: str, user_id: str | None, **args: Any) -> Any:
+        return (await self.run(Call("store", operation, user_id, args))).value
+
+    async def ensure_schema(self, schema: EmbeddingSchema) -> None:
+        await self._value("ensure_schema", None, schema=schema)
+
+    async def upsert(self, user_id: str, records: Sequence[MemoryRecord], vectors: Vectors) -> None:
+        await self._value("upsert", user_id, records=records, vectors=vectors)
+
+    async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
+        found: list[MemoryRecord] = await self._value("get", user_id, ids=ids)
+        return found
+
+    async def get_with_vectors(
+        self, user_id: str, ids: Sequence[str]
+    ) -> tuple[list[MemoryRecord], Vectors]:
+        found: tuple[list[MemoryRecord], Vectors] = await self._value(
+            "get_with_vectors", user_id, ids=ids
+        )
+        return found
+
+    async def user_ids(self) -> list[str]:
+        users: list[str] = await self._value("user_ids", None)
+        return users
+
+    async def delete(self, user_id: str, ids: Sequence[str]) -> int:
+        deleted: int = await self._value("delete", user_id, ids=ids)
+        return deleted
+
+    async def search(
+        self, user_id: str, vector: Vectors, k: int, filters: SearchFilter
+    ) -> list[SearchHit[MemoryRecord]]:
+        hits: list[SearchHit[MemoryRecord]] = await self._value(
+            "search", user_id, vector=vector, k=k, filters=filters
+        )
+        return hits
+
+    async def list(
+        self, user_id: str, filters: SearchFilter, limit: int, cursor: str | None = None
+    ) -> Page[MemoryRecord]:
+        page: Page[MemoryRecord] = await self._value(
+            "list", user_id, filters=filters, limit=limit, cursor=cursor
+        )
+        return page
+
+    async def count(self, user_id: str, filters: SearchFilter) -> int:
+        counted: int = await self._value("count", user_id, filters=filters)
+        return counted
+
+    async def forget_user(self, user_id: str) -> int:
+        forgotten: int = await self._value("forget_user", user_id)
+        return forgotten
+
+    @abstractmethod
+    async def health(self) -> HealthCheck: ...
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
+
+
+class EmbedderCalls(ABC):
+    """An :class:`~memcore.ports.Embedder` whose ``embed`` is one :meth:`run`."""
+
+    backend: str
+
+    @property
+    @abstractmethod
+    def dimension(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def model(self) -> str: ...
+
+    @abstractmethod
+    async def run(self, call: Call) -> Result[Any]:
+        """Run one embedder call and return its value with its status."""
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        vectors: Vectors = (await self.run(Call("embedder", "embed", None, {"texts": texts}))).value
+        return vectors
+
+    @abstractmethod
+    async def health(self) -> HealthCheck: ...
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
+
+
+def store_terminal(store: MemoryStore) -> Handler:
+    """The end of a store chain: the call made on ``store`` itself."""
+
+    async def run(call: Call) -> Result[Any]:
+        operation = STORE_OPERATIONS[call.operation]
+        args = [call.args[name] for name in operation.parameters]
+        if operation.scoped:
+            args.insert(0, call.user_id)
+        value = await getattr(store, call.operation)(*args)
+        if operation.writes:
+            return Result(value, Status.STORED)
+        # A store may say its answer is partial (an index still being built).
+        return Result(value, getattr(value, "status", Status.COMPLETE))
+
+    return run
+
+
+def embedder_terminal(embedder: Embedder) -> Handler:
+    """The end of an embedder chain: ``embed`` on ``embedder`` itself."""
+
+    async def run(call: Call) -> Result[Any]:
+        return Result(await embedder.embed(**call.args), Status.COMPLETE)
+
+    return run

@@ -1,0 +1,136 @@
+"""What each service operation does with the ports, once its input is valid.
+
+:class:`UseCases` is the end of the service's chain: each method takes the validated
+:class:`~memcore.pipeline.Call` and runs the store and embedder calls it needs through
+their chains, passing the operation's deadline on. Its result carries the status of
+what happened (a :class:`~memcore.Receipt` for writes, a status on every read).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from memcore.domain import (
+    MemoryRecord,
+    MemoryStats,
+    Outcome,
+    Page,
+    Receipt,
+    RecordKind,
+    SearchFilter,
+    SearchResults,
+    Status,
+)
+from memcore.errors import EmbeddingError, ValidationError
+from memcore.pipeline import Call, EmbedderFront, Result, StoreFront
+from memcore.ports import UnitVectors
+from memcore.validation import unit_vectors
+
+__all__ = ["UseCases"]
+
+
+class UseCases:
+    """The service's operations over its ``store`` and ``embedder`` fronts.
+
+    With ``degrade_searches``, a search whose query cannot be embedded right now (a
+    retryable embedder error) answers empty, ``degraded``, instead of raising.
+    """
+
+    def __init__(
+        self, store: StoreFront, embedder: EmbedderFront, *, degrade_searches: bool = False
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.degrade_searches = degrade_searches
+        self.operations: Mapping[str, Callable[[Call], Awaitable[Result[Any]]]] = {
+            "write": self.write,
+            "search": self.search,
+            "get": self.get,
+            "list": self.list,
+            "delete": self.delete,
+            "forget_user": self.forget_user,
+            "stats": self.stats,
+        }
+
+    async def run(self, call: Call) -> Result[Any]:
+        """Perform the service operation ``call`` names."""
+        return await self.operations[call.operation](call)
+
+    async def write(self, call: Call) -> Result[Receipt[MemoryRecord]]:
+        records: Sequence[MemoryRecord] = call.args["records"]
+        vectors = call.args["vectors"]
+        if vectors is None:
+            vectors = await self._embed_texts(call, [record.embedding_text() for record in records])
+        stored = await self.store.run(call.on("store", "upsert", records=records, vectors=vectors))
+        return Result(Receipt(tuple(records), stored.status), stored.status)
+
+    async def search(self, call: Call) -> Result[SearchResults[MemoryRecord]]:
+        query = call.args["query"]
+        if isinstance(query, str):
+            try:
+                query = (await self._embed_texts(call, [query]))[0]
+            except EmbeddingError as exc:
+                if not (self.degrade_searches and exc.retryable):
+                    raise
+                # The embedder is away: an empty answer beats silence.
+                return Result(SearchResults(status=Status.DEGRADED), Status.DEGRADED)
+        found = await self.store.run(
+            call.on("store", "search", vector=query, k=call.args["k"], filters=call.args["filters"])
+        )
+        return Result(SearchResults(found.value, status=found.status), found.status)
+
+    async def get(self, call: Call) -> Result[Any]:
+        return await self.store.run(call.on("store", "get", **call.args))
+
+    async def list(self, call: Call) -> Result[Any]:
+        page = await self.store.run(call.on("store", "list", **call.args))
+        if page.status is page.value.status:
+            return page
+        return Result(Page(page.value.items, page.value.next_cursor, page.status), page.status)
+
+    async def delete(self, call: Call) -> Result[Any]:
+        return await self.store.run(call.on("store", "delete", **call.args))
+
+    async def forget_user(self, call: Call) -> Result[Any]:
+        return await self.store.run(call.on("store", "forget_user"))
+
+    async def stats(self, call: Call) -> Result[MemoryStats]:
+        def count(filters: SearchFilter) -> Awaitable[Result[Any]]:
+            return self.store.run(call.on("store", "count", filters=filters))
+
+        interventions, reflections, *outcomes = await asyncio.gather(
+            count(SearchFilter(kind=RecordKind.INTERVENTION)),
+            count(SearchFilter(kind=RecordKind.REFLECTION)),
+            *(count(SearchFilter(outcomes=frozenset({o}))) for o in Outcome),
+        )
+        counts = [interventions, reflections, *outcomes]
+        status = next((c.status for c in counts if c.status is not Status.COMPLETE), None)
+        stats = MemoryStats(
+            user_id=call.user_id or "",
+            interventions=interventions.value,
+            reflections=reflections.value,
+            by_outcome={
+                o.value: c.value for o, c in zip(Outcome, outcomes, strict=True) if c.value
+            },
+            status=status or Status.COMPLETE,
+        )
+        return Result(stats, stats.status)
+
+    async def _embed_texts(self, call: Call, texts: Sequence[str]) -> UnitVectors:
+        vectors = (await self.embedder.run(call.on("embedder", "embed", texts=texts))).value
+        try:
+            if not isinstance(vectors, np.ndarray) or vectors.dtype != np.float32:
+                raise ValidationError("embedding", "must be a float32 array")  # noqa: TRY301
+            return unit_vectors(vectors, len(texts), self.embedder.dimension)
+        except ValidationError as exc:
+            raise EmbeddingError(
+                f"embedder returned {getattr(vectors, 'dtype', type(vectors).__name__)} "
+                f"{getattr(vectors, 'shape', '')}: {exc.reason}; expected finite float32 "
+                f"{(len(texts), self.embedder.dimension)}",
+                operation="embed",
+                backend=self.embedder.backend,
+            ) from exc
