@@ -1,0 +1,22 @@
+"""memcore for LangChain: a retriever and a vector store.
+
+Each is bound to one user when it is made, and every call it makes is scoped to that
+user; the user never comes from a model's output::
+
+    import memcore
+    from memcore_langchain import MemcoreRetriever, MemcoreVectorStore
+
+    async with memcore.connect() as memory:
+        retriever = MemcoreRetriever(service=memory, user_id="user-42")
+        notes = MemcoreVectorStore(memory, "user-42", task="notes")
+"""
+
+from memcore_langchain._portal import connect_sync
+from memcore_langchain._retriever import MemcoreRetriever
+from memcore_langchain._vectorstore import MemcoreVectorStore
+
+__all__ = [
+    "MemcoreRetriever",
+    "MemcoreVectorStore",
+    "connect_sync",
+]
