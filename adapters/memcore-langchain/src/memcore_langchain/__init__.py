@@ -10,6 +10,8 @@ user; the user never comes from a model's output::
         tools = memory_tools(memory, "user-42")
         retriever = MemcoreRetriever(service=memory, user_id="user-42")
         notes = MemcoreVectorStore(memory, "user-42", task="notes")
+
+See docs/integrations/langchain.md.
 """
 
 from memcore_langchain._portal import connect_sync
