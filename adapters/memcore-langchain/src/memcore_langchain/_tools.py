@@ -1,0 +1,242 @@
+"""Memory tools for tool-calling agents: one tool per service call, bound to one user.
+
+The user id is fixed when the tools are made and is never a tool argument: a model can
+only ever read and write the memory of the user the application bound it to. Each tool
+returns ``(content, artifact)``: a short text for the model, and the memories as
+LangChain documents (see :func:`~memcore_langchain._documents.memory_document`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple, cast
+
+from langchain_core.documents import Document
+from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as ArgumentsError
+
+from memcore import (
+    MemcoreError,
+    MemoryRecord,
+    MemoryService,
+    Outcome,
+    RateLimitedError,
+    SearchResults,
+    ValidationError,
+    validate_user_id,
+)
+from memcore_langchain import _portal
+from memcore_langchain._documents import memory_document
+
+_OUTCOMES = ", ".join(outcome.value for outcome in Outcome)
+
+
+class _Arguments(BaseModel):
+    # An argument the schema does not name (a "user_id", say) is an error, not ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class RecordInterventionArguments(_Arguments):
+    """Arguments of the ``record_intervention`` tool."""
+
+    intervention_text: str = Field(
+        description="What you said or did for the user, in one or two sentences."
+    )
+    task: str = Field(
+        description="Short name of the goal it served, e.g. 'calm_down' or 'start_workout'. "
+        "Use the same name every time for the same goal."
+    )
+    context: str = Field(
+        default="", description="The situation: what the user said, felt or was doing."
+    )
+    outcome: Outcome = Field(
+        default=Outcome.UNKNOWN,
+        description=f"What happened next, if known; 'unknown' if not yet. One of: {_OUTCOMES}.",
+    )
+
+
+class SearchInterventionsArguments(_Arguments):
+    """Arguments of the ``search_interventions`` tool."""
+
+    query: str = Field(
+        description="The situation now, in words: what the user says, feels or wants."
+    )
+    k: int = Field(default=5, ge=1, le=20, description="How many to return, best first.")
+    outcomes: list[Outcome] | None = Field(
+        default=None,
+        description="Only those with one of these outcomes, e.g. ['task_completed'] for what "
+        "worked. Leave out to get every outcome.",
+    )
+    task: str | None = Field(default=None, description="Only those for this exact task name.")
+
+
+class RecordReflectionArguments(_Arguments):
+    """Arguments of the ``record_reflection`` tool."""
+
+    text: str = Field(
+        description="The insight, as one self-contained sentence, e.g. 'Breathing exercises "
+        "help this user before interviews.'"
+    )
+    source_ids: list[str] = Field(
+        default_factory=list,
+        description="Ids of the interventions it was drawn from, as search_interventions "
+        "returns them. May be empty.",
+    )
+
+
+class SearchReflectionsArguments(_Arguments):
+    """Arguments of the ``search_reflections`` tool."""
+
+    query: str = Field(description="The topic or situation to find insights about.")
+    k: int = Field(default=5, ge=1, le=20, description="How many to return, best first.")
+
+
+async def _record_intervention(
+    service: MemoryService, user_id: str, arguments: RecordInterventionArguments
+) -> tuple[str, Document]:
+    record = await service.record_intervention(
+        user_id,
+        arguments.intervention_text,
+        task=arguments.task,
+        context=arguments.context,
+        outcome=arguments.outcome,
+    )
+    return _stored(record)
+
+
+async def _search_interventions(
+    service: MemoryService, user_id: str, arguments: SearchInterventionsArguments
+) -> tuple[str, list[Document]]:
+    filters: dict[str, Any] = {}
+    if arguments.outcomes:
+        filters["outcomes"] = arguments.outcomes
+    if arguments.task is not None:
+        filters["task"] = arguments.task
+    hits = await service.search_interventions(user_id, arguments.query, arguments.k, filters)
+    return _found("interventions", hits)
+
+
+async def _record_reflection(
+    service: MemoryService, user_id: str, arguments: RecordReflectionArguments
+) -> tuple[str, Document]:
+    record = await service.record_reflection(
+        user_id, arguments.text, source_ids=arguments.source_ids
+    )
+    return _stored(record)
+
+
+async def _search_reflections(
+    service: MemoryService, user_id: str, arguments: SearchReflectionsArguments
+) -> tuple[str, list[Document]]:
+    hits = await service.search_reflections(user_id, arguments.query, arguments.k)
+    return _found("reflections", hits)
+
+
+def _stored(record: MemoryRecord) -> tuple[str, Document]:
+    return f"Stored {record.kind.value} {record.id}.", memory_document(record)
+
+
+def _found(noun: str, hits: SearchResults[Any]) -> tuple[str, list[Document]]:
+    documents = [memory_document(hit.record, round(hit.score, 3)) for hit in hits]
+    if documents:
+        found = [{"id": doc.id, "text": doc.page_content, **doc.metadata} for doc in documents]
+        content = f"{noun.capitalize()} found, most similar first: {json.dumps(found)}"
+    else:
+        content = f"No {noun} found."
+    if hits.degraded:
+        content += " Memory is degraded right now: some may be missing."
+    return content, documents
+
+
+class _Tool(NamedTuple):
+    name: str
+    description: str
+    arguments: type[_Arguments]
+    call: Callable[[MemoryService, str, Any], Awaitable[tuple[str, Any]]]
+
+
+_TOOLS = (
+    _Tool(
+        "record_intervention",
+        "Save in long-term memory something you just said or did for the user (an "
+        "intervention): the task it served, the situation, and the outcome if known. Save "
+        "each meaningful suggestion, so that later you can look up what worked for this user.",
+        RecordInterventionArguments,
+        _record_intervention,
+    ),
+    _Tool(
+        "search_interventions",
+        "Look up what you said or did for this user before in situations like the current "
+        "one, most similar first, each with its task, context and outcome. Use it before "
+        "suggesting something: repeat what worked, avoid what did not.",
+        SearchInterventionsArguments,
+        _search_interventions,
+    ),
+    _Tool(
+        "record_reflection",
+        "Save in long-term memory an insight about this user (a reflection) that you drew "
+        "from past interventions, so that you can recall it in later conversations.",
+        RecordReflectionArguments,
+        _record_reflection,
+    ),
+    _Tool(
+        "search_reflections",
+        "Look up insights saved earlier about this user, most relevant to a topic first.",
+        SearchReflectionsArguments,
+        _search_reflections,
+    ),
+)
+
+
+def memory_tools(service: MemoryService, user_id: str) -> list[BaseTool]:
+    """The memory tools of ``user_id``: record and search interventions and reflections.
+
+    Bind one set per user (per request, in a server) and give it to a tool-calling agent,
+    e.g. ``langchain.agents.create_agent(model, memory_tools(memory, "user-42"))``. Each
+    tool works sync and async; a memcore error (bad input, store down, rate limit) comes
+    back to the model as a tool error message, never as an exception.
+    """
+    user_id = validate_user_id(user_id)
+    return [_make(tool, service, user_id) for tool in _TOOLS]
+
+
+def _make(tool: _Tool, service: MemoryService, user_id: str) -> BaseTool:
+    async def run(arguments: dict[str, Any]) -> tuple[str, Any]:
+        try:
+            return await tool.call(service, user_id, tool.arguments(**arguments))
+        except MemcoreError as exc:
+            raise ToolException(_explain(exc)) from exc
+
+    async def call(**arguments: Any) -> tuple[str, Any]:
+        return await _portal.call(service, run(arguments))
+
+    def call_sync(**arguments: Any) -> tuple[str, Any]:
+        return _portal.run(run(arguments))
+
+    return StructuredTool(
+        name=tool.name,
+        description=tool.description,
+        args_schema=tool.arguments,
+        func=call_sync,
+        coroutine=call,
+        response_format="content_and_artifact",
+        handle_tool_error=True,
+        handle_validation_error=_invalid_arguments,
+    )
+
+
+def _explain(exc: MemcoreError) -> str:
+    if isinstance(exc, ValidationError):
+        return f"Invalid input: {exc.message}. Correct it and call the tool again."
+    if exc.retryable or isinstance(exc, RateLimitedError):
+        return f"Memory is unavailable right now ({exc.message}). Go on without it."
+    return f"Memory failed: {exc.message}."
+
+
+def _invalid_arguments(exc: Exception) -> str:
+    # The argument schemas above are pydantic v2 models: their errors are v2 errors.
+    errors = cast("ArgumentsError", exc).errors()
+    problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+    return f"Invalid arguments: {problems}. Correct them and call the tool again."
