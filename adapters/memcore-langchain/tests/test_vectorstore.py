@@ -77,7 +77,8 @@ async def test_what_memcore_cannot_store_is_refused(
     fine = Document(page_content="fine", metadata={"n": 1})
     with pytest.raises(memcore.ValidationError) as raised:
         await store.aadd_documents([fine, Document(page_content="bad", metadata=metadata)])
-    assert raised.value.field == field
+    # A batch names the item: the second document here.
+    assert raised.value.field == (field if kind == "reflection" else f"items[1].{field}")
     stats = await memory.stats(USER)
     # Interventions go in one batch, all or nothing; reflections one call each.
     assert (stats.interventions, stats.reflections) == ((0, 1) if kind == "reflection" else (0, 0))
@@ -103,7 +104,7 @@ def test_a_bad_binding_is_refused(
     ("call", "field"),
     [
         (lambda store: store.aadd_texts(["a"], ids=["1", "2"]), "ids"),
-        (lambda store: store.aadd_texts(["a"], ids=["not an id"]), "id"),
+        (lambda store: store.aadd_texts(["a"], ids=["not an id"]), "items[0].id"),
         (lambda store: store.aadd_texts(["a"], upsert=True), "upsert"),
         (lambda store: store.asimilarity_search("a", fetch_k=10), "fetch_k"),
         (lambda store: store.asimilarity_search("a", filter={"colour": "red"}), "filters.colour"),

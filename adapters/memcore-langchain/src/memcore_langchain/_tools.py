@@ -23,6 +23,7 @@ from memcore import (
     MemoryService,
     Outcome,
     RateLimitedError,
+    Receipt,
     SearchResults,
     ValidationError,
     validate_user_id,
@@ -96,14 +97,14 @@ class SearchReflectionsArguments(_Arguments):
 async def _record_intervention(
     service: MemoryService, user_id: str, arguments: RecordInterventionArguments
 ) -> tuple[str, Document]:
-    record = await service.record_intervention(
+    receipt = await service.record_intervention(
         user_id,
         arguments.intervention_text,
         task=arguments.task,
         context=arguments.context,
         outcome=arguments.outcome,
     )
-    return _stored(record)
+    return _stored(receipt)
 
 
 async def _search_interventions(
@@ -121,10 +122,10 @@ async def _search_interventions(
 async def _record_reflection(
     service: MemoryService, user_id: str, arguments: RecordReflectionArguments
 ) -> tuple[str, Document]:
-    record = await service.record_reflection(
+    receipt = await service.record_reflection(
         user_id, arguments.text, source_ids=arguments.source_ids
     )
-    return _stored(record)
+    return _stored(receipt)
 
 
 async def _search_reflections(
@@ -134,8 +135,14 @@ async def _search_reflections(
     return _found("reflections", hits)
 
 
-def _stored(record: MemoryRecord) -> tuple[str, Document]:
-    return f"Stored {record.kind.value} {record.id}.", memory_document(record)
+def _stored(receipt: Receipt[MemoryRecord]) -> tuple[str, Document]:
+    record = receipt.record
+    if receipt.deferred:
+        said = f"Deferred {record.kind.value} {record.id}: memory is unavailable right now; it "
+        said += "is kept and will be stored when memory is back (not searchable until then)."
+    else:
+        said = f"Stored {record.kind.value} {record.id}."
+    return said, memory_document(record)
 
 
 def _found(noun: str, hits: SearchResults[Any]) -> tuple[str, list[Document]]:

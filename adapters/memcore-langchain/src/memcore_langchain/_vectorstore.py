@@ -89,8 +89,8 @@ class MemcoreVectorStore(VectorStore):
                     strict=True,
                 )
             ]
-            records = await self.service.record_interventions(self.user_id, items)
-            written.extend(record.id for record in records)
+            receipt = await self.service.record_interventions(self.user_id, items)
+            written.extend(receipt.ids)
         return written
 
     async def _get(self, ids: Sequence[str]) -> list[Document]:
