@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from memcore.domain import Intervention, MetadataValue, Outcome, Reflection, new_id, utcnow
+from memcore.domain.fields import fields_of
 from memcore.errors import ValidationError
 from memcore.validation import (
     Limits,
@@ -25,17 +26,10 @@ from memcore.validation import (
 
 __all__ = ["INTERVENTION_FIELDS", "intervention_from", "interventions_from", "reflection_from"]
 
+_GIVEN = frozenset({"id", "user_id"})  # set here, not by the caller
+
 INTERVENTION_FIELDS = frozenset(
-    {
-        "intervention_text",
-        "task",
-        "context",
-        "outcome",
-        "metadata",
-        "created_at",
-        "id",
-        "idempotency_key",
-    }
+    {spec.name for spec in fields_of(Intervention) if spec.name != "user_id"} | {"idempotency_key"}
 )
 """The keys of one intervention: :meth:`~memcore.MemoryService.record_intervention`'s
 keyword arguments, and the keys of each item of a batch.
@@ -60,20 +54,15 @@ def intervention_from(user_id: str, item: Mapping[str, Any], limits: Limits) -> 
     unknown = sorted(str(key) for key in set(item) - INTERVENTION_FIELDS)
     if unknown:
         raise ValidationError(unknown[0], "unknown intervention field")
-    try:
-        record = Intervention(
-            id=record_id(item.get("id"), item.get("idempotency_key")),
-            user_id=user_id,
-            intervention_text=item["intervention_text"],
-            task=item["task"],
-            context=item.get("context", ""),
-            outcome=validate_outcome(item.get("outcome", Outcome.UNKNOWN)),
-            created_at=_created_at(item.get("created_at")),
-            metadata=_metadata(item.get("metadata")),
-        )
-    except KeyError as missing:
-        raise ValidationError(str(missing.args[0]), "is required") from None
-    return validate_intervention(record, limits)
+    values = {key: value for key, value in item.items() if value is not None}
+    values.pop("idempotency_key", None)
+    for spec in fields_of(Intervention):
+        if spec.name not in values and not spec.has_default and spec.name not in _GIVEN:
+            raise ValidationError(spec.name, "is required")
+    values["id"] = record_id(item.get("id"), item.get("idempotency_key"))
+    values["outcome"] = validate_outcome(values.get("outcome", Outcome.UNKNOWN))
+    values["metadata"] = _metadata(values.get("metadata"))
+    return validate_intervention(Intervention(user_id=user_id, **values), limits)
 
 
 def interventions_from(user_id: str, items: object, limits: Limits) -> list[Intervention]:

@@ -24,12 +24,13 @@ The rules (limits are :class:`Limits`, configurable as ``MEMCORE_LIMITS__*``):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,6 +44,8 @@ from memcore.domain import (
     Reflection,
     SearchFilter,
 )
+from memcore.domain.fields import FieldSpec, Value, fields_of
+from memcore.domain.filters import FILTERABLE, range_keys
 from memcore.errors import ValidationError
 from memcore.ports import UnitVectors
 
@@ -57,6 +60,8 @@ __all__ = [
     "validate_reflection",
     "validate_user_id",
 ]
+
+RecordT = TypeVar("RecordT", bound=MemoryRecord)
 
 MAX_ID_CHARS = 128
 _RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
@@ -210,53 +215,87 @@ def _metadata_value(value: object, limits: Limits, field: str) -> MetadataValue:
     raise ValidationError(field, f"must be str, int, float or bool, not {type(value).__name__}")
 
 
+def _user_id_rule(value: object, name: str) -> str:
+    try:
+        return validate_user_id(value)
+    except ValidationError as exc:
+        if name == "user_id":
+            raise
+        raise ValidationError(name, exc.reason) from None
+
+
+def _record_ids_rule(value: object, name: str, limit: int) -> tuple[str, ...]:
+    ids = validate_record_ids(value, name)
+    if len(ids) > limit:
+        raise ValidationError(name, f"must have at most {limit} ids")
+    return tuple(ids)
+
+
+def _limited(rule: Callable[[Any, str, int], object]) -> _Rule:
+    return lambda value, name, limit, _: rule(value, name, limit)
+
+
+_Rule = Callable[[Any, str, int, "Limits"], object]
+_RULES: dict[Value, _Rule] = {
+    Value.USER_ID: lambda value, name, _, __: _user_id_rule(value, name),
+    Value.RECORD_ID: lambda value, name, _, __: validate_record_id(value, name),
+    Value.OUTCOME: lambda value, _, __, ___: validate_outcome(value),
+    Value.TIME: lambda value, name, _, __: validate_created_at(value, name),
+    Value.METADATA: lambda value, name, _, limits: validate_metadata(value, limits, name) and value,
+    Value.RECORD_IDS: _limited(_record_ids_rule),
+}
+
+
+def _check(spec: FieldSpec, value: object, limits: Limits) -> object:
+    """``value`` of the field ``spec`` checked by its value kind; returns it as stored."""
+    about = spec.about
+    limit = getattr(limits, about.limit) if about.limit else 0
+    if about.value is Value.TEXT:
+        return validate_text(value, spec.name, limit, required=about.required)
+    return _RULES[about.value](value, spec.name, limit, limits)
+
+
+def validate_record(record: RecordT, limits: Limits = DEFAULT_LIMITS) -> RecordT:
+    """Check every field of ``record`` by the field table; return it (with values as
+    they are stored, e.g. normalised) or raise.
+    """
+    changed: dict[str, Any] = {}
+    for spec in fields_of(type(record)):
+        value = getattr(record, spec.name)
+        checked = _check(spec, value, limits)
+        if checked is not value and checked != value:
+            changed[spec.name] = checked
+    return dataclasses.replace(record, **changed) if changed else record
+
+
 def validate_intervention(record: object, limits: Limits = DEFAULT_LIMITS) -> Intervention:
     """Check every field of an :class:`~memcore.Intervention`; return it or raise."""
     if not isinstance(record, Intervention):
         raise ValidationError("record", f"must be an Intervention, not {type(record).__name__}")
-    _validate_common(record, limits)
-    validate_text(record.intervention_text, "intervention_text", limits.max_text_chars)
-    validate_text(record.task, "task", limits.max_task_chars)
-    validate_text(record.context, "context", limits.max_context_chars, required=False)
-    validate_outcome(record.outcome)
-    return record
+    return validate_record(record, limits)
 
 
 def validate_reflection(record: object, limits: Limits = DEFAULT_LIMITS) -> Reflection:
     """Check every field of a :class:`~memcore.Reflection`; return it or raise."""
     if not isinstance(record, Reflection):
         raise ValidationError("record", f"must be a Reflection, not {type(record).__name__}")
-    _validate_common(record, limits)
-    validate_text(record.text, "text", limits.max_text_chars)
-    if len(record.source_ids) > limits.max_source_ids:
-        raise ValidationError("source_ids", f"must have at most {limits.max_source_ids} ids")
-    validate_record_ids(record.source_ids, "source_ids")
-    return record
-
-
-def validate_record(record: object, limits: Limits = DEFAULT_LIMITS) -> MemoryRecord:
-    """Check an intervention or a reflection."""
-    if isinstance(record, Reflection):
-        return validate_reflection(record, limits)
-    return validate_intervention(record, limits)
-
-
-def _validate_common(record: MemoryRecord, limits: Limits) -> None:
-    validate_record_id(record.id)
-    validate_user_id(record.user_id)
-    validate_created_at(record.created_at)
-    validate_metadata(record.metadata, limits)
+    return validate_record(record, limits)
 
 
 def validate_filters(filters: object, limits: Limits = DEFAULT_LIMITS) -> SearchFilter:
-    """Return ``filters`` as a :class:`~memcore.SearchFilter`, checking every value."""
+    """Return ``filters`` as a :class:`~memcore.SearchFilter`, each value checked by the
+    rule of the field it names.
+    """
     parsed = SearchFilter.parse(filters)  # type: ignore[arg-type]
-    if parsed.task is not None:
-        validate_text(parsed.task, "filters.task", limits.max_task_chars)
-    for field in ("created_after", "created_before"):
-        value = getattr(parsed, field)
-        if value is not None:
-            validate_created_at(value, f"filters.{field}")
+    for name, values in parsed.tags.items():
+        spec = FILTERABLE[name]
+        if spec.about.value is not Value.KIND:
+            for value in values:
+                _check(dataclasses.replace(spec, name=f"filters.{name}"), value, limits)
+    for name, bounds in parsed.ranges.items():
+        for key, bound in zip(range_keys(name), bounds, strict=True):
+            if bound is not None:
+                validate_created_at(bound, f"filters.{key}")
     validate_metadata(parsed.metadata, limits, "filters.metadata")
     return parsed
 

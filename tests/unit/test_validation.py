@@ -89,7 +89,7 @@ BAD_INPUTS: dict[str, tuple[Call, str]] = {
     "k float": (search(k=2.5), "k"),
     "empty query": (search(query=""), "query"),
     "unknown filter field": (search(filters={"colour": "red"}), "filters.colour"),
-    "unknown filter outcome": (search(filters={"outcome": "meh"}), "filters.outcomes"),
+    "unknown filter outcome": (search(filters={"outcome": "meh"}), "filters.outcome"),
     "outcome and outcomes": (
         search(filters={"outcome": "task_completed", "outcomes": ["no_response"]}),
         "filters.outcome",

@@ -1,8 +1,8 @@
 """The in-memory reference store: exact cosine search with numpy, optional snapshot file.
 
-Each user has a shard: one contiguous float32 matrix of unit-length rows (grown by
-doubling), plus numpy columns for the filterable fields so a filter is a vectorised mask
-computed *before* ranking. A search is one matrix-vector product over the user's rows
+Each user has a :class:`~memcore.adapters.shard.Shard`: one contiguous float32 matrix of
+unit-length rows, plus a numpy column per indexed field, so a filter is a vectorised
+mask computed *before* ranking. A search is one matrix-vector product over the user's rows
 (or the masked subset) and an ``argpartition`` for the top k, which is the numpy floor.
 
 All state changes happen under one lock and without awaiting, so concurrent tasks (and
@@ -23,15 +23,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from memcore.adapterkit import SchemaGuard, check_upsert, decode_cursor, encode_cursor, top_k
+from memcore.adapters.shard import Codes, Shard
 from memcore.domain import (
     EmbeddingSchema,
     HealthCheck,
     HealthStatus,
-    Intervention,
     MemoryRecord,
-    Outcome,
     Page,
-    RecordKind,
     SearchFilter,
     SearchHit,
 )
@@ -40,70 +38,8 @@ from memcore.errors import SchemaMismatchError, StoreError
 from memcore.ports import UnitVectors, Vectors
 from memcore.settings import MemcoreSettings
 
-_KINDS = {kind: code for code, kind in enumerate(RecordKind)}
-_OUTCOMES = {outcome: code for code, outcome in enumerate(Outcome)}
-_NO_OUTCOME = -1
-_NO_TASK = -1
 _SNAPSHOT_VERSION = 1
 _DENSE_FILTER = 4  # a filter keeping >= 1/4 of the rows is "dense"
-
-
-class _Shard:
-    """One user's records, vectors and filter columns, row ``i`` for ``records[i]``."""
-
-    __slots__ = ("created", "kinds", "outcomes", "records", "rows", "size", "tasks", "vectors")
-
-    def __init__(self, dimension: int, capacity: int = 16) -> None:
-        self.vectors: NDArray[np.float32] = np.empty((capacity, dimension), dtype=np.float32)
-        self.kinds = np.empty(capacity, dtype=np.int8)
-        self.outcomes = np.empty(capacity, dtype=np.int8)
-        self.tasks = np.empty(capacity, dtype=np.int32)
-        self.created = np.empty(capacity, dtype=np.float64)
-        self.records: list[MemoryRecord] = []
-        self.rows: dict[str, int] = {}
-        self.size = 0
-
-    def put(self, record: MemoryRecord, vector: NDArray[np.float32], task_code: int) -> None:
-        row = self.rows.get(record.id)
-        if row is None:
-            row = self.size
-            if row == len(self.vectors):
-                self._grow()
-            self.rows[record.id] = row
-            self.records.append(record)
-            self.size += 1
-        else:
-            self.records[row] = record
-        self.vectors[row] = vector
-        self.kinds[row] = _KINDS[record.kind]
-        self.outcomes[row] = (
-            _OUTCOMES[record.outcome] if isinstance(record, Intervention) else _NO_OUTCOME
-        )
-        self.tasks[row] = task_code
-        self.created[row] = record.created_at.timestamp()
-
-    def remove(self, record_id: str) -> bool:
-        row = self.rows.pop(record_id, None)
-        if row is None:
-            return False
-        last = self.size - 1
-        if row != last:  # move the last row into the hole to stay contiguous
-            moved = self.records[last]
-            self.records[row] = moved
-            self.rows[moved.id] = row
-            for column in (self.vectors, self.kinds, self.outcomes, self.tasks, self.created):
-                column[row] = column[last]
-        self.records.pop()
-        self.size = last
-        return True
-
-    def _grow(self) -> None:
-        capacity = 2 * len(self.vectors)
-        for name in ("vectors", "kinds", "outcomes", "tasks", "created"):
-            old = getattr(self, name)
-            new = np.empty((capacity, *old.shape[1:]), dtype=old.dtype)
-            new[: self.size] = old[: self.size]
-            setattr(self, name, new)
 
 
 class InMemoryStore:
@@ -119,8 +55,8 @@ class InMemoryStore:
     def __init__(self, snapshot_path: Path | str | None = None) -> None:
         self._snapshot_path = Path(snapshot_path) if snapshot_path else None
         self._guard = SchemaGuard(self.backend)
-        self._shards: dict[str, _Shard] = {}
-        self._task_codes: dict[str, int] = {}
+        self._shards: dict[str, Shard] = {}
+        self._codes = Codes()
         self._lock = threading.RLock()
 
     @property
@@ -155,9 +91,9 @@ class InMemoryStore:
         with self._lock:
             shard = self._shards.get(user_id)
             if shard is None:
-                shard = self._shards[user_id] = _Shard(schema.dimension)
+                shard = self._shards[user_id] = Shard(schema.dimension)
             for record, vector in zip(records, vectors, strict=True):
-                shard.put(record, vector, self._task_code(record))
+                shard.put(record, vector, self._codes)
 
     async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
         self._guard.require("get")
@@ -278,33 +214,8 @@ class InMemoryStore:
     async def aclose(self) -> None:
         await self.save()
 
-    def _task_code(self, record: MemoryRecord) -> int:
-        if not isinstance(record, Intervention):
-            return _NO_TASK
-        return self._task_codes.setdefault(record.task, len(self._task_codes))
-
-    def _matching_rows(self, shard: _Shard, filters: SearchFilter) -> NDArray[np.intp] | None:
-        """Row numbers matching ``filters``, or ``None`` when every row does."""
-        if filters.is_empty:
-            return None
-        n = shard.size
-        mask = np.ones(n, dtype=bool)
-        if filters.kind is not None:
-            mask &= shard.kinds[:n] == _KINDS[filters.kind]
-        if filters.outcomes:
-            codes = [_OUTCOMES[o] for o in filters.outcomes]
-            column = shard.outcomes[:n]
-            mask &= column == codes[0] if len(codes) == 1 else np.isin(column, codes)
-        if filters.task is not None:
-            mask &= shard.tasks[:n] == self._task_codes.get(filters.task, -2)
-        if filters.created_after is not None:
-            mask &= shard.created[:n] >= filters.created_after.timestamp()
-        if filters.created_before is not None:
-            mask &= shard.created[:n] < filters.created_before.timestamp()
-        rows = np.flatnonzero(mask)
-        if filters.metadata:
-            rows = rows[[filters.matches(shard.records[row]) for row in rows]]
-        return rows
+    def _matching_rows(self, shard: Shard, filters: SearchFilter) -> NDArray[np.intp] | None:
+        return shard.matching(filters, self._codes)
 
     def _dump(self, path: Path) -> None:
         schema = self._guard.schema
@@ -351,8 +262,8 @@ class InMemoryStore:
         for record, vector in zip(records, vectors, strict=True):
             shard = self._shards.get(record.user_id)
             if shard is None:
-                shard = self._shards[record.user_id] = _Shard(schema.dimension)
-            shard.put(record, vector, self._task_code(record))
+                shard = self._shards[record.user_id] = Shard(schema.dimension)
+            shard.put(record, vector, self._codes)
 
 
 def _order_key(record: MemoryRecord) -> tuple[float, str]:

@@ -1,49 +1,109 @@
-"""Search and listing filters: which of one user's memories a query may return."""
+"""Search and listing filters: which of one user's memories a query may return.
+
+A condition exists for every field the field table indexes (:mod:`memcore.domain.fields`):
+a new tag or number field is filterable without a change here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from memcore.domain.fields import Index, Value, indexed_fields
 from memcore.domain.outcome import Outcome, RecordKind
-from memcore.domain.records import Intervention, MemoryRecord, MetadataValue
+from memcore.domain.records import Intervention, MemoryRecord, MetadataValue, Reflection
 from memcore.errors import ValidationError
 
+__all__ = ["FILTERABLE", "SearchFilter", "metadata_equal", "range_keys"]
 
-@dataclass(frozen=True, slots=True)
+FILTERABLE = {
+    name: spec
+    for name, spec in indexed_fields(Intervention, Reflection).items()
+    if name != "user_id"  # the user is every store call's own argument, not a filter
+}
+"""The fields a filter can name: every indexed field but the user id."""
+
+
+def range_keys(name: str) -> tuple[str, str]:
+    """The conditions on a number field: ``created_at`` -> ``created_after``, ``created_before``."""
+    stem = name.removesuffix("_at")
+    return f"{stem}_after", f"{stem}_before"
+
+
+_RANGES = {
+    key: (name, end)
+    for name, spec in FILTERABLE.items()
+    if spec.about.index is Index.NUMBER
+    for end, key in enumerate(range_keys(name))
+}
+"""Range condition -> (number field, 0 for the inclusive start or 1 for the exclusive end)."""
+
+_ENUMS: dict[Value, type[Outcome | RecordKind]] = {
+    Value.OUTCOME: Outcome,
+    Value.KIND: RecordKind,
+}
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class SearchFilter:
     """Conditions a record must all meet (AND); an unset condition matches everything.
 
-    - ``kind``: interventions or reflections only.
-    - ``outcomes``: the intervention's outcome is one of these (OR). Reflections have no
-      outcome, so a non-empty ``outcomes`` only ever matches interventions.
-    - ``task``: the intervention's task equals this string exactly.
-    - ``created_after`` (inclusive) / ``created_before`` (exclusive): a time window.
-    - ``metadata``: every key is present with exactly this value (``1`` and ``True`` differ).
+    Build it with keyword conditions, one per indexed field (:data:`FILTERABLE`):
+
+    - a tag field (``kind``, ``outcome``, ``task``...): ``task="walk"`` for one value, or
+      the field name plus ``s`` for any of several (``outcomes=[...]``, OR);
+    - a number field (``created_at``): ``created_after`` (inclusive) and/or
+      ``created_before`` (exclusive), the field's name without ``_at``;
+    - ``metadata``: every key is present with exactly this value (``1`` and ``True``
+      differ).
+
+    A record without the field (a reflection has no outcome) never meets a condition on
+    it. :meth:`parse` builds one from caller input and names a bad key or value.
     """
 
-    kind: RecordKind | None = None
-    outcomes: frozenset[Outcome] = frozenset()
-    task: str | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-    metadata: Mapping[str, MetadataValue] = field(
-        default_factory=lambda: MappingProxyType({}), hash=False
-    )
+    tags: Mapping[str, frozenset[Any]]
+    """Tag field -> the values it may have."""
+    ranges: Mapping[str, tuple[datetime | None, datetime | None]]
+    """Number field -> (from, inclusive; until, exclusive)."""
+    metadata: Mapping[str, MetadataValue] = field(hash=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "outcomes", frozenset(self.outcomes))
-        object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+    def __init__(
+        self, *, metadata: Mapping[str, MetadataValue] | None = None, **conditions: Any
+    ) -> None:
+        tags: dict[str, frozenset[Any]] = {}
+        ranges: dict[str, list[datetime | None]] = {}
+        for key, value in conditions.items():
+            if key in FILTERABLE and FILTERABLE[key].about.index is Index.TAG:
+                if value is not None:
+                    tags[key] = frozenset({value})
+            elif key.endswith("s") and key[:-1] in FILTERABLE:
+                if value:
+                    tags[key[:-1]] = frozenset(value)
+            elif key in _RANGES:
+                name, end = _RANGES[key]
+                if value is not None:
+                    ranges.setdefault(name, [None, None])[end] = value
+            else:
+                raise TypeError(f"unknown filter condition {key!r}")
+        object.__setattr__(self, "tags", MappingProxyType(tags))
+        object.__setattr__(
+            self, "ranges", MappingProxyType({k: (v[0], v[1]) for k, v in ranges.items()})
+        )
+        object.__setattr__(self, "metadata", MappingProxyType(dict(metadata or {})))
+
+    def __hash__(self) -> int:
+        return hash((frozenset(self.tags.items()), frozenset(self.ranges.items())))
 
     @classmethod
     def parse(cls, value: SearchFilter | Mapping[str, Any] | None) -> SearchFilter:
         """Build a filter from a mapping such as ``{"outcome": "task_completed"}``.
 
-        Accepts every field name above plus ``outcome`` (one outcome). Unknown keys and
-        values of the wrong type raise :class:`~memcore.errors.ValidationError` naming them.
+        Accepts the keyword conditions above. Unknown keys and values of the wrong type
+        raise :class:`~memcore.errors.ValidationError` naming them.
         """
         if value is None:
             return _NO_FILTER
@@ -51,76 +111,75 @@ class SearchFilter:
             return value
         if not isinstance(value, Mapping):
             raise ValidationError("filters", "must be a SearchFilter or a mapping")
-        unknown = sorted(str(key) for key in value if key not in _PARSED_FIELDS)
-        if unknown:
-            known = sorted(_PARSED_FIELDS - {"outcome"})
-            raise ValidationError(f"filters.{unknown[0]}", f"unknown filter field; known: {known}")
-        args = dict(value)
-        if "outcome" in args:
-            if "outcomes" in args:
-                raise ValidationError("filters.outcome", "give outcome or outcomes, not both")
-            args["outcomes"] = [args.pop("outcome")]
-        return cls(
-            kind=_parse_enum(RecordKind, args.get("kind"), "filters.kind"),
-            outcomes=frozenset(
-                _parse_enum(Outcome, item, "filters.outcomes")
-                for item in _as_sequence(args.get("outcomes", ()), "filters.outcomes")
-            ),
-            task=_parse_optional(args.get("task"), str, "filters.task"),
-            created_after=_parse_optional(
-                args.get("created_after"), datetime, "filters.created_after"
-            ),
-            created_before=_parse_optional(
-                args.get("created_before"), datetime, "filters.created_before"
-            ),
-            metadata=_parse_optional(args.get("metadata"), Mapping, "filters.metadata") or {},
-        )
+        conditions = {
+            str(key): _condition(str(key), given, value)
+            for key, given in value.items()
+            if given is not None  # an unset condition
+        }
+        return cls(**conditions)
 
     def with_kind(self, kind: RecordKind) -> SearchFilter:
         """This filter narrowed to one kind; a conflicting kind raises ValidationError."""
-        if self.kind not in (None, kind):
+        wanted = self.tags.get("kind")
+        if wanted is not None and kind not in wanted:
             raise ValidationError("filters.kind", f"conflicts with a search for {kind.value}s")
-        if self.kind is kind:
+        if wanted == frozenset({kind}):
             return self
-        return SearchFilter(
-            kind=kind,
-            outcomes=self.outcomes,
-            task=self.task,
-            created_after=self.created_after,
-            created_before=self.created_before,
-            metadata=self.metadata,
-        )
+        narrowed = object.__new__(SearchFilter)
+        tags = {**self.tags, "kind": frozenset({kind})}
+        object.__setattr__(narrowed, "tags", MappingProxyType(tags))
+        object.__setattr__(narrowed, "ranges", self.ranges)
+        object.__setattr__(narrowed, "metadata", self.metadata)
+        return narrowed
 
     @property
     def is_empty(self) -> bool:
         """True when the filter matches every record."""
-        return self == _NO_FILTER
+        return not (self.tags or self.ranges or self.metadata)
 
     def matches(self, record: MemoryRecord) -> bool:
         """The reference semantics every store must reproduce."""
-        if self.kind is not None and record.kind is not self.kind:
-            return False
-        if (self.outcomes or self.task is not None) and not self._matches_intervention(record):
-            return False
-        if self.created_after is not None and record.created_at < self.created_after:
-            return False
-        if self.created_before is not None and record.created_at >= self.created_before:
-            return False
+        for name, values in self.tags.items():
+            if getattr(record, name, _MISSING) not in values:
+                return False
+        for name, (start, end) in self.ranges.items():
+            value = getattr(record, name, None)
+            if value is None or (start is not None and value < start):
+                return False
+            if end is not None and value >= end:
+                return False
         return all(
             key in record.metadata and metadata_equal(record.metadata[key], value)
             for key, value in self.metadata.items()
         )
 
-    def _matches_intervention(self, record: MemoryRecord) -> bool:
-        if not isinstance(record, Intervention):
-            return False  # outcome and task exist on interventions only
-        if self.outcomes and record.outcome not in self.outcomes:
-            return False
-        return self.task is None or record.task == self.task
+
+_MISSING = object()
+_NO_FILTER = SearchFilter()
+_KNOWN = frozenset(
+    {"metadata"}
+    | {name for name, spec in FILTERABLE.items() if spec.about.index is Index.TAG}
+    | {f"{name}s" for name, spec in FILTERABLE.items() if spec.about.index is Index.TAG}
+    | set(_RANGES)
+)
 
 
-#: The keys :meth:`SearchFilter.parse` accepts: every field, and ``outcome`` for one outcome.
-_PARSED_FIELDS = frozenset(f.name for f in fields(SearchFilter)) | {"outcome"}
+def _condition(name: str, given: Any, conditions: Mapping[str, Any]) -> Any:
+    """The value of one parsed condition, checked against the field it names."""
+    if name == "metadata":
+        return _typed(given, Mapping, "filters.metadata")
+    if name in FILTERABLE and FILTERABLE[name].about.index is Index.TAG:
+        return _tag_value(name, given, f"filters.{name}")
+    if name.endswith("s") and name[:-1] in FILTERABLE:
+        tag = name[:-1]
+        if tag in conditions:
+            raise ValidationError(f"filters.{tag}", f"give {tag} or {name}, not both")
+        return [
+            _tag_value(tag, item, f"filters.{name}") for item in _listed(given, f"filters.{name}")
+        ]
+    if name in _RANGES:
+        return _typed(given, datetime, f"filters.{name}")
+    raise ValidationError(f"filters.{name}", f"unknown filter field; known: {sorted(_KNOWN)}")
 
 
 def metadata_equal(stored: MetadataValue, wanted: MetadataValue) -> bool:
@@ -128,26 +187,26 @@ def metadata_equal(stored: MetadataValue, wanted: MetadataValue) -> bool:
     return type(stored) is type(wanted) and stored == wanted
 
 
-def _parse_enum(enum: Any, value: Any, name: str) -> Any:
-    if value is None or isinstance(value, enum):
+def _tag_value(name: str, value: Any, at: str) -> Any:
+    enum = _ENUMS.get(FILTERABLE[name].about.value)
+    if enum is None:
+        return _typed(value, str, at)
+    if isinstance(value, enum):
         return value
     try:
         return enum(value)
     except ValueError:
         allowed = ", ".join(member.value for member in enum)
-        raise ValidationError(name, f"{value!r} is not one of: {allowed}") from None
+        raise ValidationError(at, f"{value!r} is not one of: {allowed}") from None
 
 
-def _parse_optional(value: Any, kind: type, name: str) -> Any:
-    if value is not None and not isinstance(value, kind):
-        raise ValidationError(name, f"must be a {kind.__name__}, not {type(value).__name__}")
+def _typed(value: Any, kind: type, at: str) -> Any:
+    if not isinstance(value, kind):
+        raise ValidationError(at, f"must be a {kind.__name__}, not {type(value).__name__}")
     return value
 
 
-def _as_sequence(value: Any, name: str) -> list[Any]:
+def _listed(value: Any, at: str) -> Iterable[Any]:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise ValidationError(name, "must be a list of outcomes")
+        raise ValidationError(at, "must be a list of values")
     return list(value)
-
-
-_NO_FILTER = SearchFilter()

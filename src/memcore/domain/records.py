@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import ClassVar, Literal
 
+from memcore.domain.fields import Index, Value, about
 from memcore.domain.outcome import Outcome, RecordKind
 
 MetadataValue = str | int | float | bool
@@ -40,17 +41,38 @@ def _freeze(metadata: Mapping[str, MetadataValue]) -> Mapping[str, MetadataValue
 
 @dataclass(frozen=True, slots=True)
 class Intervention:
-    """Something the agent said or did for a user, in a context, for a task, and its outcome."""
+    """Something the agent said or did for a user, in a context, for a task, and its outcome.
 
-    id: str
-    user_id: str
-    intervention_text: str = field(repr=False)
-    task: str
-    context: str = field(default="", repr=False)
-    outcome: Outcome = Outcome.UNKNOWN
-    created_at: datetime = field(default_factory=utcnow)
+    Each field's metadata is its row in the field table (:mod:`memcore.domain.fields`).
+    """
+
+    id: str = field(metadata=about(Value.RECORD_ID))
+    user_id: str = field(metadata=about(Value.USER_ID, index=Index.TAG))
+    intervention_text: str = field(
+        repr=False,
+        metadata=about(Value.TEXT, embedded=True, sensitive=True, limit="max_text_chars"),
+    )
+    task: str = field(
+        metadata=about(Value.TEXT, embedded=True, index=Index.TAG, limit="max_task_chars")
+    )
+    context: str = field(
+        default="",
+        repr=False,
+        metadata=about(
+            Value.TEXT, embedded=True, sensitive=True, limit="max_context_chars", required=False
+        ),
+    )
+    outcome: Outcome = field(
+        default=Outcome.UNKNOWN, metadata=about(Value.OUTCOME, index=Index.TAG)
+    )
+    created_at: datetime = field(
+        default_factory=utcnow, metadata=about(Value.TIME, index=Index.NUMBER)
+    )
     metadata: Mapping[str, MetadataValue] = field(
-        default_factory=lambda: _EMPTY, hash=False, repr=False
+        default_factory=lambda: _EMPTY,
+        hash=False,
+        repr=False,
+        metadata=about(Value.METADATA, sensitive=True, limit="max_metadata_keys"),
     )
 
     kind: ClassVar[Literal[RecordKind.INTERVENTION]] = RecordKind.INTERVENTION
@@ -71,15 +93,28 @@ class Intervention:
 
 @dataclass(frozen=True, slots=True)
 class Reflection:
-    """An insight about a user, drawn from some of their interventions."""
+    """An insight about a user, drawn from some of their interventions.
 
-    id: str
-    user_id: str
-    text: str = field(repr=False)
-    source_ids: tuple[str, ...] = ()
-    created_at: datetime = field(default_factory=utcnow)
+    Each field's metadata is its row in the field table (:mod:`memcore.domain.fields`).
+    """
+
+    id: str = field(metadata=about(Value.RECORD_ID))
+    user_id: str = field(metadata=about(Value.USER_ID, index=Index.TAG))
+    text: str = field(
+        repr=False,
+        metadata=about(Value.TEXT, embedded=True, sensitive=True, limit="max_text_chars"),
+    )
+    source_ids: tuple[str, ...] = field(
+        default=(), metadata=about(Value.RECORD_IDS, limit="max_source_ids")
+    )
+    created_at: datetime = field(
+        default_factory=utcnow, metadata=about(Value.TIME, index=Index.NUMBER)
+    )
     metadata: Mapping[str, MetadataValue] = field(
-        default_factory=lambda: _EMPTY, hash=False, repr=False
+        default_factory=lambda: _EMPTY,
+        hash=False,
+        repr=False,
+        metadata=about(Value.METADATA, sensitive=True, limit="max_metadata_keys"),
     )
 
     kind: ClassVar[Literal[RecordKind.REFLECTION]] = RecordKind.REFLECTION
@@ -95,3 +130,9 @@ class Reflection:
 
 MemoryRecord = Intervention | Reflection
 """Either kind of memory; ``record.kind`` tells which."""
+
+RECORD_TYPES: dict[RecordKind, type[Intervention | Reflection]] = {
+    RecordKind.INTERVENTION: Intervention,
+    RecordKind.REFLECTION: Reflection,
+}
+"""The record type of each kind: what decoders build (a test may put a subclass here)."""

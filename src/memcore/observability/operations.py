@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar
 
 from memcore.domain import Page, Receipt, Status
+from memcore.domain.fields import fields_of
+from memcore.domain.records import RECORD_TYPES
 from memcore.errors import MemcoreError, NotFoundError, ValidationError
 from memcore.observability.metrics import Metrics
 from memcore.observability.tracing import span
@@ -30,8 +32,23 @@ R = TypeVar("R")
 
 UserIdMode = Literal["plain", "hashed", "omitted"]
 
-# Arguments of service methods that carry memory content.
-_CONTENT_ARGS = ("intervention_text", "context", "text", "query", "items", "metadata", "filters")
+# Arguments of service methods that carry memory content: the fields the field table
+# marks sensitive, and the queries, batches and filters that hold such values.
+_CONTENT_ARGS = tuple(
+    dict.fromkeys(
+        [
+            *(
+                spec.name
+                for record_type in RECORD_TYPES.values()
+                for spec in fields_of(record_type)
+                if spec.about.sensitive
+            ),
+            "query",
+            "items",
+            "filters",
+        ]
+    )
+)
 _CLIENT_ERRORS = (ValidationError, NotFoundError)
 
 logger = logging.getLogger("memcore.service")

@@ -1,8 +1,9 @@
-"""Encryption of sensitive text at rest: a store decorator using AES-256-GCM.
+"""Encryption of sensitive text at rest: a pipeline layer using AES-256-GCM.
 
-:class:`EncryptionPolicy` encrypts, before the store below it sees them, an intervention's
-``intervention_text`` and ``context``, a reflection's ``text``, and every metadata value
-except those under the keys named in ``filterable_metadata``. Each value becomes one
+:class:`EncryptionPolicy` encrypts, before the store below it sees them, every text field
+the field table marks ``sensitive`` (an intervention's ``intervention_text`` and
+``context``, a reflection's ``text``) and every metadata value except those under the
+keys named in ``filterable_metadata``. Each value becomes one
 string token::
 
     mcenc:v1:<key id>:<base64url(12-byte nonce + ciphertext + 16-byte tag)>
@@ -38,13 +39,13 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from memcore.domain import (
-    Intervention,
     MemoryRecord,
     MetadataValue,
     SearchFilter,
     SearchHit,
     SearchResults,
 )
+from memcore.domain.fields import Value, fields_of
 from memcore.errors import DecryptionError, ValidationError
 from memcore.pipeline.call import Call, Handler, Policy, Port, Result
 from memcore.security.keyring import NONCE_BYTES, KeySource, aad
@@ -184,12 +185,10 @@ class EncryptionPolicy(Policy):
         return (await self._below(Call("store", operation, user_id, args))).value
 
     def _sealed_fields(self, record: MemoryRecord) -> dict[str, object]:
-        """Every field this store encrypts, by AAD field name, with its stored value."""
-        fields: dict[str, object] = (
-            {"intervention_text": record.intervention_text, "context": record.context}
-            if isinstance(record, Intervention)
-            else {"text": record.text}
-        )
+        """Every field this layer encrypts, by AAD field name, with its stored value."""
+        fields: dict[str, object] = {
+            name: getattr(record, name) for name in _sealed_texts(type(record))
+        }
         for key, value in record.metadata.items():
             if key not in self.filterable_metadata:
                 fields[f"metadata.{key}"] = value
@@ -254,14 +253,19 @@ def _transform(
             metadata[key] = json.loads(text(f"metadata.{key}", value))
         else:
             metadata[key] = value  # plaintext from before encryption was enabled
-    if isinstance(record, Intervention):
-        return dataclasses.replace(
-            record,
-            intervention_text=text("intervention_text", record.intervention_text),
-            context=text("context", record.context),
-            metadata=metadata,
-        )
-    return dataclasses.replace(record, text=text("text", record.text), metadata=metadata)
+    changed: dict[str, Any] = {
+        name: text(name, getattr(record, name)) for name in _sealed_texts(type(record))
+    }
+    return dataclasses.replace(record, **changed, metadata=metadata)
+
+
+def _sealed_texts(record_type: type) -> tuple[str, ...]:
+    """The sensitive text fields of a record type, from the field table."""
+    return tuple(
+        spec.name
+        for spec in fields_of(record_type)
+        if spec.about.sensitive and spec.about.value is Value.TEXT
+    )
 
 
 def _needs_rotation(

@@ -188,17 +188,15 @@ def record_from_stored(
     metadata = data.get("m") or {}
     if "x" in data:
         text = tokens.decode() if isinstance(tokens, bytes) else str(tokens)
-        # Positional (id, user_id, intervention_text, task, context, outcome, created_at,
-        # metadata): cheaper than keywords, and a search decodes k records.
         return Intervention(
-            record_id,
-            user_id,
-            data["x"],
-            data["t"],
-            data.get("n", ""),
-            _outcome_in(text),
-            created_at,
-            metadata,
+            id=record_id,
+            user_id=user_id,
+            intervention_text=data["x"],
+            task=data["t"],
+            context=data.get("n", ""),
+            outcome=_outcome_in(text),
+            created_at=created_at,
+            metadata=metadata,
         )
     return Reflection(
         id=record_id,

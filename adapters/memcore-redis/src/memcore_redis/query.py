@@ -27,26 +27,25 @@ DISTANCE = "__dist"
 def filter_query(user_id: str, filters: SearchFilter) -> str:
     """The pre-filter for ``user_id``'s records matching ``filters``, as one conjunction."""
     clauses = [_user_clause(user_id)]
-    kind = filters.kind
-    if filters.outcomes or filters.task is not None:
-        if kind is RecordKind.REFLECTION:
+    kinds = filters.tags.get("kind")
+    outcomes = filters.tags.get("outcome")
+    tasks = filters.tags.get("task")
+    if outcomes or tasks:
+        if kinds is not None and RecordKind.INTERVENTION not in kinds:
             clauses.append(_tag("kind", "knone"))  # reflections have no outcome nor task
-        kind = RecordKind.INTERVENTION
+        kinds = frozenset({RecordKind.INTERVENTION})
     # Only interventions carry an outcome token, so an outcome clause selects the kind by
     # itself; intersecting with every intervention as well cost 11% of a KNN at 100k.
-    if kind is not None and not filters.outcomes:
-        clauses.append(_tag("kind", kind_token(kind)))
-    if filters.outcomes:
-        ordered = sorted(outcome_token(outcome) for outcome in filters.outcomes)
-        clauses.append(_tag("outcome", *ordered))
-    if filters.task is not None:
-        clauses.append(_tag("task", task_token(filters.task)))
-    if filters.created_after is not None or filters.created_before is not None:
-        low = "-inf" if filters.created_after is None else repr(filters.created_after.timestamp())
-        high = (
-            "+inf" if filters.created_before is None else f"({filters.created_before.timestamp()!r}"
-        )
-        clauses.append(f"@created_at:[{low} {high}]")
+    if kinds is not None and not outcomes:
+        clauses.append(_tag("kind", *sorted(kind_token(kind) for kind in kinds)))
+    if outcomes:
+        clauses.append(_tag("outcome", *sorted(outcome_token(outcome) for outcome in outcomes)))
+    if tasks:
+        clauses.append(_tag("task", *sorted(task_token(task) for task in tasks)))
+    for name, (start, end) in filters.ranges.items():
+        low = "-inf" if start is None else repr(start.timestamp())
+        high = "+inf" if end is None else f"({end.timestamp()!r}"
+        clauses.append(f"@{name}:[{low} {high}]")
     clauses.extend(
         _tag("metadata", metadata_token(k, v)) for k, v in sorted(filters.metadata.items())
     )
