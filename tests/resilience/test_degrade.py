@@ -181,6 +181,19 @@ async def test_schema_check_waits_for_the_store() -> None:
     await store.aclose()
 
 
+async def test_reads_wait_for_the_schema_check_and_answer_empty() -> None:
+    # A store reached before its schema is ensured may refuse for good (Redis does).
+    fresh = FlakyStore()
+    fresh.down = True
+    store = DegradingStore(fresh, replay_interval=0)
+    await store.ensure_schema(SCHEMA)
+    with track_degradation() as status:
+        assert await store.search("u", vectors(1)[0], 3, ALL) == []
+    assert status.degraded
+    assert "search" not in fresh.calls
+    await store.aclose()
+
+
 async def test_health_is_degraded_while_writes_wait(
     flaky: FlakyStore, store: DegradingStore
 ) -> None:

@@ -208,6 +208,8 @@ class DegradingStore(StoreWrapper):
             return await call()
         caught_up = await self._caught_up()
         try:
+            if self._schema_pending:  # a store whose schema is unchecked must not be read
+                raise StoreUnavailableError("schema check pending", operation=operation)
             result = await call()
         except StoreError as exc:
             if not _unavailable(exc):
