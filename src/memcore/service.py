@@ -33,6 +33,7 @@ from memcore.domain import (
     Receipt,
     RecordKind,
     Reflection,
+    Removed,
     SearchFilter,
     SearchResults,
 )
@@ -321,18 +322,22 @@ class MemoryService:
         return page
 
     @observed("delete", ids_arg="record_ids")
-    async def delete(self, user_id: str, record_ids: str | Sequence[str]) -> int:
-        """Delete records of ``user_id``; returns how many existed. Missing ids are fine."""
+    async def delete(self, user_id: str, record_ids: str | Sequence[str]) -> Removed:
+        """Delete records of ``user_id``; returns how many existed (a :class:`~memcore.Removed`,
+        an int with the delete's status). Missing ids are fine.
+        """
         user_id = validate_user_id(user_id)
         ids = validate_record_ids([record_ids] if isinstance(record_ids, str) else record_ids)
-        deleted: int = (await self._serve("delete", user_id, ids=ids)).value
+        deleted: Removed = (await self._serve("delete", user_id, ids=ids)).value
         return deleted
 
     @observed("forget_user")
-    async def forget_user(self, user_id: str) -> int:
-        """Delete everything of ``user_id``; returns how many records there were."""
+    async def forget_user(self, user_id: str) -> Removed:
+        """Delete everything of ``user_id``; returns how many records there were (see
+        :meth:`delete`).
+        """
         user_id = validate_user_id(user_id)
-        forgotten: int = (await self._serve("forget_user", user_id)).value
+        forgotten: Removed = (await self._serve("forget_user", user_id)).value
         return forgotten
 
     @observed("stats")

@@ -21,6 +21,7 @@ from memcore.domain import (
     Page,
     Receipt,
     RecordKind,
+    Removed,
     SearchFilter,
     SearchResults,
     Status,
@@ -92,11 +93,13 @@ class UseCases:
             return page
         return Result(Page(page.value.items, page.value.next_cursor, page.status), page.status)
 
-    async def delete(self, call: Call) -> Result[Any]:
-        return await self.store.run(call.on("store", "delete", **call.args))
+    async def delete(self, call: Call) -> Result[Removed]:
+        deleted = await self.store.run(call.on("store", "delete", **call.args))
+        return Result(Removed(deleted.value, deleted.status), deleted.status)
 
-    async def forget_user(self, call: Call) -> Result[Any]:
-        return await self.store.run(call.on("store", "forget_user"))
+    async def forget_user(self, call: Call) -> Result[Removed]:
+        forgotten = await self.store.run(call.on("store", "forget_user"))
+        return Result(Removed(forgotten.value, forgotten.status), forgotten.status)
 
     async def stats(self, call: Call) -> Result[MemoryStats]:
         def count(filters: SearchFilter) -> Awaitable[Result[Any]]:

@@ -14,7 +14,7 @@ from memcore.adapters.memory import InMemoryStore
 from memcore.caching import CachePolicy, LRUEmbeddingCache
 from memcore.domain import HealthCheck, HealthStatus
 from memcore.errors import UnhealthyError
-from memcore.observability import span, start_metrics_server
+from memcore.observability import span, start_metrics_server, tracing
 from memcore.service import MemoryService
 
 
@@ -80,9 +80,17 @@ async def test_a_store_reporting_a_schema_mismatch_makes_the_schema_unhealthy() 
     assert _by_component(report)["schema"].status is HealthStatus.UNHEALTHY
 
 
-def test_spans_are_no_ops_without_opentelemetry() -> None:
-    with span("memcore.test", {"memcore.backend": "memory"}) as current:
-        assert current is None
+def test_spans_are_no_ops_without_opentelemetry(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(name: str) -> object:
+        raise ImportError(name)
+
+    monkeypatch.setattr(tracing, "import_module", missing)  # as if it were not installed
+    tracing._tracer.cache_clear()
+    try:
+        with span("memcore.test", {"memcore.backend": "memory"}) as current:
+            assert current is None
+    finally:
+        tracing._tracer.cache_clear()
 
 
 async def test_a_raising_health_check_is_reported_not_raised() -> None:

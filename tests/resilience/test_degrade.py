@@ -222,6 +222,18 @@ async def test_schema_check_waits_for_the_store_and_reads_degrade_meanwhile() ->
     await store.aclose()
 
 
+async def test_reads_wait_for_the_schema_check_and_answer_empty() -> None:
+    # A store reached before its schema is ensured may refuse for good (Redis does).
+    fresh = FlakyStore()
+    fresh.down = True
+    store, _ = degrading(fresh)
+    await store.ensure_schema(SCHEMA)
+    searched = await run(store, "search", "u", vector=vectors(1)[0], k=3, filters=ALL)
+    assert (searched.value, searched.status) == ([], Status.DEGRADED)
+    assert "search" not in fresh.calls
+    await store.aclose()
+
+
 async def test_health_is_degraded_while_writes_wait(
     flaky: FlakyStore, front: tuple[StoreFront, DegradationPolicy]
 ) -> None:

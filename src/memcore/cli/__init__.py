@@ -14,10 +14,10 @@ from importlib.metadata import entry_points
 import typer
 
 from memcore.cli import data, ops, records, security
-from memcore.cli._app import app, run_with_service
+from memcore.cli._app import app, guarded, run_with_service
 from memcore.observability import health_to_dict
 
-__all__ = ["app", "health_to_dict", "main", "run_with_service"]
+__all__ = ["app", "guarded", "health_to_dict", "main", "run_with_service"]
 
 _COMMAND_MODULES = (data, ops, records, security)  # imported for their @app.command registrations
 

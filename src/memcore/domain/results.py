@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Generic, TypeVar
 
+from typing_extensions import Self
+
 from memcore.domain.records import MemoryRecord
 
 RecordT_co = TypeVar("RecordT_co", bound=MemoryRecord, covariant=True)
@@ -84,6 +86,29 @@ class Receipt(Generic[RecordT_co]):
     def deferred(self) -> bool:
         """True when the write waits in the outbox (not yet in the store)."""
         return self.status is Status.DEFERRED
+
+
+class Removed(int):
+    """How many records a delete removed: an ``int``, plus the delete's :class:`Status`.
+
+    ``stored`` once done; ``deferred`` when the store was unavailable and the delete waits
+    in the outbox (the count is then 0: nothing is known to be removed yet).
+    """
+
+    status: Status
+
+    def __new__(cls, count: int, status: Status = Status.STORED) -> Self:
+        removed = super().__new__(cls, count)
+        removed.status = status
+        return removed
+
+    @property
+    def deferred(self) -> bool:
+        """True when the delete waits in the outbox (not yet done)."""
+        return self.status is Status.DEFERRED
+
+    def __repr__(self) -> str:
+        return f"Removed({int(self)}, status={self.status.value})"
 
 
 class SearchResults(list["SearchHit[RecordT]"]):

@@ -1,0 +1,239 @@
+"""Request and response bodies: the OpenAPI schema is generated from these models.
+
+They check shape only (types, unknown fields, finite numbers); the rules on content
+(lengths, ids, metadata) are the library's own, raised by the service as a
+``ValidationError`` naming the field. No model has a user id: the caller's
+credential says who it is.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, WithJsonSchema
+
+from memcore import (
+    Intervention,
+    MemoryRecord,
+    MemoryStats,
+    Outcome,
+    Page,
+    Receipt,
+    RecordKind,
+    Reflection,
+    SearchResults,
+    Status,
+)
+
+Metadata = Annotated[
+    dict[str, Any],
+    # Its rules (keys, scalar values, finite floats, sizes) are the library's own.
+    WithJsonSchema(
+        {
+            "type": "object",
+            "additionalProperties": {"type": ["string", "integer", "number", "boolean"]},
+        }
+    ),
+    Field(description="Flat key → string, integer, float or boolean; filterable by equality."),
+]
+Text = Annotated[StrictStr, Field(description="Free text.")]
+OptionalId = Annotated[StrictStr | None, Field(description="A record id (32 hex characters).")]
+WriteStatus = Literal[Status.STORED, Status.DEFERRED]
+ReadStatus = Literal[Status.COMPLETE, Status.DEGRADED, Status.PARTIAL]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InterventionIn(_In):
+    """One intervention to record."""
+
+    intervention_text: Text = Field(description="What the agent said or did.")
+    task: Text = Field(description="The task it aimed at, e.g. calm_down.")
+    context: Text = Field(default="", description="The situation it was made in.")
+    outcome: Outcome = Field(default=Outcome.UNKNOWN, description="What happened after.")
+    metadata: Metadata = Field(default_factory=dict)
+    created_at: datetime | None = Field(default=None, description="Default: now.")
+    id: OptionalId = None
+    idempotency_key: StrictStr | None = Field(
+        default=None, description="A retried write with the same key lands on the same record."
+    )
+
+
+class InterventionBatchIn(_In):
+    """Interventions recorded together: all of them, or none if one is invalid."""
+
+    items: list[InterventionIn]
+
+
+class ReflectionIn(_In):
+    """One reflection drawn from some interventions."""
+
+    text: Text = Field(description="The insight.")
+    source_ids: list[StrictStr] = Field(default_factory=list, description="Its interventions.")
+    metadata: Metadata = Field(default_factory=dict)
+    created_at: datetime | None = Field(default=None, description="Default: now.")
+    id: OptionalId = None
+    idempotency_key: StrictStr | None = None
+
+
+class FiltersIn(_In):
+    """Conditions a record must all meet; unset ones match everything."""
+
+    outcome: Outcome | None = Field(default=None, description="One outcome.")
+    outcomes: list[Outcome] | None = Field(default=None, description="Any of these outcomes.")
+    task: StrictStr | None = Field(default=None, description="The task, exactly.")
+    created_after: datetime | None = Field(default=None, description="Inclusive.")
+    created_before: datetime | None = Field(default=None, description="Exclusive.")
+    metadata: Metadata | None = Field(default=None, description="Every key with this value.")
+
+
+class SearchIn(_In):
+    """A similarity search among the caller's records."""
+
+    query: Text = Field(description="A situation described in words.")
+    k: StrictInt = Field(default=5, description="How many hits at most.")
+    filters: FiltersIn | None = None
+
+
+class ListQuery(_In):
+    """One page of the caller's records, oldest first."""
+
+    limit: int = Field(default=50, description="Records per page.")
+    cursor: str | None = Field(default=None, description="next_cursor of the previous page.")
+    kind: RecordKind | None = Field(default=None, description="Only this kind.")
+    task: str | None = Field(default=None, description="Only this task.")
+
+
+class InterventionOut(BaseModel):
+    """A stored intervention."""
+
+    kind: Literal[RecordKind.INTERVENTION] = RecordKind.INTERVENTION
+    id: str
+    intervention_text: str
+    task: str
+    context: str
+    outcome: Outcome
+    created_at: datetime
+    metadata: Metadata
+
+
+class ReflectionOut(BaseModel):
+    """A stored reflection."""
+
+    kind: Literal[RecordKind.REFLECTION] = RecordKind.REFLECTION
+    id: str
+    text: str
+    source_ids: list[str]
+    created_at: datetime
+    metadata: Metadata
+
+
+RecordOut = Annotated[InterventionOut | ReflectionOut, Field(discriminator="kind")]
+
+
+class WrittenOut(BaseModel):
+    """A write's receipt: ``stored`` (201), or ``deferred`` (202: in the outbox, not yet
+    readable; it reaches the store when the store is back).
+    """
+
+    status: WriteStatus
+    records: list[RecordOut]
+
+
+class HitOut(BaseModel):
+    """One hit; ``score`` is the cosine similarity in [-1, 1], higher is closer."""
+
+    score: float
+    record: RecordOut
+
+
+class SearchOut(BaseModel):
+    """Hits, best first. ``complete`` is false when the answer may miss records."""
+
+    status: ReadStatus
+    complete: bool
+    hits: list[HitOut]
+
+
+class PageOut(BaseModel):
+    """One page; pass ``next_cursor`` back for the next, ``null`` means done."""
+
+    items: list[RecordOut]
+    next_cursor: str | None
+
+
+class StatsOut(BaseModel):
+    """The caller's memories, counted."""
+
+    interventions: int
+    reflections: int
+    by_outcome: dict[str, int]
+
+
+class DeletedOut(BaseModel):
+    """How many records existed and were deleted (0 while ``deferred``)."""
+
+    status: WriteStatus
+    deleted: int
+
+
+class ErrorOut(BaseModel):
+    """Every error has this body. ``error`` is stable and tells what to do next."""
+
+    error: str = Field(description="invalid, unauthorized, not_found, rate_limited, ...")
+    message: str
+    field: str | None = Field(default=None, description="The offending input, if one.")
+    retry_after: float | None = Field(default=None, description="Seconds to wait, if retryable.")
+
+
+def record_out(record: MemoryRecord) -> InterventionOut | ReflectionOut:
+    """The response form of ``record``."""
+    if isinstance(record, Intervention):
+        return InterventionOut(
+            id=record.id,
+            intervention_text=record.intervention_text,
+            task=record.task,
+            context=record.context,
+            outcome=record.outcome,
+            created_at=record.created_at,
+            metadata=dict(record.metadata),
+        )
+    return ReflectionOut(
+        id=record.id,
+        text=record.text,
+        source_ids=list(record.source_ids),
+        created_at=record.created_at,
+        metadata=dict(record.metadata),
+    )
+
+
+def written_out(receipt: Receipt[MemoryRecord]) -> WrittenOut:
+    """A receipt's response form."""
+    return WrittenOut.model_validate(
+        {"status": receipt.status, "records": [record_out(r) for r in receipt.records]}
+    )
+
+
+def search_out(results: SearchResults[Intervention] | SearchResults[Reflection]) -> SearchOut:
+    """Search results' response form, with their status."""
+    hits = [HitOut(score=hit.score, record=record_out(hit.record)) for hit in results]
+    return SearchOut.model_validate(
+        {"status": results.status, "complete": results.complete, "hits": hits}
+    )
+
+
+def page_out(page: Page[MemoryRecord]) -> PageOut:
+    """A page's response form."""
+    return PageOut(items=[record_out(r) for r in page.items], next_cursor=page.next_cursor)
+
+
+def stats_out(stats: MemoryStats) -> StatsOut:
+    """Stats' response form (the user id left out: it is the caller's)."""
+    return StatsOut(
+        interventions=stats.interventions,
+        reflections=stats.reflections,
+        by_outcome=stats.by_outcome,
+    )

@@ -1,0 +1,228 @@
+"""The MCP tools, one method of :class:`MemoryTools` and one row of :data:`TOOLS` each.
+
+A tool never takes a user id: :class:`MemoryTools` acts for the user its ``user``
+callable names (the server's one user over stdio, the bearer token's over HTTP).
+Arguments are described for the model; a memcore error comes back as a tool error
+(``isError``) with a message the model can act on.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal, ParamSpec, TypeVar
+
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from memcore import (
+    Intervention,
+    MemcoreError,
+    MemoryService,
+    Outcome,
+    Reflection,
+    SearchResults,
+    ValidationError,
+)
+
+__all__ = ["TOOLS", "MemoryTools", "ToolSpec"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+K = Annotated[int, Field(description="How many results at most, best first.")]
+OutcomeArg = Annotated[
+    Outcome,
+    Field(description="What happened after the intervention; unknown if not observed yet."),
+]
+Metadata = Annotated[
+    dict[str, str | int | float | bool] | None,
+    Field(description="Flat key → value pairs to filter on later, e.g. {'channel': 'voice'}."),
+]
+
+
+class Recorded(BaseModel):
+    """A write: ``stored``, or ``deferred`` (the store is away; it is written once back)."""
+
+    status: Literal["stored", "deferred"]
+    id: str
+
+
+class Hit(BaseModel):
+    """One memory found; ``score`` is the cosine similarity in [-1, 1]."""
+
+    id: str
+    score: float
+    text: str
+    task: str | None = None
+    context: str | None = None
+    outcome: Outcome | None = None
+    created_at: datetime
+
+
+class Found(BaseModel):
+    """Search hits, best first; ``complete`` is false when some may be missing."""
+
+    status: Literal["complete", "degraded", "partial"]
+    complete: bool
+    hits: list[Hit]
+
+
+class Forgotten(BaseModel):
+    """How many memories were deleted (0 while ``deferred``)."""
+
+    deleted: int
+
+
+def _tool_errors(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Memcore errors become tool errors the model can read and act on."""
+
+    @functools.wraps(method)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except ValidationError as exc:
+            raise ToolError(f"invalid argument {exc.message}") from exc
+        except MemcoreError as exc:
+            again = " (temporary: try again later)" if exc.retryable else ""
+            raise ToolError(f"{type(exc).__name__}: {exc.message}{again}") from exc
+
+    return call
+
+
+def _found(results: SearchResults[Intervention] | SearchResults[Reflection]) -> Found:
+    hits = [
+        Hit(
+            id=hit.record.id,
+            score=hit.score,
+            text=hit.record.text,
+            created_at=hit.record.created_at,
+        )
+        if isinstance(hit.record, Reflection)
+        else Hit(
+            id=hit.record.id,
+            score=hit.score,
+            text=hit.record.intervention_text,
+            task=hit.record.task,
+            context=hit.record.context,
+            outcome=hit.record.outcome,
+            created_at=hit.record.created_at,
+        )
+        for hit in results
+    ]
+    return Found.model_validate(
+        {"status": results.status, "complete": results.complete, "hits": hits}
+    )
+
+
+class MemoryTools:
+    """The tools, acting on ``memory`` for the user ``user()`` names."""
+
+    def __init__(self, memory: MemoryService, user: Callable[[], str]) -> None:
+        self.memory = memory
+        self.user = user
+
+    @_tool_errors
+    async def record_intervention(
+        self,
+        text: Annotated[str, Field(description="What you said or did for the user.")],
+        task: Annotated[str, Field(description="The goal it served, e.g. calm_down.")],
+        context: Annotated[str, Field(description="The situation the user was in.")] = "",
+        outcome: OutcomeArg = Outcome.UNKNOWN,
+        metadata: Metadata = None,
+    ) -> Recorded:
+        """Remember an intervention you made for the user, so you can later find what worked.
+
+        Record it once its outcome is known if you can; the context should describe the
+        situation well enough to be recognised the next time it comes up.
+        """
+        receipt = await self.memory.record_intervention(
+            self.user(), text, task=task, context=context, outcome=outcome, metadata=metadata
+        )
+        return Recorded.model_validate({"status": receipt.status, "id": receipt.id})
+
+    @_tool_errors
+    async def search_interventions(
+        self,
+        situation: Annotated[str, Field(description="The user's current situation, in words.")],
+        k: K = 5,
+        outcome: Annotated[
+            Outcome | None, Field(description="Only interventions with this outcome.")
+        ] = None,
+        task: Annotated[str | None, Field(description="Only interventions for this task.")] = None,
+    ) -> Found:
+        """Find the user's past interventions made in situations like this one.
+
+        Filter by outcome=task_completed to see what worked before.
+        """
+        filters: dict[str, Any] = {"outcome": outcome, "task": task}
+        found = await self.memory.search_interventions(
+            self.user(), situation, k, {key: v for key, v in filters.items() if v is not None}
+        )
+        return _found(found)
+
+    @_tool_errors
+    async def record_reflection(
+        self,
+        text: Annotated[str, Field(description="An insight about the user, in one sentence.")],
+        source_ids: Annotated[
+            list[str], Field(description="Ids of the interventions it was drawn from.")
+        ] = [],  # noqa: B006 - pydantic copies defaults; the schema needs a list here
+        metadata: Metadata = None,
+    ) -> Recorded:
+        """Remember an insight about the user (e.g. 'breathing exercises work before calls')."""
+        receipt = await self.memory.record_reflection(
+            self.user(), text, source_ids=source_ids, metadata=metadata
+        )
+        return Recorded.model_validate({"status": receipt.status, "id": receipt.id})
+
+    @_tool_errors
+    async def search_reflections(
+        self,
+        query: Annotated[str, Field(description="What you want to know about the user.")],
+        k: K = 5,
+    ) -> Found:
+        """Find insights about the user related to a question or situation."""
+        return _found(await self.memory.search_reflections(self.user(), query, k))
+
+    @_tool_errors
+    async def forget_me(
+        self,
+        confirm: Annotated[
+            bool, Field(description="Must be true: the user asked to delete everything.")
+        ],
+    ) -> Forgotten:
+        """Delete every memory of the user. Only when the user explicitly asks for it."""
+        if not confirm:
+            raise ValidationError("confirm", "must be true; nothing was deleted")
+        return Forgotten(deleted=await self.memory.forget_user(self.user()))
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One tool: the :class:`MemoryTools` method ``name``, its hints, and whether it is
+    offered only when ``MEMCORE_MCP__ALLOW_FORGET`` is true.
+    """
+
+    name: str
+    annotations: ToolAnnotations
+    needs_allow_forget: bool = False
+
+
+_READS = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+_WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
+
+TOOLS = (
+    ToolSpec("record_intervention", _WRITES),
+    ToolSpec("search_interventions", _READS),
+    ToolSpec("record_reflection", _WRITES),
+    ToolSpec("search_reflections", _READS),
+    ToolSpec(
+        "forget_me",
+        ToolAnnotations(read_only_hint=False, destructive_hint=True, open_world_hint=False),
+        needs_allow_forget=True,
+    ),
+)
