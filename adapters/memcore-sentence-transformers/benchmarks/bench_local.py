@@ -83,7 +83,7 @@ async def cache_hits(embedder: LocalEmbedder) -> None:
     p50, p99 = timings[len(timings) // 2] / 1000, timings[int(len(timings) * 0.99)] / 1000
     print(
         f"cache hit, one text: p50 {p50:.1f} us, p99 {p99:.1f} us (target p50 < 50 us); "
-        f"stats {cached.stats}"
+        f"stats {cache.stats}"
     )
 
 
