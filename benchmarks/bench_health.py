@@ -1,7 +1,7 @@
 """Health check latency: p50/p95 of ``MemoryService.health()``.
 
-Runs on the in-memory store with the hashing embedder, and, when memcore-redis and
-memcore-sentence-transformers are installed, on an embedded Redis Stack with the local
+Runs on the in-memory store with the hashing embedder, and, when agent-memcore-redis and
+agent-memcore-sentence-transformers are installed, on an embedded Redis Stack with the local
 model loaded. The service is built by the container, so the retry and metrics layers are
 included, as in production.
 
@@ -58,7 +58,7 @@ def main() -> None:
     report("memory + hashing", *asyncio.run(measure(rounds, store="memory", embedder="hashing")))
     wanted = ("memcore_redis", "memcore_sentence_transformers")
     if not all(importlib.util.find_spec(name) for name in wanted):
-        print("redis + local: skipped (install memcore-redis[server] and memcore[local])")
+        print("redis + local: skipped (install agent-memcore-redis[server] and agent-memcore[local])")
         return
     from memcore_redis.testing_server import EmbeddedRedis  # noqa: PLC0415 - optional
 

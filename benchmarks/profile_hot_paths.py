@@ -5,7 +5,7 @@
 
 The data is the benchmark workload (:mod:`memcore.bench.workload`); embeddings are
 precomputed, so the profile shows memcore and the store, not a model. ``--store redis``
-starts an embedded Redis Stack (memcore-redis[server]). Needs ``pip install pyinstrument``.
+starts an embedded Redis Stack (agent-memcore-redis[server]). Needs ``pip install pyinstrument``.
 """
 
 from __future__ import annotations

@@ -130,7 +130,7 @@ class ShardedStore:
 
 @contextlib.contextmanager
 def redis_shards(count: int) -> Iterator[dict[str, MemoryStore]]:
-    """``count`` embedded Redis Stack servers (memcore-redis[server]), one store each."""
+    """``count`` embedded Redis Stack servers (agent-memcore-redis[server]), one store each."""
     from memcore_redis import RedisSettings, RedisStore  # noqa: PLC0415 - optional
     from memcore_redis.testing_server import EmbeddedRedis  # noqa: PLC0415
 

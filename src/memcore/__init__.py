@@ -15,6 +15,8 @@ then ask what worked in a similar situation::
         )
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from memcore.connect import connect
 from memcore.domain import (
     EmbeddingSchema,
@@ -67,7 +69,13 @@ from memcore.settings import MemcoreSettings, load_settings
 from memcore.sync import SyncMemoryService
 from memcore.validation import Limits, validate_intervention, validate_reflection, validate_user_id
 
+try:
+    __version__ = version("agent-memcore")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
+
 __all__ = [
+    "__version__",
     "AdapterNotFoundError",
     "CircuitOpenError",
     "ConfigurationError",

@@ -8,7 +8,7 @@ second caller waits for the first caller's result instead of paying for it again
 
 The cache itself is anything with the :class:`EmbeddingCache` methods: the in-process
 :class:`LRUEmbeddingCache` here, or ``memcore_redis.RedisEmbeddingCache`` (shared by
-processes, with a TTL) when ``memcore-redis`` is installed.
+processes, with a TTL) when ``agent-memcore-redis`` is installed.
 """
 
 from __future__ import annotations

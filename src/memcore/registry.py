@@ -41,9 +41,9 @@ EMBEDDERS_GROUP = "memcore.embedders"
 
 # Where to get the backends we know of, for the "install ..." hint.
 INSTALL_HINTS: Mapping[str, str] = {
-    "redis": "memcore-redis (pip install 'memcore[redis]')",
-    "openai": "memcore-openai (pip install 'memcore[openai]')",
-    "local": "memcore-sentence-transformers (pip install 'memcore[local]')",
+    "redis": "agent-memcore-redis (pip install 'agent-memcore[redis]')",
+    "openai": "agent-memcore-openai (pip install 'agent-memcore[openai]')",
+    "local": "agent-memcore-sentence-transformers (pip install 'agent-memcore[local]')",
 }
 
 
@@ -123,7 +123,7 @@ class Registry(Generic[T_co]):
 
 
 stores: Registry[MemoryStore] = Registry(STORES_GROUP, "store")
-# `auto`: the local model when memcore-sentence-transformers is installed, else the offline
+# `auto`: the local model when agent-memcore-sentence-transformers is installed, else the offline
 # hashing embedder. A store created with one refuses the other (schema handshake).
 embedders: Registry[Embedder] = Registry(EMBEDDERS_GROUP, "embedder", auto=("local", "hashing"))
 rate_limiters: Registry[RateLimiter] = Registry(

@@ -256,7 +256,7 @@ class MemcoreSettings(BaseSettings):
     embedder: str = Field(
         default="auto",
         description="Embedder backend name (entry point); `auto` is `local` when "
-        "memcore-sentence-transformers is installed, else the offline `hashing` embedder.",
+        "agent-memcore-sentence-transformers is installed, else the offline `hashing` embedder.",
     )
     limits: Limits = Field(default_factory=Limits)
     memory: InMemorySettings = Field(default_factory=InMemorySettings)

@@ -1,6 +1,6 @@
 """The hostile-input suite runs against the store named by ``--hostile-store``.
 
-``memory`` (default) needs nothing; ``redis`` needs ``memcore-redis`` and starts its own
+``memory`` (default) needs nothing; ``redis`` needs ``agent-memcore-redis`` and starts its own
 embedded server through that package's pytest fixtures.
 """
 
@@ -36,12 +36,12 @@ async def fresh_store(request: pytest.FixtureRequest) -> AsyncIterator[MemorySto
         yield store
         await store.aclose()
         return
-    # Imported here: the core test run does not install memcore-redis.
+    # Imported here: the core test run does not install agent-memcore-redis.
     from redis.asyncio import Redis  # noqa: PLC0415
 
     from memcore_redis import RedisSettings, RedisStore  # noqa: PLC0415
 
-    url = request.getfixturevalue("redis_server_url")  # memcore-redis's pytest plugin
+    url = request.getfixturevalue("redis_server_url")  # agent-memcore-redis's pytest plugin
     redis_store = RedisStore(RedisSettings(url=url, key_prefix=f"h{uuid.uuid4().hex[:12]}"))
     yield redis_store
     await redis_store.aclose()

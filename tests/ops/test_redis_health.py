@@ -1,6 +1,6 @@
-"""With memcore-redis installed: /healthz turns 503 when the Redis server stops.
+"""With agent-memcore-redis installed: /healthz turns 503 when the Redis server stops.
 
-Needs memcore-redis[server]: the redis tox environment runs it (the core ones leave it out).
+Needs agent-memcore-redis[server]: the redis tox environment runs it (the core ones leave it out).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 :class:`HashingEmbedder` hashes word unigrams and bigrams into a fixed number of signed
 buckets (the "hashing trick"). Texts that share words get similar vectors, which is
 enough to exercise search end to end, but it knows nothing of meaning: use a real model
-(``memcore[local]`` or ``memcore-openai``) for real memories.
+(``agent-memcore[local]`` or ``agent-memcore-openai``) for real memories.
 """
 
 from __future__ import annotations

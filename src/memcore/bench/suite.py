@@ -80,13 +80,13 @@ def redis_unavailable(config: Config) -> str | None:
         return "Redis skipped (--no-redis)"
     redis_side = _redis_side()
     if redis_side is None:
-        return "Redis not measured: install memcore-redis[server]"
+        return "Redis not measured: install agent-memcore-redis[server]"
     reason: str | None = redis_side.server_unavailable()
     return reason
 
 
 def _redis_side() -> Any | None:
-    """The Redis targets, which memcore-redis contributes (the core never imports redis)."""
+    """The Redis targets, which agent-memcore-redis contributes (the core never imports redis)."""
     found = [ep for ep in entry_points(group=BENCH_TARGETS_GROUP) if ep.name == "redis"]
     return found[0].load() if found else None
 
@@ -220,5 +220,5 @@ def write_report(
         for shape in dict.fromkeys(run.shape for run in runs):
             written += plot([run for run in runs if run.shape == shape], out_dir, shape)
     elif meta["config"]["plots"]:
-        notes.append("plots skipped: matplotlib not installed (pip install 'memcore[bench]')")
+        notes.append("plots skipped: matplotlib not installed (pip install 'agent-memcore[bench]')")
     return written

@@ -34,8 +34,20 @@ UserOption = Annotated[str, typer.Option("--user", "-u", help="The user id.")]
 CLI_LOG_LEVEL = "WARNING"
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from memcore import __version__
+
+        typer.echo(f"memcore {__version__} (distribution agent-memcore)")
+        raise typer.Exit
+
+
 @app.callback()
 def _options(
+    version: Annotated[  # noqa: ARG001 - handled eagerly by its callback
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version."),
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     log_level: Annotated[
         str | None,

@@ -1,6 +1,6 @@
 """OpenTelemetry spans around operations, when ``opentelemetry-api`` is installed.
 
-Install the ``otel`` extra (``pip install 'memcore[otel]'``) and configure an SDK in the
+Install the ``otel`` extra (``pip install 'agent-memcore[otel]'``) and configure an SDK in the
 application; memcore then opens one span per service operation under the tracer
 ``memcore``. Without the package every span is a no-op costing one function call.
 """

@@ -12,7 +12,7 @@ A new store passes when this runs green::
             await store.aclose()
 
 Embedders subclass :class:`EmbedderContract` and provide ``embedder`` the same way.
-Requires the ``memcore[testing]`` extra (pytest, pytest-asyncio).
+Requires the ``agent-memcore[testing]`` extra (pytest, pytest-asyncio).
 """
 
 from memcore.testing._suite import SCHEMA, ContractSuite, unit_vectors

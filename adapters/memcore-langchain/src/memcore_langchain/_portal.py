@@ -37,7 +37,7 @@ class _Portal:
             if self._loop is None:
                 loop = asyncio.new_event_loop()
                 threading.Thread(
-                    target=loop.run_forever, name="memcore-langchain", daemon=True
+                    target=loop.run_forever, name="agent-memcore-langchain", daemon=True
                 ).start()
                 self._loop = loop
             return self._loop

@@ -3,7 +3,7 @@
 ``MEMCORE_STORE=redis`` selects it (``redis-cluster``: :class:`RedisClusterStore`, for a
 Redis Cluster); its settings are ``MEMCORE_REDIS_*`` (see :class:`RedisSettings`).
 ``memcore_redis.testing_server`` starts a real server without Docker for tests and local
-development (extra ``memcore-redis[server]``).
+development (extra ``agent-memcore-redis[server]``).
 """
 
 from memcore_redis.cluster import RedisClusterStore

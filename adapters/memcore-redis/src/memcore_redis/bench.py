@@ -1,7 +1,7 @@
 """The Redis side of the benchmark: memcore's RedisStore, RedisVL, and the redis-py floor.
 
 Each target gets its own embedded server (valkey-server + RediSearch + RedisJSON from
-``memcore-redis[server]``), so ``used_memory`` measures one dataset even while the
+``agent-memcore-redis[server]``), so ``used_memory`` measures one dataset even while the
 targets' operations are interleaved. All of them index the same attributes with the same
 vector parameters (HNSW, M 16, EF_CONSTRUCTION 200, cosine, float32), and answer the same
 query: this user's interventions with outcome ``task_completed``, top ``k``. Each storage

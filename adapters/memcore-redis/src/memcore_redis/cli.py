@@ -1,7 +1,7 @@
 """``memcore redis-server``: a local Redis Stack for development, no Docker needed.
 
 Registered in the ``memcore.cli`` entry-point group; also runs alone as
-``python -m memcore_redis.cli``. Needs the ``memcore-redis[server]`` extra.
+``python -m memcore_redis.cli``. Needs the ``agent-memcore-redis[server]`` extra.
 """
 
 from __future__ import annotations

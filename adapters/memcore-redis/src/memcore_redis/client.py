@@ -1,6 +1,6 @@
 """Building redis-py clients from :class:`~memcore_redis.RedisSettings`.
 
-Every client memcore-redis makes is pooled, speaks RESP2 (flat replies for ``FT.*``, the
+Every client agent-memcore-redis makes is pooled, speaks RESP2 (flat replies for ``FT.*``, the
 same shape on every server), and **never re-sends a command on its own**: redis-py's
 retry is off (``Retry(NoBackoff(), 0)``). Retrying is memcore's decision, taken only
 for idempotent operations (see :mod:`memcore.resilience.retry`); a rate-limit script or

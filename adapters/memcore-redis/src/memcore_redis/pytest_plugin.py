@@ -1,4 +1,4 @@
-"""pytest fixtures for a real Redis Stack, loaded automatically with memcore-redis.
+"""pytest fixtures for a real Redis Stack, loaded automatically with agent-memcore-redis.
 
 ``redis_server_url`` (session scope) is the URL of a server with RediSearch and
 RedisJSON, resolved by :func:`memcore_redis.testing_server.redis_stack_url`:

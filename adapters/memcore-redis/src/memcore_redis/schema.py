@@ -177,7 +177,7 @@ class SchemaKeeper:
             raise StoreError(
                 f"{self._meta_key} has schema version {stored.get('schema_version')!r} "
                 f"(storage_type={stored.get('storage_type')!r}); this "
-                f"memcore-redis writes version {expected['schema_version']} for "
+                f"agent-memcore-redis writes version {expected['schema_version']} for "
                 f"{expected['storage_type']} storage",
                 operation="ensure_schema",
                 backend=BACKEND,

@@ -127,7 +127,7 @@ class LocalEmbedder:
             except ImportError as exc:
                 raise EmbeddingError(
                     "sentence-transformers is not installed; "
-                    "pip install 'memcore-sentence-transformers'",
+                    "pip install 'agent-memcore-sentence-transformers'",
                     operation="load",
                     backend="local",
                 ) from exc
