@@ -58,7 +58,10 @@ def main() -> None:
     report("memory + hashing", *asyncio.run(measure(rounds, store="memory", embedder="hashing")))
     wanted = ("memcore_redis", "memcore_sentence_transformers")
     if not all(importlib.util.find_spec(name) for name in wanted):
-        print("redis + local: skipped (install agent-memcore-redis[server] and agent-memcore[local])")
+        print(
+            "redis + local: skipped "
+            "(install agent-memcore-redis[server] and agent-memcore-sentence-transformers)"
+        )
         return
     from memcore_redis.testing_server import EmbeddedRedis  # noqa: PLC0415 - optional
 

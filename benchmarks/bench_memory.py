@@ -21,6 +21,7 @@ from memcore import Intervention, MemoryService, SearchFilter
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.adapters.memory import InMemoryStore
 from memcore.domain import utcnow
+from memcore.ports import UnitVectors
 
 K = 10
 
@@ -53,7 +54,7 @@ async def run(records: int, dimension: int, queries: int) -> None:
                 )
                 for n in rows
             ],
-            vectors[offset : offset + len(rows)],
+            UnitVectors(vectors[offset : offset + len(rows)]),
         )
     matrix = vectors  # the floor searches the very same rows
     probes = rng.standard_normal((queries, dimension)).astype(np.float32)

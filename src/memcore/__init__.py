@@ -75,7 +75,6 @@ except PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "0+unknown"
 
 __all__ = [
-    "__version__",
     "AdapterNotFoundError",
     "CircuitOpenError",
     "ConfigurationError",

@@ -26,7 +26,7 @@ import numpy as np
 from bench_redis import BATCH, Data, exact_top, make_data
 
 from memcore.domain import EmbeddingSchema, SearchFilter
-from memcore.ports import MemoryStore
+from memcore.ports import MemoryStore, UnitVectors
 from memcore_redis import RedisClusterStore, RedisSettings, RedisStore
 from memcore_redis.testing_server import EmbeddedCluster, EmbeddedRedis
 
@@ -41,7 +41,9 @@ async def fill(store: MemoryStore, data: Data) -> float:
         rows = np.flatnonzero(data.owner == u)
         for s in range(0, len(rows), BATCH):
             chunk = rows[s : s + BATCH]
-            await store.upsert(user, [data.records[i] for i in chunk], data.vectors[chunk])
+            await store.upsert(
+                user, [data.records[i] for i in chunk], UnitVectors(data.vectors[chunk])
+            )
     return len(data.records) / (time.perf_counter() - start)
 
 
@@ -95,7 +97,7 @@ async def run(n: int, users: int) -> None:
 async def _recall(store: MemoryStore, data: Data) -> float:
     found = 0
     for u, q in data.queries:
-        hits = await store.search(data.users[u], q, 10, SearchFilter())
+        hits = await store.search(data.users[u], UnitVectors(q), 10, SearchFilter())
         found += len({hit.record.id for hit in hits} & exact_top(data, u, q))
     return found / (10 * len(data.queries))
 

@@ -36,6 +36,7 @@ from redis.typing import EncodableT
 from memcore import MemoryService
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.domain import EmbeddingSchema, Intervention, Outcome, SearchFilter
+from memcore.ports import UnitVectors
 from memcore_redis import RedisSettings, RedisStore
 from memcore_redis.commands import call
 from memcore_redis.testing_server import EmbeddedRedis
@@ -215,7 +216,9 @@ async def memcore_run(
             rows = np.flatnonzero(data.owner[:n_mem] == u)
             for s in range(0, len(rows), BATCH):
                 chunk = rows[s : s + BATCH]
-                await store.upsert(user, [data.records[i] for i in chunk], data.vectors[chunk])
+                await store.upsert(
+                    user, [data.records[i] for i in chunk], UnitVectors(data.vectors[chunk])
+                )
         result["ingest"] = n_mem / (time.perf_counter() - start)
         result["bytes"] = (await used_memory(raw) - before) / n_mem
         if n_mem == len(data.records):
@@ -239,7 +242,7 @@ async def memcore_run(
                 result["write"], floor["write"] = np.concatenate(ours), np.concatenate(theirs)
 
             async def knn(user: int, q: NDArray[np.float32]) -> list[str]:
-                hits = await store.search(data.users[user], q, 10, SearchFilter())
+                hits = await store.search(data.users[user], UnitVectors(q), 10, SearchFilter())
                 return [hit.record.id for hit in hits]
 
             result |= await knn_figures(knn, data)

