@@ -5,7 +5,7 @@ node, only the keys that node holds, and treats an index name as a key of its ow
 memcore's layout fits that: every key of a user carries the user's hash tag, so all of a
 user's records live in one slot, on one primary, and every query is one user's.
 
-So the store keeps one :class:`~memcore_redis.RedisStore` per primary. Each names its
+So the store keeps one :class:`~memcore_redis.node.ClusterNodeStore` per primary. Each names its
 index, schema and epoch keys with a hash tag of a slot that primary owns (``{0}``,
 ``{1}``...: the smallest such integer), and each user's calls go to the primary that
 owns the user's slot, found by redis-py's cluster client from the cluster's slot map.
@@ -39,8 +39,8 @@ from memcore.settings import MemcoreSettings
 from memcore_redis.client import connection_options
 from memcore_redis.encoding import user_key_prefix
 from memcore_redis.errors import BACKEND, map_redis_errors
+from memcore_redis.node import ClusterNodeStore
 from memcore_redis.settings import RedisSettings, load_redis_settings
-from memcore_redis.store import RedisStore
 
 __all__ = ["RedisClusterStore"]
 
@@ -53,7 +53,7 @@ _TAG_SEARCH = 1 << 18
 class RedisClusterStore(StoreCalls):
     """Memories in a Redis Cluster whose nodes each index their own keys.
 
-    Settings are the :class:`~memcore_redis.RedisSettings` of :class:`RedisStore`;
+    Settings are the :class:`~memcore_redis.RedisSettings` of :class:`~memcore_redis.RedisStore`;
     ``url`` names any node (the seed). Nothing connects before :meth:`ensure_schema`.
     """
 
@@ -62,7 +62,7 @@ class RedisClusterStore(StoreCalls):
     def __init__(self, settings: RedisSettings | None = None) -> None:
         self.settings = settings if settings is not None else load_redis_settings()
         self._cluster: RedisCluster | None = None  # the slot map, read by _refresh
-        self._primaries: dict[str, RedisStore] = {}  # "host:port" -> that node's store
+        self._primaries: dict[str, ClusterNodeStore] = {}  # "host:port" -> that node's store
         self._schema: EmbeddingSchema | None = None
         self._refreshing = asyncio.Lock()
         self._map_version = 0  # slot maps read so far: concurrent MOVEDs share one re-read
@@ -74,7 +74,7 @@ class RedisClusterStore(StoreCalls):
         return cls(load_redis_settings())
 
     @property
-    def primaries(self) -> dict[str, RedisStore]:
+    def primaries(self) -> dict[str, ClusterNodeStore]:
         """The store of each primary, by ``host:port`` (empty before :meth:`ensure_schema`)."""
         return dict(self._primaries)
 
@@ -137,7 +137,7 @@ class RedisClusterStore(StoreCalls):
         if self._cluster is not None:
             await self._cluster.aclose()
 
-    async def _for_user(self, user_id: str, call: Callable[[RedisStore], Awaitable[T]]) -> T:
+    async def _for_user(self, user_id: str, call: Callable[[ClusterNodeStore], Awaitable[T]]) -> T:
         """Run ``call`` on the store of the primary owning the user's slot; after a
         ``MOVED`` (or ``ASK``), or for a primary not seen before, re-read the slot map and
         run it once more.
@@ -162,7 +162,7 @@ class RedisClusterStore(StoreCalls):
             )
         return await call(store)
 
-    def _owner(self, user_id: str) -> RedisStore | None:
+    def _owner(self, user_id: str) -> ClusterNodeStore | None:
         if self._cluster is None:
             return None
         node = self._cluster.get_node_from_key(user_key_prefix(self.settings.key_prefix, user_id))
@@ -196,7 +196,7 @@ class RedisClusterStore(StoreCalls):
                 if tags.get(name) == store.hash_tag
             }
             fresh = {
-                name: RedisStore(_node_settings(self.settings, name), hash_tag=tag)
+                name: ClusterNodeStore(_node_settings(self.settings, name), hash_tag=tag)
                 for name, tag in tags.items()
                 if name not in kept
             }

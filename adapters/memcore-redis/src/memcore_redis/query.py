@@ -9,7 +9,11 @@ from __future__ import annotations
 import functools
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from numpy.typing import NDArray
 
 from memcore.domain import RecordKind, SearchFilter
 from memcore_redis.encoding import (
@@ -74,6 +78,75 @@ def knn_query(prefilter: str, policy: str | None) -> str:
         # selectivity, which measured faster and with better recall than fixed values.
         plan = " HYBRID_POLICY BATCHES"
     return f"({prefilter})=>[KNN $k @vector $vec{plan} AS {DISTANCE}]"
+
+
+def knn_command(
+    index: str,
+    prefilter: str,
+    policy: str | None,
+    vector: NDArray[Any],
+    k: int,
+    *,
+    returned: Sequence[str],
+    dialect: int,
+) -> list[Any]:
+    """The ``FT.SEARCH`` of the ``k`` records nearest ``vector`` (unit length, the stored
+    dtype) among those ``prefilter`` matches, with ``policy``'s plan, returning ``returned``
+    and the distance.
+    """
+    params: list[Any] = ["k", k, "vec", vector.tobytes()]
+    fields = [*returned, DISTANCE]
+    return [
+        "FT.SEARCH", index, knn_query(prefilter, policy), "PARAMS", len(params), *params,
+        "SORTBY", DISTANCE, "ASC", "LIMIT", 0, k, "RETURN", len(fields), *fields,
+        "DIALECT", dialect,
+    ]  # fmt: skip
+
+
+def list_command(
+    index: str,
+    query: str,
+    limit: int,
+    after: tuple[float, str] | None,
+    *,
+    load: Sequence[str],
+    dialect: int,
+) -> list[Any]:
+    """The ``FT.AGGREGATE`` of the first ``limit`` records ``query`` matches, in
+    ``(created_at, key)`` order, after ``(created_at, key)`` ``after`` if given, loading
+    ``load`` and the key.
+    """
+    command: list[Any] = ["FT.AGGREGATE", index]
+    if after is None:
+        command += [query, "LOAD", 2, "@__key", "@created_at"]
+    else:
+        created, key = after
+        command += [
+            f"{query} @created_at:[{created!r} +inf]", "LOAD", 2, "@__key", "@created_at",
+            "FILTER",
+            f"@created_at > {created!r} || (@created_at == {created!r} && @__key > '{key}')",
+        ]  # fmt: skip
+    return [
+        *command, "SORTBY", 4, "@created_at", "ASC", "@__key", "ASC", "MAX", limit,
+        "LOAD", len(load), *load, "LIMIT", 0, limit, "DIALECT", dialect,
+    ]  # fmt: skip
+
+
+def count_command(index: str, prefilter: str) -> list[Any]:
+    """The ``FT.SEARCH`` whose first reply item counts the records ``prefilter`` matches."""
+    return ["FT.SEARCH", index, prefilter, "NOCONTENT", "LIMIT", 0, 0, "DIALECT", 2]
+
+
+def indexed_command(index: str, keys: Sequence[str], *, count_only: bool) -> list[Any]:
+    """Which of ``keys`` the index holds (RediSearch skips what it cannot index), or with
+    ``count_only`` how many.
+    """
+    limit = 0 if count_only else len(keys)
+    # "*": INKEYS does the narrowing, and the keys carry the user.
+    return [
+        "FT.SEARCH", index, "*", "NOCONTENT", "INKEYS", len(keys), *keys,
+        "LIMIT", 0, limit, "DIALECT", 2,
+    ]  # fmt: skip
 
 
 @dataclass

@@ -16,14 +16,13 @@ import asyncio
 import builtins
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-from numpy.typing import NDArray
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from memcore.adapterkit import check_upsert, decode_cursor, encode_cursor
+from memcore.adapterkit import check_upsert, decode_cursor
 from memcore.domain import (
     EmbeddingSchema,
     HealthCheck,
@@ -48,18 +47,19 @@ from memcore_redis.errors import BACKEND, map_redis_errors
 from memcore_redis.health import HealthProbe
 from memcore_redis.layout import VectorSpec, layout_for
 from memcore_redis.query import (
-    DISTANCE,
     Planner,
+    count_command,
     filter_query,
-    knn_query,
+    indexed_command,
+    knn_command,
+    list_command,
 )
 from memcore_redis.redo import RedoLog
+from memcore_redis.replies import hit, page, raise_first_error, row, text
 from memcore_redis.schema import SchemaKeeper
 from memcore_redis.settings import RedisSettings, load_redis_settings
 
 logger = logging.getLogger(__name__)
-
-_DISTANCE_KEY = DISTANCE.encode()
 
 
 class RedisStore:
@@ -67,24 +67,23 @@ class RedisStore:
 
     Build it with :meth:`from_settings` (reads ``MEMCORE_REDIS_*``) or directly from a
     :class:`~memcore_redis.RedisSettings`. Nothing connects before the first call.
-    ``hash_tag`` is for one node of a cluster (see :mod:`memcore_redis.cluster`).
+    One node of a cluster has its own class, :class:`~memcore_redis.node.ClusterNodeStore`.
     """
 
     backend = BACKEND
+    #: On a cluster node, the tag of its slots its own keys (index, schema, epoch) carry.
+    hash_tag: str = ""
+    #: Whether the layout keeps what a cluster node sorts and groups by SORTABLE.
+    cluster_node: ClassVar[bool] = False
 
-    def __init__(self, settings: RedisSettings | None = None, *, hash_tag: str = "") -> None:
+    def __init__(self, settings: RedisSettings | None = None) -> None:
         self.settings = settings if settings is not None else load_redis_settings()
-        # On a cluster node, its own keys (index, schema, epoch) carry a tag of its slots.
-        self.hash_tag = hash_tag
-        suffix = f"{{{hash_tag}}}" if hash_tag else ""
+        suffix = f"{{{self.hash_tag}}}" if self.hash_tag else ""
         self._redo = RedoLog(self.settings.redo_window, self.settings.redo_max_writes)
         self._guard = DurabilityGuard(self.settings.key_prefix, self._redo, suffix)
         self._pool = connection_pool(self.settings, redis_connect_func=self._guard.on_connect)
         self._client: Redis = Redis(connection_pool=self._pool)
-        # A cluster node's search module reads no keys outside its index name's slot, so
-        # there the index finds keys and the store reads their records itself.
-        self._by_key = bool(hash_tag)
-        self._layout = layout_for(self.settings.storage_type, cluster_node=self._by_key)
+        self._layout = layout_for(self.settings.storage_type, cluster_node=self.cluster_node)
         self._returned = self._layout.returned()
         self._index = f"{self.settings.index}{suffix}"
         self._prefix = self.settings.key_prefix
@@ -152,7 +151,7 @@ class RedisStore:
             self._layout.write(key, record, row)
             for key, record, row in zip(keys, records, rows, strict=True)
         ]
-        verify = self._indexed_query(distinct, count_only=True)
+        verify = indexed_command(self._index, distinct, count_only=True)
         with map_redis_errors("upsert", user_id):
             # MULTI/EXEC makes a batch all-or-nothing; one write is atomic without it.
             # Either way it is one round trip, index check included.
@@ -160,7 +159,7 @@ class RedisStore:
                 replies = await round_trip(self._client, [*writes, verify])
             else:
                 replies = await round_trip(self._client, [("MULTI",), *writes, ("EXEC",), verify])
-                _raise_first_error(replies[-2])
+                raise_first_error(replies[-2])
         if int(replies[-1][0]) != len(distinct):
             await self._remove_unindexed(user_id, distinct)
         self._redo.add(writes)
@@ -175,8 +174,8 @@ class RedisStore:
         spec = self._require("get_with_vectors")
         found = await self._read(user_id, ids, spec, vectors=True)
         matrix = np.empty((len(found), spec.dimension), dtype=np.float32)
-        for row, (_, vector) in enumerate(found):
-            matrix[row] = vector
+        for position, (_, vector) in enumerate(found):
+            matrix[position] = vector
         return [record for record, _ in found], matrix
 
     async def user_ids(self) -> list[str]:
@@ -184,22 +183,12 @@ class RedisStore:
         users: set[str] = set()
         with map_redis_errors("user_ids"):
             reply = await call(
-                self._client,
-                "FT.AGGREGATE",
-                self._index,
-                "*",
-                "GROUPBY",
-                1,
-                "@user_id",
-                "WITHCURSOR",
-                "COUNT",
-                1_000,
-                "DIALECT",
-                2,
-            )
+                self._client, "FT.AGGREGATE", self._index, "*", "GROUPBY", 1, "@user_id",
+                "WITHCURSOR", "COUNT", 1_000, "DIALECT", 2,
+            )  # fmt: skip
             while True:
                 rows, cursor = reply
-                users.update(user_from_tag(_text(row[1])) for row in rows[1:] if row[1])
+                users.update(user_from_tag(text(group[1])) for group in rows[1:] if group[1])
                 if not int(cursor):
                     break
                 reply = await call(self._client, "FT.CURSOR", "READ", self._index, cursor)
@@ -225,129 +214,69 @@ class RedisStore:
         policy = self._planner.choose(prefilter)
         if policy == "BATCHES" and spec.algorithm != "HNSW":
             policy = "ADHOC_BF"  # batches walk an HNSW graph; FLAT is brute force anyway
-        command = self._knn_command(prefilter, policy, query, k)
+        command = knn_command(
+            self._index, prefilter, policy, query, k,
+            returned=self._search_returned(), dialect=self._layout.dialect,
+        )  # fmt: skip
         with map_redis_errors("search", user_id):
             (reply,) = await self._ask(user_id, [command])
         self._count_soon(user_id, prefilter)
         start = len(self._user_prefix(user_id))
-        found = [(key.decode()[start:], _row(fields)) for key, fields in zip(
+        found = [(key.decode()[start:], row(fields)) for key, fields in zip(
             reply[1::2], reply[2::2], strict=True
         )]  # fmt: skip
-        if not self._by_key:
-            stored = self._layout.stored
-            return [
-                _hit(record_from_stored(user_id, record_id, *stored(row)), row)
-                for record_id, row in found
-            ]
-        records = await self._records(user_id, [record_id for record_id, _ in found], "search")
-        # A record deleted between the search and the read is left out.
-        return [_hit(records[i], row) for i, row in found if i in records]
+        return await self._hits(user_id, found)
+
+    def _search_returned(self) -> builtins.list[str]:
+        """What a search returns of each record besides its distance."""
+        return self._returned
+
+    async def _hits(
+        self, user_id: str, found: Sequence[tuple[str, dict[bytes, Any]]]
+    ) -> builtins.list[SearchHit[MemoryRecord]]:
+        """The hits of ``(record id, returned fields)`` rows, best first."""
+        stored = self._layout.stored
+        return [
+            hit(record_from_stored(user_id, record_id, *stored(fields)), fields)
+            for record_id, fields in found
+        ]
 
     async def list(
         self, user_id: str, filters: SearchFilter, limit: int, cursor: str | None = None
     ) -> Page[MemoryRecord]:
         self._require("list")
         query = filter_query(user_id, filters)
-        if self._by_key:
-            return await self._list_by_key(user_id, query, limit, cursor)
-        command: builtins.list[Any] = ["FT.AGGREGATE", self._index]
-        if cursor is None:
-            command += [query, "LOAD", 2, "@__key", "@created_at"]
-        else:
+        after = None
+        if cursor is not None:
             created, record_id = decode_cursor(cursor)
-            after = record_key(self._prefix, user_id, record_id)
-            command += [
-                f"{query} @created_at:[{created!r} +inf]",
-                "LOAD",
-                2,
-                "@__key",
-                "@created_at",
-                "FILTER",
-                f"@created_at > {created!r} || (@created_at == {created!r} && @__key > '{after}')",
-            ]
-        load = self._returned
-        command += [
-            "SORTBY",
-            4,
-            "@created_at",
-            "ASC",
-            "@__key",
-            "ASC",
-            "MAX",
-            limit + 1,
-            "LOAD",
-            len(load),
-            *load,
-            "LIMIT",
-            0,
-            limit + 1,
-            "DIALECT",
-            self._layout.dialect,
-        ]
+            after = (created, record_key(self._prefix, user_id, record_id))
+        command = list_command(
+            self._index, query, limit + 1, after, load=self._returned, dialect=self._layout.dialect
+        )
         with map_redis_errors("list", user_id):
             reply = await call(self._client, *command)
         start = len(self._user_prefix(user_id))
         records = []
-        for row in reply[1:]:
-            values = _row(row)
-            record_id = _text(values[b"__key"])[start:]
+        for flat in reply[1:]:
+            values = row(flat)
+            record_id = text(values[b"__key"])[start:]
             records.append(record_from_stored(user_id, record_id, *self._layout.stored(values)))
-        return _page(records, limit)
-
-    async def _list_by_key(
-        self, user_id: str, query: str, limit: int, cursor: str | None
-    ) -> Page[MemoryRecord]:
-        """:meth:`list` on a cluster node: the index orders keys by ``created_at`` (ties in
-        no particular order); the records are read by key, and ordered and cut after the
-        cursor by ``(created_at, id)`` here, reading on until the last tie is in.
-        """
-        after = (float("-inf"), "") if cursor is None else decode_cursor(cursor)
-        lower = "-inf" if cursor is None else repr(after[0])
-        batch, offset = limit + 1, 0
-        # By id: a write landing meanwhile shifts the offsets, and a key may come twice.
-        taken: dict[str, tuple[float, str, MemoryRecord]] = {}
-        while True:
-            with map_redis_errors("list", user_id):
-                (reply,) = await self._ask(user_id, [(
-                    "FT.SEARCH", self._index, f"{query} @created_at:[{lower} +inf]", "NOCONTENT",
-                    "SORTBY", "created_at", "ASC", "LIMIT", offset, batch, "DIALECT", 2,
-                )])  # fmt: skip
-            start = len(self._user_prefix(user_id))
-            ids = [_text(key)[start:] for key in reply[1:]]
-            records = await self._records(user_id, ids, "list")
-            last = float("-inf")
-            for record_id in ids:
-                record = records.get(record_id)
-                if record is not None:
-                    last = record.created_at.timestamp()
-                    if (last, record_id) > after:
-                        taken[record_id] = (last, record_id, record)
-            offset += batch
-            ordered = sorted(taken.values(), key=lambda row: row[:2])
-            if len(ids) < batch or (len(ordered) > limit and last > ordered[limit][0]):
-                return _page([record for *_, record in ordered], limit)
+        return page(records, limit)
 
     async def count(self, user_id: str, filters: SearchFilter) -> int:
         self._require("count")
         prefilter = filter_query(user_id, filters)
         with map_redis_errors("count", user_id):
-            (reply,) = await self._ask(user_id, [self._count_query(prefilter)])
+            (reply,) = await self._ask(user_id, [count_command(self._index, prefilter)])
         return int(reply[0])
 
     async def forget_user(self, user_id: str) -> int:
         self._require("forget_user")
         prefilter = filter_query(user_id, SearchFilter())
         find = [
-            "FT.SEARCH",
-            self._index,
-            prefilter,
-            "NOCONTENT",
-            "LIMIT",
-            0,
-            self.settings.delete_batch_size,
-            "DIALECT",
-            2,
-        ]
+            "FT.SEARCH", self._index, prefilter, "NOCONTENT",
+            "LIMIT", 0, self.settings.delete_batch_size, "DIALECT", 2,
+        ]  # fmt: skip
         removed = 0
         with map_redis_errors("forget_user", user_id):
             keys = (await self._ask(user_id, [find]))[0][1:]
@@ -384,34 +313,6 @@ class RedisStore:
             )
         return self._vector
 
-    def _knn_command(
-        self, prefilter: str, policy: str | None, query: NDArray[Any], k: int
-    ) -> builtins.list[Any]:
-        """The ``FT.SEARCH`` of the ``k`` records nearest ``query`` (unit length, the
-        stored dtype) among those ``prefilter`` matches, with ``policy``'s plan.
-        """
-        params: builtins.list[Any] = ["k", k, "vec", query.tobytes()]
-        returned = [DISTANCE] if self._by_key else [*self._returned, DISTANCE]
-        return [
-            "FT.SEARCH",
-            self._index,
-            knn_query(prefilter, policy),
-            "PARAMS",
-            len(params),
-            *params,
-            "SORTBY",
-            DISTANCE,
-            "ASC",
-            "LIMIT",
-            0,
-            k,
-            "RETURN",
-            len(returned),
-            *returned,
-            "DIALECT",
-            self._layout.dialect,
-        ]
-
     def _count_soon(self, user_id: str, prefilter: str) -> None:
         """Refresh the planner's count of ``prefilter`` in the background if it is due,
         one at a time: a search never waits for it (until it lands, searches keep the plan
@@ -425,56 +326,23 @@ class RedisStore:
 
     async def _learn(self, user_id: str, prefilter: str) -> None:
         try:
-            (counted,) = await self._ask(user_id, [self._count_query(prefilter)])
+            (counted,) = await self._ask(user_id, [count_command(self._index, prefilter)])
         except (RedisError, OSError) as exc:
             # Only an estimate: the next search of this pre-filter asks again.
             logger.debug("planner count failed: %r", exc)
             return
         self._planner.learn(prefilter, int(counted[0]))
 
-    def _count_query(self, prefilter: str) -> builtins.list[Any]:
-        return ["FT.SEARCH", self._index, prefilter, "NOCONTENT", "LIMIT", 0, 0, "DIALECT", 2]
-
-    def _indexed_query(self, keys: Sequence[str], *, count_only: bool) -> builtins.list[Any]:
-        """Which of ``keys`` the index holds (RediSearch skips what it cannot index)."""
-        limit = 0 if count_only else len(keys)
-        return [
-            "FT.SEARCH",
-            self._index,
-            "*",  # INKEYS does the narrowing, and the keys carry the user
-            "NOCONTENT",
-            "INKEYS",
-            len(keys),
-            *keys,
-            "LIMIT",
-            0,
-            limit,
-            "DIALECT",
-            2,
-        ]
-
-    async def _ask(self, user_id: str, queries: Sequence[Sequence[Any]]) -> builtins.list[Any]:
-        """The replies to ``queries`` about one user's records, in one round trip.
-
-        On a cluster node an index answers for whatever keys the node holds, even after
-        the user's slot moved away; so a read of a key in the user's slot goes first, and
-        a node that lost the slot answers it ``MOVED`` (see :mod:`memcore_redis.cluster`).
-        """
-        if not self._by_key:
-            return await round_trip(self._client, queries)
-        replies = await round_trip(self._client, [("EXISTS", self._user_prefix(user_id)), *queries])
-        return replies[1:]
+    async def _ask(
+        self,
+        user_id: str,  # noqa: ARG002 - a cluster node checks it still owns the user's slot
+        queries: Sequence[Sequence[Any]],
+    ) -> builtins.list[Any]:
+        """The replies to ``queries`` about one user's records, in one round trip."""
+        return await round_trip(self._client, queries)
 
     def _user_prefix(self, user_id: str) -> str:
         return user_key_prefix(self._prefix, user_id)
-
-    async def _records(
-        self, user_id: str, ids: Sequence[str], operation: str
-    ) -> dict[str, MemoryRecord]:
-        """The records of ``ids`` that exist, by id (one round trip)."""
-        spec = self._require(operation)
-        found = await self._read(user_id, ids, spec, vectors=False, operation=operation)
-        return {record.id: record for record, _ in found}
 
     async def _read(
         self,
@@ -505,8 +373,8 @@ class RedisStore:
     async def _remove_unindexed(self, user_id: str, keys: Sequence[str]) -> None:
         """Delete what was written but not indexed, then raise: never stored-but-unsearchable."""
         with map_redis_errors("upsert", user_id):
-            reply = await call(self._client, *self._indexed_query(keys, count_only=False))
-            indexed = {_text(key) for key in reply[1:]}
+            reply = await call(self._client, *indexed_command(self._index, keys, count_only=False))
+            indexed = {text(key) for key in reply[1:]}
             failed = [key for key in keys if key not in indexed]
             if failed:
                 delete = ("DEL", *failed)
@@ -519,35 +387,3 @@ class RedisStore:
             backend=BACKEND,
             user_id=user_id,
         )
-
-
-def _page(records: Sequence[MemoryRecord], limit: int) -> Page[MemoryRecord]:
-    """The first ``limit`` of ``records`` (one more, if there, says a next page exists)."""
-    items = tuple(records[:limit])
-    if len(records) <= limit:
-        return Page(items=items)
-    last = items[-1]
-    return Page(items=items, next_cursor=encode_cursor(last.created_at.timestamp(), last.id))
-
-
-def _hit(record: MemoryRecord, row: dict[bytes, Any]) -> SearchHit[MemoryRecord]:
-    """A search hit; cosine similarity from the index's distance, clamped to [-1, 1]."""
-    score = 1.0 - float(row[_DISTANCE_KEY])
-    return SearchHit(record, min(1.0, max(-1.0, score)))
-
-
-def _raise_first_error(replies: Sequence[Any]) -> None:
-    """Raise the first error among a transaction's replies (EXEC returns them, not raises)."""
-    for reply in replies:
-        if isinstance(reply, Exception):
-            raise reply
-
-
-def _row(flat: Sequence[Any]) -> dict[bytes, Any]:
-    """A RESP2 row (name, value, name, value...) as a dict keyed by the raw names."""
-    pairs = iter(flat)
-    return dict(zip(pairs, pairs, strict=True))
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
