@@ -1,12 +1,12 @@
 """The client side of one Redis round trip: memcore's pool against redis-py's, and the
-record document's JSON, orjson against the standard library.
+record's JSON document, orjson against the standard library.
 
     python adapters/memcore-redis/benchmarks/bench_round_trip.py [--rounds 8]
 
 Starts an embedded server and sends memcore's write shape (``HSET`` then a read, in one
 ``commands.round_trip``) in tight loops, alternating pools round by round, and prints the
-median microseconds per round trip of each. Then times encoding and decoding one record
-document (the ``d`` field of the hash layout).
+median microseconds per round trip of each. Then times encoding and decoding one record's
+document of the JSON layout (vector aside).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from memcore.domain import Intervention, Outcome
 from memcore_redis.client import QueueingConnectionPool
 from memcore_redis.commands import round_trip
-from memcore_redis.encoding import document
+from memcore_redis.documents import json_document
 from memcore_redis.testing_server import EmbeddedRedis
 
 CALLS = 20_000
@@ -69,7 +69,7 @@ def documents() -> dict[str, float]:
         created_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
         metadata={"lang": "en", "channel": "voice"},
     )
-    doc = document(record)
+    doc = json_document(record)
     text = orjson.dumps(doc)
     stdlib = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
     assert stdlib.encode(doc).encode() == text  # the same bytes either way

@@ -17,7 +17,13 @@ from memcore.errors import ValidationError
 from memcore.testing import HOSTILE_USER_IDS, SCHEMA, unit_vectors
 from memcore.testing._suite import T0, intervention
 from memcore.validation import validate_user_id
-from memcore_redis.encoding import escape_tag, user_from_tag, user_tag
+from memcore_redis.encoding import (
+    escape_tag,
+    key_tag,
+    metadata_token,
+    tag_text,
+    text_from_tag,
+)
 from memcore_redis.query import filter_query
 
 from .conftest import StoreFactory
@@ -41,25 +47,28 @@ user_ids = st.text(
 
 
 @given(user=user_ids)
-def test_user_text_reaches_the_query_only_plain_and_escaped(user: str) -> None:
+def test_user_text_reaches_the_query_only_literal_and_escaped(user: str) -> None:
     query = filter_query(
         user, SearchFilter(task=user, metadata={"k": user}, outcomes=frozenset({Outcome.ESCALATED}))
     )
-    tag = user_tag(user)
-    assert user_from_tag(tag) == user
-    if tag == user:
-        assert re.fullmatch(r"[A-Za-z0-9_.-]+", user)
-    else:
-        assert re.fullmatch(r"~[0-9a-f]+", tag)
-    assert query.startswith(f"@user_id:{{{escape_tag(tag)}}} ")
-    # Besides the escaped tag, only memcore's own syntax and tokens.
-    rest = query.removeprefix(f"@user_id:{{{escape_tag(tag)}}} ")
-    assert set(rest) <= set("@{}:|_ abcdefghijklmnopqrstuvwxyz0123456789"), rest
+    tag = tag_text(user)
+    assert text_from_tag(tag) == user
+    # A valid id is its own tag unless it starts with the marker of the hex form.
+    assert (tag == user) == (not user.startswith("~"))
+    escaped = escape_tag(tag)
+    # Every ASCII character but letters and digits comes after a backslash.
+    assert re.fullmatch(r"(?:\\[\x00-\x7f]|[A-Za-z0-9]|[^\x00-\x7f])+", escaped), escaped
+    token = metadata_token("k", user)
+    assert query == (
+        f"@user_id:{{{escaped}}} @outcome:{{escalated}} @task:{{{escaped}}} "
+        f"@metadata_tags:{{{token}}}"
+    )
 
 
 @given(a=user_ids, b=user_ids)
-def test_different_users_never_share_a_tag(a: str, b: str) -> None:
-    assert (user_tag(a) == user_tag(b)) == (a == b)
+def test_different_users_never_share_a_tag_or_a_key_tag(a: str, b: str) -> None:
+    assert (tag_text(a) == tag_text(b)) == (a == b)
+    assert (key_tag(a) == key_tag(b)) == (a == b)
 
 
 @pytest.mark.parametrize(

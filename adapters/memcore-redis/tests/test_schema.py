@@ -52,13 +52,13 @@ async def test_a_restart_keeps_the_index_and_the_data(
 async def test_data_in_an_older_format_is_refused_naming_both_versions(
     make_store: StoreFactory, raw_redis: aioredis.Redis
 ) -> None:
-    """JSON documents of version 2 (long field names) cannot be read by version 3."""
+    """JSON documents of version 3 (one-letter fields) cannot be read by version 4."""
     first = make_store(storage_type="json")
     await first.ensure_schema(SCHEMA)
-    older = {**_meta(first), "schema_version": 2}
+    older = {**_meta(first), "schema_version": 3}
     await raw_redis.set(f"{first.settings.key_prefix}:meta", json.dumps(older))
     second = make_store(storage_type="json", key_prefix=first.settings.key_prefix)
-    with pytest.raises(StoreError, match=r"schema version 2 \(storage_type='json'\).*version 3"):
+    with pytest.raises(StoreError, match=r"schema version 3 \(storage_type='json'\).*version 4"):
         await second.ensure_schema(SCHEMA)
 
 

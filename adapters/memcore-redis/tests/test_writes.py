@@ -41,8 +41,8 @@ async def test_a_record_the_index_rejects_is_reported_and_not_left_behind(
     prefix = f"{store.settings.key_prefix}:{{"
     await call(raw_redis, "FT.DROPINDEX", store.index_name)
     on = "JSON" if storage_type == "json" else "HASH"
-    field = ["$.u" if on == "JSON" else "u", "AS", "user_id"]
-    vector = ["$.v" if on == "JSON" else "v", "AS", "vector"]
+    field = ["$.user_id" if on == "JSON" else "user_id", "AS", "user_id"]
+    vector = ["$.vector" if on == "JSON" else "vector", "AS", "vector"]
     await call(
         raw_redis,
         "FT.CREATE",

@@ -1,20 +1,29 @@
-"""How records, users and filter values become Redis keys, fields and query tokens.
+"""How records become Redis fields, and users and filter values keys and query tokens.
 
-User text reaches a key or a query only in one narrow, escaped form:
+A record is stored with every field under its own name, as the field table
+(:mod:`memcore.domain.fields`) describes it, plus ``kind`` and the vector:
 
-- a user id made only of ``[A-Za-z0-9_.-]`` is its own tag (the user_id TAG is
-  case-sensitive, and every character but letters and digits is backslash-escaped in a
-  query); any other id is ``~`` and the lowercase hex of its UTF-8 bytes (``~`` is never
-  in a plain id, so the two forms cannot meet). The tag is also the key's cluster hash
-  tag, so one user's keys live in one slot and are found by their own index lookup;
-- tasks and metadata equalities are stored as 64-bit BLAKE2b digests in base32, so they
-  are bounded in size and need no escaping; metadata values carry their type, so ``1``,
-  ``1.0``, ``True`` and ``"1"`` never match each other. A collision would only make one
-  of a user's own filters match a record it should not; at 64 bits it will not happen.
+- tag fields (``user_id``, ``kind``, ``outcome``, ``task``...) hold their values
+  literally, matched case-sensitively; the index splits tags on :data:`TAG_SEPARATOR`, a
+  control character. A value the index would not keep as it is (with that character, or
+  leading or trailing whitespace, which it trims), or starting with ``~``, is stored as
+  ``~`` and the hex of its UTF-8 bytes instead: validation lets none of these through but
+  ``~``, and the two forms never meet (see :func:`tag_text`);
+- number fields (``created_at``) hold POSIX seconds, written by ``repr``; when that
+  cannot give the time back exactly (an offset other than UTC, or more precision than a
+  float holds), ``<name>_iso`` holds its ISO text too;
+- texts are readable (sealed tokens when encryption is on), metadata is JSON, source ids
+  comma-separated (record ids hold no commas); empty values are left out;
+- ``metadata_tags`` holds one token per metadata pair for equality filters: a 64-bit
+  BLAKE2b digest of the key and the typed value, so ``1``, ``1.0``, ``True`` and ``"1"``
+  never match each other.
 
-A record is stored as its indexed fields plus a compact JSON document of the rest
-(:func:`document`): the id is in the key, ``created_at`` in its numeric field, the kind
-and outcome in their tag tokens, so none of them is stored twice.
+The id is in the key, ``<prefix>:{<key tag>}:<id>``, where the key tag is the user id if it
+is made only of ``[A-Za-z0-9_.-]``, else ``~`` and the hex of its UTF-8 bytes: the key's
+cluster hash tag, so one user's keys live in one slot.
+
+User text reaches a query only escaped: every ASCII character but letters and digits is
+backslash-escaped in a tag clause.
 """
 
 from __future__ import annotations
@@ -23,42 +32,51 @@ import base64
 import functools
 import hashlib
 import re
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-import orjson
+from memcore.domain import MetadataValue, Outcome, RecordKind
+from memcore.domain.fields import KIND, FieldSpec, Index, Value, fields_of, indexed_fields
+from memcore.domain.records import RECORD_TYPES
 
-from memcore.domain import (
-    Intervention,
-    MemoryRecord,
-    MetadataValue,
-    Outcome,
-    RecordKind,
-    Reflection,
-)
+TAG_SEPARATOR = "\x1f"
+METADATA_TAGS = "metadata_tags"
+VECTOR = "vector"
+ISO_SUFFIX = "_iso"
 
 _DIGEST_BYTES = 8
 _PLAIN_USER = re.compile(r"[A-Za-z0-9_.-]+")
-_HEX_USER = "~"
-_KIND_TOKENS = {RecordKind.INTERVENTION: "ki", RecordKind.REFLECTION: "kr"}
-_OUTCOME_PREFIX = "o"
-# Every character a RediSearch query treats as syntax is escaped by a backslash.
-_QUERY_SPECIAL = re.compile(r"([^A-Za-z0-9])")
+_HEX = "~"
+# Every ASCII character a RediSearch query may treat as syntax; letters beyond ASCII
+# are taken literally, and a backslash before them would be.
+_QUERY_SPECIAL = re.compile(r"([\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f])")
+
+_KEY_FIELDS = {"id"}  # in the key, not stored
+INDEXED: Mapping[str, FieldSpec] = indexed_fields(*RECORD_TYPES.values())
+"""Every indexed field (``kind`` included), by name: each one index attribute."""
+STORED: tuple[FieldSpec, ...] = tuple(
+    {
+        spec.name: spec
+        for record_type in RECORD_TYPES.values()
+        for spec in (KIND, *fields_of(record_type))
+        if spec.name not in _KEY_FIELDS
+    }.values()
+)
+"""Every field a stored record may have, but the vector and the derived ones."""
+STORED_NAMES: tuple[str, ...] = (
+    *(spec.name for spec in STORED),
+    *(spec.name + ISO_SUFFIX for spec in STORED if spec.about.value is Value.TIME),
+)
+"""The names to read back a record by (``metadata_tags`` and the vector aside)."""
 
 
 @functools.lru_cache(maxsize=4_096)
-def user_tag(user_id: str) -> str:
-    """The user's tag value and key hash tag (see the module docstring)."""
+def key_tag(user_id: str) -> str:
+    """The user's key hash tag (see the module docstring)."""
     if _PLAIN_USER.fullmatch(user_id):
         return user_id
-    return _HEX_USER + user_id.encode("utf-8").hex()
-
-
-def user_from_tag(tag: str) -> str:
-    """Inverse of :func:`user_tag`."""
-    if tag.startswith(_HEX_USER):
-        return bytes.fromhex(tag[len(_HEX_USER) :]).decode("utf-8")
-    return tag
+    return _HEX + user_id.encode("utf-8").hex()
 
 
 def digest(text: str) -> str:
@@ -67,20 +85,13 @@ def digest(text: str) -> str:
     return base64.b32encode(raw).decode("ascii").rstrip("=").lower()
 
 
-@functools.lru_cache(maxsize=4_096)
-def task_token(task: str) -> str:
-    """The tag value that stands for one exact task string."""
-    return digest(f"task\x1f{task}")
-
-
 def metadata_token(key: str, value: MetadataValue) -> str:
-    """The tag value that stands for ``key == value`` with the value's type."""
+    """The ``metadata_tags`` value that stands for ``key == value`` with the value's type."""
     return _typed_token(key, value, type(value).__name__)  # True == 1, but not in the cache
 
 
 @functools.lru_cache(maxsize=4_096)
 def _typed_token(key: str, value: MetadataValue, _: str) -> str:
-    # Another domain than tasks: task and metadata tokens may share one hash field.
     return digest(f"meta\x1f{key}\x1f{_typed(value)}")
 
 
@@ -94,24 +105,22 @@ def _typed(value: MetadataValue) -> str:
     return f"s:{value}"
 
 
-def kind_token(kind: RecordKind) -> str:
-    """The tag value of a record kind (``ki``, ``kr``)."""
-    return _KIND_TOKENS[kind]
+def tag_value(value: Any) -> str:
+    """A tag field's stored text for a field value (an enum's value, else :func:`tag_text`)."""
+    return value.value if isinstance(value, Outcome | RecordKind) else tag_text(str(value))
 
 
-def outcome_token(outcome: Outcome) -> str:
-    """The tag value of an outcome: ``o`` and its value, so it never equals a kind token."""
-    return f"{_OUTCOME_PREFIX}{outcome.value}"
+@functools.lru_cache(maxsize=4_096)
+def tag_text(text: str) -> str:
+    """``text`` as a tag holds it: itself, or ``~`` and its hex (see the module docstring)."""
+    if text.startswith(_HEX) or TAG_SEPARATOR in text or text != text.strip():
+        return _HEX + text.encode("utf-8").hex()
+    return text
 
 
-@functools.lru_cache(maxsize=64)
-def _outcome_in(tokens: str) -> Outcome:
-    """The outcome whose token is among comma-separated ``tokens``."""
-    for token in tokens.split(","):
-        if token.startswith(_OUTCOME_PREFIX):
-            return Outcome(token[len(_OUTCOME_PREFIX) :])
-    msg = f"no outcome token in {tokens!r}"
-    raise ValueError(msg)
+def text_from_tag(stored: str) -> str:
+    """Inverse of :func:`tag_text`."""
+    return bytes.fromhex(stored[len(_HEX) :]).decode("utf-8") if stored.startswith(_HEX) else stored
 
 
 def escape_tag(value: str) -> str:
@@ -120,93 +129,25 @@ def escape_tag(value: str) -> str:
 
 
 def record_key(prefix: str, user_id: str, record_id: str) -> str:
-    """``<prefix>:{<user tag>}:<record id>``; record ids are validated ``[A-Za-z0-9_.:-]``."""
+    """``<prefix>:{<key tag>}:<record id>``; record ids are validated ``[A-Za-z0-9_.:-]``."""
     return f"{user_key_prefix(prefix, user_id)}{record_id}"
 
 
 def user_key_prefix(prefix: str, user_id: str) -> str:
     """Every key of this user starts with this string."""
-    return f"{prefix}:{{{user_tag(user_id)}}}:"
+    return f"{prefix}:{{{key_tag(user_id)}}}:"
 
 
-def created_number(record: MemoryRecord) -> str:
-    """``created_at`` as the numeric field stores it: POSIX seconds, written by ``repr``."""
-    return repr(record.created_at.timestamp())
-
-
-def tag_fields(record: MemoryRecord) -> tuple[str, str, str]:
-    """The tag fields of ``record``, comma-separated tokens: its user tag, its kind and
-    outcome tokens, its task and metadata digests (tokens that never meet share a field).
-    """
-    metadata = [metadata_token(key, value) for key, value in record.metadata.items()]
-    if isinstance(record, Intervention):
-        kinds = f"{kind_token(record.kind)},{outcome_token(record.outcome)}"
-        return user_tag(record.user_id), kinds, ",".join([task_token(record.task), *metadata])
-    return user_tag(record.user_id), kind_token(record.kind), ",".join(metadata)
-
-
-def document(record: MemoryRecord) -> dict[str, Any]:
-    """What the tag fields and the key do not hold, with one-letter keys.
-
-    Empty metadata, context and source ids are left out. ``created_at`` is kept (as ISO
-    text) only when its numeric field cannot give it back exactly: an offset other than
-    UTC, or a time float seconds cannot hold to the µs.
-    """
-    doc: dict[str, Any] = {}
-    if record.metadata:
-        doc["m"] = dict(record.metadata)
-    if isinstance(record, Intervention):
-        doc["x"] = record.intervention_text
-        if record.context:
-            doc["n"] = record.context
-        doc["t"] = record.task
-    else:
-        doc["r"] = record.text
-        if record.source_ids:
-            doc["s"] = list(record.source_ids)
-    created = record.created_at
-    if created.utcoffset() or _from_number(created.timestamp()) != created:
-        doc["c"] = created.isoformat()
-    return doc
-
-
-def document_json(record: MemoryRecord) -> bytes:
-    """:func:`document` as compact UTF-8 JSON (orjson: a tenth of the stdlib's time)."""
-    return orjson.dumps(document(record))
-
-
-def record_from_stored(
-    user_id: str, record_id: str, doc: str | bytes | dict[str, Any], created: Any, tokens: Any
-) -> MemoryRecord:
-    """Inverse of :func:`document` with the record's key, numeric and kind/outcome fields.
-
-    ``created`` is the numeric field, as text or a number (unused if the document has ``c``);
-    ``tokens`` the kind and outcome tag tokens, comma-separated (text or bytes).
-    """
-    data = doc if isinstance(doc, dict) else orjson.loads(doc)
-    created_at = datetime.fromisoformat(data["c"]) if "c" in data else _from_number(float(created))
-    metadata = data.get("m") or {}
-    if "x" in data:
-        text = tokens.decode() if isinstance(tokens, bytes) else str(tokens)
-        return Intervention(
-            id=record_id,
-            user_id=user_id,
-            intervention_text=data["x"],
-            task=data["t"],
-            context=data.get("n", ""),
-            outcome=_outcome_in(text),
-            created_at=created_at,
-            metadata=metadata,
-        )
-    return Reflection(
-        id=record_id,
-        user_id=user_id,
-        text=data["r"],
-        source_ids=tuple(data.get("s", ())),
-        created_at=created_at,
-        metadata=metadata,
-    )
-
-
-def _from_number(seconds: float) -> datetime:
+def from_seconds(seconds: float) -> datetime:
+    """A UTC time from POSIX seconds."""
     return datetime.fromtimestamp(seconds, timezone.utc)
+
+
+def exact_in_seconds(time: datetime) -> bool:
+    """Whether POSIX seconds give ``time`` back exactly (offset included)."""
+    return not time.utcoffset() and from_seconds(time.timestamp()) == time
+
+
+def is_tag(spec: FieldSpec) -> bool:
+    """Whether a field is a tag attribute of the index."""
+    return spec.about.index is Index.TAG

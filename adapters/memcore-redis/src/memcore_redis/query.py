@@ -1,7 +1,7 @@
 """RediSearch query text for a user and a :class:`~memcore.SearchFilter`, and the KNN plan.
 
-The query text holds only tokens memcore made: hex user ids, digests, enum values and
-numbers written by ``repr``. User text never reaches it (see :mod:`memcore_redis.encoding`).
+Tag values reach the query text only escaped (:func:`~memcore_redis.encoding.escape_tag`);
+numbers are written by ``repr``, metadata equalities as digests.
 """
 
 from __future__ import annotations
@@ -16,55 +16,43 @@ from typing import Any
 from numpy.typing import NDArray
 
 from memcore.domain import RecordKind, SearchFilter
-from memcore_redis.encoding import (
-    escape_tag,
-    kind_token,
-    metadata_token,
-    outcome_token,
-    task_token,
-    user_tag,
-)
+from memcore_redis.encoding import METADATA_TAGS, escape_tag, metadata_token, tag_value
 
 DISTANCE = "__dist"
+# A kind no record has: a filter no record of the kinds it names can meet.
+_NO_KIND = "none"
 
 
 def filter_query(user_id: str, filters: SearchFilter) -> str:
     """The pre-filter for ``user_id``'s records matching ``filters``, as one conjunction."""
-    clauses = [_user_clause(user_id)]
-    kinds = filters.tags.get("kind")
-    outcomes = filters.tags.get("outcome")
-    tasks = filters.tags.get("task")
-    if outcomes or tasks:
+    clauses = [_tag("user_id", tag_value(user_id))]
+    tags = dict(filters.tags)
+    kinds = tags.pop("kind", None)
+    # Only interventions have an outcome or a task, so a clause on either selects the kind
+    # by itself; intersecting with every intervention as well cost 11% of a KNN at 100k.
+    if "outcome" in tags or "task" in tags:
         if kinds is not None and RecordKind.INTERVENTION not in kinds:
-            clauses.append(_tag("kind", "knone"))  # reflections have no outcome nor task
-        kinds = frozenset({RecordKind.INTERVENTION})
-    # Only interventions carry an outcome token, so an outcome clause selects the kind by
-    # itself; intersecting with every intervention as well cost 11% of a KNN at 100k.
-    if kinds is not None and not outcomes:
-        clauses.append(_tag("kind", *sorted(kind_token(kind) for kind in kinds)))
-    if outcomes:
-        clauses.append(_tag("outcome", *sorted(outcome_token(outcome) for outcome in outcomes)))
-    if tasks:
-        clauses.append(_tag("task", *sorted(task_token(task) for task in tasks)))
+            clauses.append(_tag("kind", _NO_KIND))
+        kinds = None
+    if kinds is not None:
+        tags["kind"] = kinds
+    clauses.extend(
+        _tag(name, *sorted(tag_value(value) for value in values))
+        for name, values in sorted(tags.items())
+    )
     for name, (start, end) in filters.ranges.items():
         low = "-inf" if start is None else repr(start.timestamp())
         high = "+inf" if end is None else f"({end.timestamp()!r}"
         clauses.append(f"@{name}:[{low} {high}]")
     clauses.extend(
-        _tag("metadata", metadata_token(k, v)) for k, v in sorted(filters.metadata.items())
+        _tag(METADATA_TAGS, metadata_token(k, v)) for k, v in sorted(filters.metadata.items())
     )
     return " ".join(clauses)
 
 
 @functools.lru_cache(maxsize=4_096)
-def _user_clause(user_id: str) -> str:
-    return f"@user_id:{{{escape_tag(user_tag(user_id))}}}"
-
-
-@functools.lru_cache(maxsize=4_096)
 def _tag(field: str, *values: str) -> str:
-    # memcore's own tokens (kinds, outcomes, digests) are [a-z0-9_]: escaping changes
-    # nothing, but stays as defence in depth (cached: searches repeat their clauses).
+    # Cached: searches repeat their clauses.
     return f"@{field}:{{{' | '.join(escape_tag(value) for value in values)}}}"
 
 

@@ -36,11 +36,11 @@ from memcore.ports import UnitVectors, Vectors
 from memcore.settings import MemcoreSettings
 from memcore_redis.client import connection_pool
 from memcore_redis.commands import call, round_trip
+from memcore_redis.documents import record_from_fields
 from memcore_redis.durability import DurabilityGuard
 from memcore_redis.encoding import (
-    record_from_stored,
     record_key,
-    user_from_tag,
+    text_from_tag,
     user_key_prefix,
 )
 from memcore_redis.errors import BACKEND, map_redis_errors
@@ -148,12 +148,13 @@ class RedisStore:
         keys = [f"{prefix}{record.id}" for record in records]
         distinct = list(dict.fromkeys(keys))
         writes = [
-            self._layout.write(key, record, row)
+            command
             for key, record, row in zip(keys, records, rows, strict=True)
+            for command in self._layout.write(key, record, row)
         ]
         verify = indexed_command(self._index, distinct, count_only=True)
         with map_redis_errors("upsert", user_id):
-            # MULTI/EXEC makes a batch all-or-nothing; one write is atomic without it.
+            # MULTI/EXEC makes a batch all-or-nothing; one command is atomic without it.
             # Either way it is one round trip, index check included.
             if len(writes) == 1:
                 replies = await round_trip(self._client, [*writes, verify])
@@ -188,7 +189,7 @@ class RedisStore:
             )  # fmt: skip
             while True:
                 rows, cursor = reply
-                users.update(user_from_tag(text(group[1])) for group in rows[1:] if group[1])
+                users.update(text_from_tag(text(group[1])) for group in rows[1:] if group[1])
                 if not int(cursor):
                     break
                 reply = await call(self._client, "FT.CURSOR", "READ", self._index, cursor)
@@ -237,7 +238,7 @@ class RedisStore:
         """The hits of ``(record id, returned fields)`` rows, best first."""
         stored = self._layout.stored
         return [
-            hit(record_from_stored(user_id, record_id, *stored(fields)), fields)
+            hit(record_from_fields(user_id, record_id, stored(fields)), fields)
             for record_id, fields in found
         ]
 
@@ -260,7 +261,7 @@ class RedisStore:
         for flat in reply[1:]:
             values = row(flat)
             record_id = text(values[b"__key"])[start:]
-            records.append(record_from_stored(user_id, record_id, *self._layout.stored(values)))
+            records.append(record_from_fields(user_id, record_id, self._layout.stored(values)))
         return page(records, limit)
 
     async def count(self, user_id: str, filters: SearchFilter) -> int:
@@ -366,7 +367,7 @@ class RedisStore:
             decoded = self._layout.decode(reply, spec)
             if decoded is not None:
                 stored, vector = decoded
-                record = record_from_stored(user_id, record_id, *stored)
+                record = record_from_fields(user_id, record_id, stored)
                 found.append((record, vector))
         return found
 
