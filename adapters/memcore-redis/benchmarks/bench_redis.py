@@ -129,6 +129,8 @@ def floor_fields(record: Intervention, vector: NDArray[np.float32]) -> dict[Enco
         "outcome": record.outcome.value,
         "task": record.task,
         "created_at": record.created_at.timestamp(),
+        # memcore's hash keeps the exact time too: the index returns numbers rounded.
+        "created_at_iso": record.created_at.isoformat(),
         "intervention_text": record.intervention_text,
         "context": record.context,
         "metadata": json.dumps(dict(record.metadata)),
