@@ -5,7 +5,7 @@
 Loads memcore's Redis HASH target (as in ``memcore bench``), then sends the benchmark's
 query (a user's interventions with outcome ``task_completed``, top 10) as raw
 ``FT.SEARCH`` commands in three forms, alternated query by query in a fresh order:
-memcore's pre-filter (user + outcome), the same with ``@kind:{ki}`` added (what memcore
+memcore's pre-filter (user + outcome), the same with ``@kind:{intervention}`` added (what memcore
 sent before: only interventions carry an outcome, so the clause selects nothing more),
 both with the plan memcore's planner picks for the user's count of candidates; and the
 second with the server's own plan (what RedisVL sends). Prints each form's p50 and mean.
@@ -22,11 +22,12 @@ from bench_knn_vs_redisvl import cli
 
 from memcore.bench.workload import SEARCH_OUTCOME, Query, Workload, make_workload
 from memcore.domain import SearchFilter
+from memcore_redis import RedisStore
 from memcore_redis.bench import MemcoreRedisTarget
 from memcore_redis.commands import call
-from memcore_redis.query import filter_query
+from memcore_redis.query import filter_query, knn_command
 
-KIND_CLAUSE = "@kind:{ki}"
+KIND_CLAUSE = "@kind:{intervention}"
 
 
 def command(
@@ -34,7 +35,13 @@ def command(
 ) -> list[Any]:
     """memcore's KNN command for ``query`` with ``prefilter`` and ``policy``."""
     vector = (query.vector / np.linalg.norm(query.vector)).astype(np.float32)
-    return target.store._knn_command(prefilter, policy, vector, 10)  # type: ignore[attr-defined, no-any-return]  # noqa: SLF001 - the store's own command
+    store = target.store
+    assert isinstance(store, RedisStore)
+    return knn_command(
+        store.index_name, prefilter, policy, vector, 10,
+        returned=store._search_returned(),  # noqa: SLF001 - the store's own command
+        dialect=store._layout.dialect,  # noqa: SLF001
+    )  # fmt: skip
 
 
 async def forms_for(target: MemcoreRedisTarget, workload: Workload) -> dict[str, list[Any]]:
