@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -41,58 +41,81 @@ _AS_JSON: Mapping[Value, Callable[[Any], Any]] = {
 }
 
 
-def _as_stored(spec: FieldSpec, value: Any, convert: Mapping[Value, Callable[[Any], Any]]) -> Any:
-    """A field's stored value: a tag's text, else converted by its value kind."""
-    if is_tag(spec):
-        return tag_value(value)
-    return convert.get(spec.about.value, _same)(value)
+class _Slot(NamedTuple):
+    """How one field of a record type is written (see :func:`_slots`)."""
+
+    name: str
+    indexed: bool  # written even when empty
+    time: bool  # has an ISO twin
+    as_text: Callable[[Any], Any]
+    as_json: Callable[[Any], Any]
 
 
-def _values(record: MemoryRecord) -> list[tuple[FieldSpec, Any]]:
-    """``(field, value)`` for every field stored: ``kind`` and the record's own but the id,
-    empty unindexed values left out.
-    """
-    values: list[tuple[FieldSpec, Any]] = [(KIND, record.kind)]
-    for spec in fields_of(type(record)):
-        value = getattr(record, spec.name)
-        if spec.name != "id" and (value or spec.about.index is not None):
-            values.append((spec, value))
-    return values
+_SLOTS: dict[type, tuple[_Slot, ...]] = {}
 
 
-def _extras(record: MemoryRecord, *, always_iso: bool) -> list[tuple[str, Any]]:
-    """The derived fields: times as ISO text (``always_iso``, or when the number cannot
-    give them back exactly), and the metadata tokens.
-    """
-    extras: list[tuple[str, Any]] = [
-        (spec.name + ISO_SUFFIX, value.isoformat())
-        for spec, value in _values(record)
-        if spec.about.value is Value.TIME and (always_iso or not exact_in_seconds(value))
-    ]
-    tokens = [metadata_token(key, value) for key, value in record.metadata.items()]
-    if tokens:
-        extras.append((METADATA_TAGS, tokens))
-    return extras
+def _slots(record_type: type) -> tuple[_Slot, ...]:
+    """The stored fields of a record type but ``kind`` and the id, worked out once."""
+    found = _SLOTS.get(record_type)
+    if found is not None:
+        return found
+    slots = []
+    for spec in fields_of(record_type):
+        if spec.name == "id":
+            continue
+        kind = spec.about.value
+        tag = is_tag(spec)
+        slots.append(
+            _Slot(
+                spec.name,
+                indexed=spec.about.index is not None,
+                time=kind is Value.TIME,
+                as_text=tag_value if tag else _AS_TEXT.get(kind, _same),
+                as_json=tag_value if tag else _AS_JSON.get(kind, _same),
+            )
+        )
+    found = _SLOTS[record_type] = tuple(slots)
+    return found
+
+
+def _metadata_tags(record: MemoryRecord) -> list[str]:
+    return [metadata_token(key, value) for key, value in record.metadata.items()]
 
 
 def hash_fields(record: MemoryRecord) -> list[Any]:
-    """The hash fields of ``record`` as ``name, value, name, value...`` (vector aside).
+    """The hash fields of ``record`` as ``name, value, name, value...`` (vector aside):
+    empty unindexed values left out.
 
     Times are always in ISO text too: RediSearch returns a hash field that is a NUMERIC
     attribute of the same name rounded to 12 digits (10 ms of a POSIX time).
     """
-    flat: list[Any] = []
-    for spec, value in _values(record):
-        flat += [spec.name, _as_stored(spec, value, _AS_TEXT)]
-    for name, value in _extras(record, always_iso=True):
-        flat += [name, TAG_SEPARATOR.join(value) if name == METADATA_TAGS else value]
+    flat: list[Any] = [KIND.name, record.kind.value]
+    for slot in _slots(type(record)):
+        value = getattr(record, slot.name)
+        if value or slot.indexed:
+            flat += [slot.name, slot.as_text(value)]
+            if slot.time:
+                flat += [slot.name + ISO_SUFFIX, value.isoformat()]
+    tokens = _metadata_tags(record)
+    if tokens:
+        flat += [METADATA_TAGS, TAG_SEPARATOR.join(tokens)]
     return flat
 
 
 def json_document(record: MemoryRecord) -> dict[str, Any]:
-    """The RedisJSON document of ``record`` (vector aside)."""
-    document = {spec.name: _as_stored(spec, value, _AS_JSON) for spec, value in _values(record)}
-    document.update(_extras(record, always_iso=False))
+    """The RedisJSON document of ``record`` (vector aside): empty unindexed values left
+    out, a time's ISO text only when the number cannot give it back exactly.
+    """
+    document: dict[str, Any] = {KIND.name: record.kind.value}
+    for slot in _slots(type(record)):
+        value = getattr(record, slot.name)
+        if value or slot.indexed:
+            document[slot.name] = slot.as_json(value)
+            if slot.time and not exact_in_seconds(value):
+                document[slot.name + ISO_SUFFIX] = value.isoformat()
+    tokens = _metadata_tags(record)
+    if tokens:
+        document[METADATA_TAGS] = tokens
     return document
 
 

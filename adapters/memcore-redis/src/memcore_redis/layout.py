@@ -8,6 +8,7 @@ as an array of numbers (about four times the memory, but the documents are plain
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -31,6 +32,14 @@ Command = tuple[Any, ...]
 #: Attributes a cluster node sorts or groups by without reading keys.
 _SORTABLE = frozenset({"user_id", "created_at"})
 _ALL_HASH_FIELDS = (*STORED_NAMES, METADATA_TAGS)
+
+
+@functools.lru_cache(maxsize=64)
+def _others(written: tuple[str, ...]) -> tuple[str, ...]:
+    """The hash fields a record may have that are not in ``written``."""
+    return tuple(name for name in _ALL_HASH_FIELDS if name not in written)
+
+
 _RAW_NAMES = frozenset(name.encode() for name in STORED_NAMES)
 
 
@@ -156,9 +165,10 @@ class HashLayout(_Fields):
     def write(self, key: str, record: MemoryRecord, vector: NDArray[Any]) -> list[Command]:
         fields = hash_fields(record)
         # A record leaves out empty fields, so what the one it replaces had must go.
-        written = set(fields[::2])
-        stale = [name for name in _ALL_HASH_FIELDS if name not in written]
-        return [("HSET", key, *fields, VECTOR, vector.tobytes()), ("HDEL", key, *stale)]
+        return [
+            ("HSET", key, *fields, VECTOR, vector.tobytes()),
+            ("HDEL", key, *_others(tuple(fields[::2]))),
+        ]
 
     def returned(self) -> list[str]:
         return list(STORED_NAMES)
