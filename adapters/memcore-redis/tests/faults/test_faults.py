@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from memcore import MemoryService, SearchFilter, StoreError
 from memcore_redis.commands import call
-from memcore_redis.testing_server import free_port
+from memcore_redis.testing import free_port
 
 from .proxy import FaultProxy
 from .server import FaultServer
