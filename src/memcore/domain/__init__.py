@@ -12,6 +12,7 @@ from memcore.domain.records import (
     utcnow,
 )
 from memcore.domain.results import (
+    Count,
     EmbeddingSchema,
     HealthCheck,
     HealthReport,
@@ -26,6 +27,7 @@ from memcore.domain.results import (
 )
 
 __all__ = [
+    "Count",
     "EmbeddingSchema",
     "HealthCheck",
     "HealthReport",
