@@ -57,7 +57,7 @@ from memcore_redis.query import (
 from memcore_redis.redo import RedoLog
 from memcore_redis.replies import hit, page, raise_first_error, row, text
 from memcore_redis.schema import SchemaKeeper
-from memcore_redis.settings import RedisSettings, load_redis_settings
+from memcore_redis.settings import RedisSettings, load_redis_settings, redis_settings
 
 logger = logging.getLogger(__name__)
 
@@ -107,9 +107,9 @@ class RedisStore:
         self._closed = False
 
     @classmethod
-    def from_settings(cls, settings: MemcoreSettings) -> RedisStore:  # noqa: ARG003
-        """Build from ``MEMCORE_REDIS_*`` (the core settings hold nothing for Redis)."""
-        return cls(load_redis_settings())
+    def from_settings(cls, settings: MemcoreSettings) -> RedisStore:
+        """Build from the ``redis`` section of ``settings`` (``MEMCORE_REDIS_*``)."""
+        return cls(redis_settings(settings))
 
     @property
     def target(self) -> str:
