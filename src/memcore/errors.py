@@ -20,7 +20,11 @@
     └── StoreError                    the store failed; not retryable as such.
         ├── StoreUnavailableError     retryable: connection refused/reset, server loading.
         │   ├── StoreTimeoutError     retryable: the store did not answer in time.
-        │   └── StoreCircuitOpenError (also a CircuitOpenError) the store's breaker is open.
+        │   ├── StoreCircuitOpenError (also a CircuitOpenError) the store's breaker is open.
+        │   └── OutcomeUnknownError   retryable: a write may or may not have landed; retry
+        │                             with its ``record_ids`` (idempotent by id).
+        ├── StoreFullError            the store is out of memory and refuses writes; free
+        │                             memory or raise its limit. Not retried.
         ├── DataLossError             the store lost data it had acknowledged; stop, restore.
         ├── IndexCreationError        the search index could not be created.
         └── VectorSearchError         the store rejected or failed a vector search.
@@ -46,10 +50,12 @@ __all__ = [
     "IndexCreationError",
     "MemcoreError",
     "NotFoundError",
+    "OutcomeUnknownError",
     "RateLimitedError",
     "SchemaMismatchError",
     "StoreCircuitOpenError",
     "StoreError",
+    "StoreFullError",
     "StoreTimeoutError",
     "StoreUnavailableError",
     "UnhealthyError",
@@ -199,6 +205,26 @@ class StoreTimeoutError(StoreUnavailableError):
 
 class StoreCircuitOpenError(CircuitOpenError, StoreUnavailableError):
     """The store's circuit breaker is open: recent calls failed too often."""
+
+
+class OutcomeUnknownError(StoreUnavailableError):
+    """A write was sent but its answer never came (a timeout, a connection lost mid-way):
+    it may or may not have landed. ``record_ids`` are the ids it wrote; writing the same
+    records again with those ids is idempotent, so retrying ends with one copy each.
+    """
+
+    def __init__(
+        self, message: str, *, record_ids: tuple[str, ...] = (), **context: str | None
+    ) -> None:
+        super().__init__(message, **context)
+        self.record_ids = record_ids
+
+
+class StoreFullError(StoreError):
+    """The store is out of memory (Redis ``maxmemory`` with ``noeviction``) and refused
+    the write; nothing was written. Not retried: free memory, delete old records or raise
+    the limit, then write again.
+    """
 
 
 class DataLossError(StoreError):

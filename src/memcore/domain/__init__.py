@@ -11,6 +11,7 @@ from memcore.domain.records import (
     utcnow,
 )
 from memcore.domain.results import (
+    Count,
     EmbeddingSchema,
     HealthCheck,
     HealthReport,
@@ -25,6 +26,7 @@ from memcore.domain.results import (
 )
 
 __all__ = [
+    "Count",
     "EmbeddingSchema",
     "HealthCheck",
     "HealthReport",
