@@ -39,8 +39,8 @@ class ShelfStore(InMemoryStore):
         return cls(settings.section("shelf", ShelfSettings).capacity)
 
 
-@pytest.fixture
-def shelf() -> Iterator[None]:
+@pytest.fixture(name="shelf")
+def _shelf() -> Iterator[None]:
     memcore.register_settings("shelf", ShelfSettings)
     memcore.register_store("shelf", ShelfStore)
     yield
@@ -96,9 +96,8 @@ def test_names_owned_elsewhere_pass(monkeypatch: pytest.MonkeyPatch, name: str) 
     assert load_settings().store == "memory"
 
 
-def test_a_section_comes_from_code_or_its_environment(
-    shelf: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("shelf")
+def test_a_section_comes_from_code_or_its_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     def capacity(**overrides: object) -> int:
         store = registry.stores.create(load_settings(**overrides), "shelf")
         assert isinstance(store, ShelfStore)
@@ -111,16 +110,16 @@ def test_a_section_comes_from_code_or_its_environment(
     assert capacity(shelf={"capacity": 6}) == 6
 
 
-async def test_connect_builds_a_store_registered_in_code(shelf: None) -> None:
+@pytest.mark.usefixtures("shelf")
+async def test_connect_builds_a_store_registered_in_code() -> None:
     async with memcore.connect(store="shelf", shelf={"capacity": 3}) as memory:
         assert memory.store.backend == "shelf"
         await memory.record_intervention("u1", "Breathe.", task="calm", outcome="task_completed")
         assert (await memory.stats("u1")).interventions == 1
 
 
-async def test_a_sections_names_and_values_are_checked(
-    shelf: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("shelf")
+async def test_a_sections_names_and_values_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigurationError, match="did you mean 'capacity'"):
         load_settings(shelf={"capacty": 3})
     with pytest.raises(ConfigurationError, match="MEMCORE_SHELF_CAPACITY"):
@@ -132,7 +131,8 @@ async def test_a_sections_names_and_values_are_checked(
         await memcore.connect(store="shelf")
 
 
-def test_a_registered_name_is_not_taken_twice(shelf: None) -> None:
+@pytest.mark.usefixtures("shelf")
+def test_a_registered_name_is_not_taken_twice() -> None:
     with pytest.raises(ConfigurationError, match="already registered"):
         memcore.register_store("shelf", InMemoryStore)
     with pytest.raises(ConfigurationError, match="already registered"):
