@@ -7,6 +7,7 @@
     ├── ConfigurationError            bad or missing setting. Fix the configuration.
     │   └── AdapterNotFoundError      backend name unknown or its package missing; install it.
     ├── NotFoundError                 the record does not exist (for this user).
+    ├── ConflictError                 the record changed while an update was made; retry it.
     ├── UnhealthyError                the start-up health check found a component unhealthy.
     ├── RateLimitedError              too many calls; wait ``retry_after`` seconds, then retry.
     ├── DecryptionError               a stored ciphertext cannot be decrypted (wrong place,
@@ -42,6 +43,7 @@ __all__ = [
     "AdapterNotFoundError",
     "CircuitOpenError",
     "ConfigurationError",
+    "ConflictError",
     "DataLossError",
     "DecryptionError",
     "EmbedderCircuitOpenError",
@@ -125,6 +127,12 @@ class AdapterNotFoundError(ConfigurationError):
 
 class NotFoundError(MemcoreError):
     """The requested record does not exist for this user."""
+
+
+class ConflictError(MemcoreError):
+    """The record changed between the read and the write of an update; nothing was
+    written. The service retries a few times before raising it; then retry the update.
+    """
 
 
 class UnhealthyError(MemcoreError):

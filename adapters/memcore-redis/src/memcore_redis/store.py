@@ -6,8 +6,8 @@ server did not lose its data (:mod:`memcore_redis.durability`), after sending ag
 the writes of the last few seconds, which a server may lose (:mod:`memcore_redis.redo`).
 Every Redis call runs inside :func:`~memcore_redis.errors.map_redis_errors`.
 Round trips: an upsert batch is one MULTI/EXEC pipeline (records plus an index check);
-a search is one FT.SEARCH with the filters inside the KNN pre-filter; ``get``,
-``delete`` and ``count`` are one round trip each.
+a search is one FT.SEARCH with the filters inside the KNN pre-filter; ``update`` (a
+script, :mod:`memcore_redis.update`), ``get``, ``delete`` and ``count`` are one each.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from memcore.domain import (
     HealthCheck,
     MemoryRecord,
     Page,
+    RecordUpdate,
     SearchFilter,
     SearchHit,
     SearchResults,
@@ -67,6 +68,7 @@ from memcore_redis.redo import RedoLog
 from memcore_redis.replies import hit, page, row, text
 from memcore_redis.schema import SchemaKeeper
 from memcore_redis.settings import RedisSettings, load_redis_settings, redis_settings
+from memcore_redis.update import Updater
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +106,7 @@ class RedisStore:
         self._client: Redis = Redis(connection_pool=self._pool)
         self._layout = layout_for(self.settings.storage_type, cluster_node=self.cluster_node)
         self._returned = self._layout.returned()
+        self._updater = Updater(self._layout)
         self._index = f"{self.settings.index}{suffix}"
         self._prefix = self.settings.key_prefix
         self._keeper = SchemaKeeper(
@@ -191,6 +194,18 @@ class RedisStore:
         if int(checked[0]) != len(distinct):
             await remove_unindexed(self._client, self._index, user_id, distinct, self._redo)
         self._redo.add(writes)
+
+    async def update(
+        self, user_id: str, update: RecordUpdate, vector: UnitVectors | None
+    ) -> MemoryRecord | None:
+        spec = self._require("update")
+        key = record_key(self._prefix, user_id, update.id)
+        with map_redis_errors("update", user_id):
+            command, fields = await self._updater.run(self._client, key, update, vector, spec)
+        if fields is None:
+            return None
+        self._redo.add([command])
+        return record_from_fields(user_id, update.id, fields)
 
     async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
         spec = self._require("get")
