@@ -42,6 +42,8 @@ class IndexInfo:
     key_type: str
     vector_dimension: int | None
     vector_datatype: str | None
+    #: The index's own name (an alias resolves to it).
+    name: str = ""
 
     def problems(self) -> list[str]:
         """What is wrong with the index, in words (empty when nothing is)."""
@@ -69,6 +71,7 @@ class IndexInfo:
             key_type=_text(definition.get("key_type")),
             vector_dimension=int(vector["dim"]) if "dim" in vector else None,
             vector_datatype=_text(vector.get("data_type")) or None,
+            name=_text(info.get("index_name")),
         )
 
 
@@ -107,6 +110,9 @@ class SchemaKeeper:
         self._layout = layout
         self._meta_key = f"{key_prefix}:meta{key_suffix}"
         self._records_prefix = f"{key_prefix}:{{"
+        # The index FT.CREATE makes: the index itself, or the one its name is an alias of
+        # after a migration (memcore_redis.migrate).
+        self._target = index
 
     def expected_meta(self, schema: EmbeddingSchema, vector: VectorSpec) -> dict[str, Any]:
         """The metadata this store writes for ``schema``."""
@@ -133,22 +139,29 @@ class SchemaKeeper:
         if info is None:
             await self._create(vector)
         else:
+            self._target = info.name or self._index
             self._compare_index(info, schema)
 
     def creation(self, schema: EmbeddingSchema, vector: VectorSpec) -> list[Command]:
-        """The commands that create what :meth:`ensure` creates, each harmless when it is
-        there already (``SET NX``; ``FT.CREATE`` answers "already exists").
+        """The commands that create what :meth:`ensure` found or created, each harmless
+        when it is there already (``SET NX``; ``FT.CREATE`` and ``FT.ALIASADD`` answer
+        "already exists"). An alias is not created over: ``FT.CREATE`` of an alias's
+        name would make a second index that hides it.
         """
+        alias = [("FT.ALIASADD", self._index, self._target)] if self._target != self._index else []
         return [
             self._meta_command(self.expected_meta(schema, vector)),
-            self._create_command(vector),
+            self.create_command(vector, self._target),
+            *alias,
         ]
 
     def _meta_command(self, expected: dict[str, Any]) -> Command:
         return ("SET", self._meta_key, json.dumps(expected), "NX")
 
-    def _create_command(self, vector: VectorSpec) -> Command:
-        return ("FT.CREATE", self._index, *self._layout.schema(self._records_prefix, vector))
+    def create_command(self, vector: VectorSpec, index: str | None = None) -> Command:
+        """The FT.CREATE of this store's index, or of ``index`` over the same keys."""
+        name = self._index if index is None else index
+        return ("FT.CREATE", name, *self._layout.schema(self._records_prefix, vector))
 
     @property
     def meta_key(self) -> str:
@@ -178,7 +191,8 @@ class SchemaKeeper:
                 f"{self._meta_key} has schema version {stored.get('schema_version')!r} "
                 f"(storage_type={stored.get('storage_type')!r}); this "
                 f"agent-memcore-redis writes version {expected['schema_version']} for "
-                f"{expected['storage_type']} storage",
+                f"{expected['storage_type']} storage (an older version moves to it with "
+                f"`memcore migrate`, docs/adapters/redis.md)",
                 operation="ensure_schema",
                 backend=BACKEND,
             )
@@ -226,7 +240,7 @@ class SchemaKeeper:
     async def _create(self, vector: VectorSpec) -> None:
         try:
             with map_redis_errors("ensure_schema"):
-                await call(self._client, *self._create_command(vector))
+                await call(self._client, *self.create_command(vector))
         except StoreError as exc:
             if "already exists" in str(exc.__cause__).lower():
                 return  # another process created it meanwhile; it was checked by meta
