@@ -63,7 +63,7 @@ def main() -> None:
             "(install agent-memcore-redis[server] and agent-memcore-sentence-transformers)"
         )
         return
-    from memcore_redis.testing_server import EmbeddedRedis  # noqa: PLC0415 - optional
+    from memcore_redis.testing import EmbeddedRedis  # noqa: PLC0415 - optional
 
     with EmbeddedRedis() as server:
         os.environ["MEMCORE_REDIS_URL"] = server.url

@@ -3,7 +3,7 @@
     python benchmarks/profile_hot_paths.py record|batch|search [--store memory|redis]
         [--n 20000] [--html out.html]
 
-The data is the benchmark workload (:mod:`memcore.bench.workload`); embeddings are
+The data is the benchmark workload (:mod:`memcore_bench.workload`); embeddings are
 precomputed, so the profile shows memcore and the store, not a model. ``--store redis``
 starts an embedded Redis Stack (agent-memcore-redis[server]). Needs ``pip install pyinstrument``.
 """
@@ -21,9 +21,9 @@ from pyinstrument import Profiler
 from memcore import MemoryService
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.adapters.memory import InMemoryStore
-from memcore.bench.targets import intervention_item
-from memcore.bench.workload import SEARCH_OUTCOME, Workload, make_workload
 from memcore.ports import MemoryStore
+from memcore_bench.targets import intervention_item
+from memcore_bench.workload import SEARCH_OUTCOME, Workload, make_workload
 
 
 @contextlib.contextmanager
@@ -32,7 +32,7 @@ def open_store(kind: str) -> Iterator[MemoryStore]:
         yield InMemoryStore()
         return
     from memcore_redis import RedisSettings, RedisStore  # noqa: PLC0415 - optional
-    from memcore_redis.testing_server import EmbeddedRedis  # noqa: PLC0415
+    from memcore_redis.testing import EmbeddedRedis  # noqa: PLC0415
 
     with EmbeddedRedis() as server:
         yield RedisStore(RedisSettings(url=server.url))

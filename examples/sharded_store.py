@@ -132,7 +132,7 @@ class ShardedStore:
 def redis_shards(count: int) -> Iterator[dict[str, MemoryStore]]:
     """``count`` embedded Redis Stack servers (agent-memcore-redis[server]), one store each."""
     from memcore_redis import RedisSettings, RedisStore  # noqa: PLC0415 - optional
-    from memcore_redis.testing_server import EmbeddedRedis  # noqa: PLC0415
+    from memcore_redis.testing import EmbeddedRedis  # noqa: PLC0415
 
     with contextlib.ExitStack() as stack:
         servers = [stack.enter_context(EmbeddedRedis()) for _ in range(count)]

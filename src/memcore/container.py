@@ -231,6 +231,7 @@ def _create_service(
         check_on_start=settings.health.check_on_start,
         deadline=settings.retry.deadline if settings.retry.enabled else None,
         degrade_searches=settings.degradation.policy == "degrade",
+        what_worked=settings.what_worked,
     )
 
 

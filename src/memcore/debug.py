@@ -117,10 +117,17 @@ async def summarize(service: MemoryService, user_ids: Sequence[str] | None = Non
 
 
 async def index_info(service: MemoryService) -> dict[str, Any]:
-    """The schema the service writes and what the store and embedder report about themselves."""
+    """The schema the service writes, where the data is (the store's ``target``, without
+    credentials) and what the store and embedder report about themselves.
+    """
     store, embedder = await service.store.health(), await service.embedder.health()
     return {
-        "store": {"backend": service.store.backend, "status": store.status.value, **store.facts},
+        "store": {
+            "backend": service.store.backend,
+            "data": service.store.target,
+            "status": store.status.value,
+            **store.facts,
+        },
         "embedder": {"backend": service.embedder.backend, **embedder.facts},
         "schema": {"dimension": service.schema.dimension, "model": service.schema.model},
     }

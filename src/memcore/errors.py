@@ -7,6 +7,7 @@
     ├── ConfigurationError            bad or missing setting. Fix the configuration.
     │   └── AdapterNotFoundError      backend name unknown or its package missing; install it.
     ├── NotFoundError                 the record does not exist (for this user).
+    ├── ConflictError                 the record changed while an update was made; retry it.
     ├── UnhealthyError                the start-up health check found a component unhealthy.
     ├── RateLimitedError              too many calls; wait ``retry_after`` seconds, then retry.
     ├── DecryptionError               a stored ciphertext cannot be decrypted (wrong place,
@@ -20,7 +21,11 @@
     └── StoreError                    the store failed; not retryable as such.
         ├── StoreUnavailableError     retryable: connection refused/reset, server loading.
         │   ├── StoreTimeoutError     retryable: the store did not answer in time.
-        │   └── StoreCircuitOpenError (also a CircuitOpenError) the store's breaker is open.
+        │   ├── StoreCircuitOpenError (also a CircuitOpenError) the store's breaker is open.
+        │   └── OutcomeUnknownError   retryable: a write may or may not have landed; retry
+        │                             with its ``record_ids`` (idempotent by id).
+        ├── StoreFullError            the store is out of memory and refuses writes; free
+        │                             memory or raise its limit. Not retried.
         ├── DataLossError             the store lost data it had acknowledged; stop, restore.
         ├── IndexCreationError        the search index could not be created.
         └── VectorSearchError         the store rejected or failed a vector search.
@@ -38,6 +43,7 @@ __all__ = [
     "AdapterNotFoundError",
     "CircuitOpenError",
     "ConfigurationError",
+    "ConflictError",
     "DataLossError",
     "DecryptionError",
     "EmbedderCircuitOpenError",
@@ -46,10 +52,12 @@ __all__ = [
     "IndexCreationError",
     "MemcoreError",
     "NotFoundError",
+    "OutcomeUnknownError",
     "RateLimitedError",
     "SchemaMismatchError",
     "StoreCircuitOpenError",
     "StoreError",
+    "StoreFullError",
     "StoreTimeoutError",
     "StoreUnavailableError",
     "UnhealthyError",
@@ -119,6 +127,12 @@ class AdapterNotFoundError(ConfigurationError):
 
 class NotFoundError(MemcoreError):
     """The requested record does not exist for this user."""
+
+
+class ConflictError(MemcoreError):
+    """The record changed between the read and the write of an update; nothing was
+    written. The service retries a few times before raising it; then retry the update.
+    """
 
 
 class UnhealthyError(MemcoreError):
@@ -199,6 +213,26 @@ class StoreTimeoutError(StoreUnavailableError):
 
 class StoreCircuitOpenError(CircuitOpenError, StoreUnavailableError):
     """The store's circuit breaker is open: recent calls failed too often."""
+
+
+class OutcomeUnknownError(StoreUnavailableError):
+    """A write was sent but its answer never came (a timeout, a connection lost mid-way):
+    it may or may not have landed. ``record_ids`` are the ids it wrote; writing the same
+    records again with those ids is idempotent, so retrying ends with one copy each.
+    """
+
+    def __init__(
+        self, message: str, *, record_ids: tuple[str, ...] = (), **context: str | None
+    ) -> None:
+        super().__init__(message, **context)
+        self.record_ids = record_ids
+
+
+class StoreFullError(StoreError):
+    """The store is out of memory (Redis ``maxmemory`` with ``noeviction``) and refused
+    the write; nothing was written. Not retried: free memory, delete old records or raise
+    the limit, then write again.
+    """
 
 
 class DataLossError(StoreError):

@@ -18,6 +18,7 @@ from memcore.domain import (
     HealthCheck,
     MemoryRecord,
     Page,
+    RecordUpdate,
     SearchFilter,
     SearchHit,
 )
@@ -80,6 +81,24 @@ class MemoryStore(Protocol):
         kept by reference. A record whose ``user_id`` differs, or a row count that is not
         the record count, raises :class:`~memcore.errors.ValidationError` and nothing is
         stored.
+        """
+        ...
+
+    async def update(
+        self, user_id: str, update: RecordUpdate, vector: UnitVectors | None
+    ) -> MemoryRecord | None:
+        """Apply ``update`` to ``user_id``'s record ``update.id`` atomically; return the result.
+
+        The record becomes :func:`~memcore.domain.apply_update` of it: the update's values
+        replace the record's, ``updated_at`` becomes ``update.at``, and a new outcome is
+        appended to ``outcome_history`` (not twice: applying one update again, as a retry
+        does, changes nothing more). ``vector`` (one unit row), if given, replaces the
+        stored embedding; otherwise the embedding is kept. Concurrent updates of one
+        record are applied one after the other: none is lost. Returns
+        ``None`` and writes nothing if ``user_id`` has no record with that id, or it is not
+        of ``update.kind``. With ``update.guard``, a record whose ``updated_at`` is not
+        ``update.if_updated_at`` raises :class:`~memcore.errors.ConflictError` and is
+        left as it was. The id, user and ``created_at`` never change.
         """
         ...
 

@@ -41,8 +41,10 @@ from memcore.errors import NotFoundError, UnhealthyError, ValidationError
 from memcore.intake import intervention_from, interventions_from, reflection_from
 from memcore.observability.health import guarded_check, health_to_dict, schema_check
 from memcore.observability.operations import Telemetry, observed
+from memcore.outcomes import OutcomeCalls
 from memcore.pipeline import Call, Pipeline, Policy, Result
 from memcore.ports import Embedder, MemoryStore
+from memcore.settings import WhatWorkedSettings
 from memcore.usecases import UseCases
 from memcore.validation import (
     DEFAULT_LIMITS,
@@ -51,6 +53,7 @@ from memcore.validation import (
     validate_filters,
     validate_k,
     validate_record_ids,
+    validate_score,
     validate_text,
     validate_user_id,
 )
@@ -66,8 +69,8 @@ logger = logging.getLogger("memcore.service")
 _Work = Callable[[Call], Awaitable[Result[Any]]]
 
 
-class MemoryService:
-    """Record and recall a user's interventions and reflections.
+class MemoryService(OutcomeCalls):
+    """Record and recall a user's interventions and reflections, and update them.
 
     Build it with :func:`memcore.connect` (from settings), or by hand from any
     :class:`~memcore.ports.MemoryStore` and :class:`~memcore.ports.Embedder` and the
@@ -80,6 +83,7 @@ class MemoryService:
     ``deadline`` (seconds) bounds each operation: no retry starts after it. With
     ``degrade_searches``, a search whose query cannot be embedded right now (a retryable
     embedder error) returns empty results with status ``degraded`` instead of raising.
+    ``what_worked`` sets how :meth:`what_worked` ranks.
     """
 
     def __init__(
@@ -93,8 +97,10 @@ class MemoryService:
         check_on_start: HealthOnStart = "off",
         deadline: float | None = None,
         degrade_searches: bool = False,
+        what_worked: WhatWorkedSettings | None = None,
     ) -> None:
         self.pipeline = Pipeline(policies)
+        self.what_worked_settings = what_worked or WhatWorkedSettings()
         self.store = self.pipeline.store(store)
         self.embedder = self.pipeline.embedder(embedder)
         self.limits = limits
@@ -217,14 +223,20 @@ class MemoryService:
         query: str | object,
         k: int = 5,
         filters: SearchFilter | Mapping[str, Any] | None = None,
+        *,
+        min_score: float | None = None,
     ) -> SearchResults[Intervention]:
         """The ``k`` interventions of ``user_id`` most similar to ``query``, best first.
 
         ``query`` is a text (embedded here) or a precomputed embedding. ``filters`` narrows
-        by outcome, task, time or metadata (see :class:`~memcore.SearchFilter`). The
+        by outcome, task, time or metadata (see :class:`~memcore.SearchFilter`);
+        ``min_score`` leaves out hits less similar than that (a cosine similarity). The
         result is a list; its ``status`` says whether it may be incomplete.
         """
         hits = await self._find(user_id, query, k, filters, RecordKind.INTERVENTION)
+        if min_score is not None:
+            bound = validate_score(min_score, "min_score")
+            hits = SearchResults([h for h in hits if h.score >= bound], status=hits.status)
         return cast("SearchResults[Intervention]", hits)
 
     # -- reflections ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from memcore.domain import Outcome
 from memcore.errors import ConfigurationError
 from memcore.state import default_state_dir
 from memcore.validation import Limits
@@ -32,6 +33,7 @@ __all__ = [
     "MetricsSettings",
     "RateLimitSettings",
     "RetrySettings",
+    "WhatWorkedSettings",
     "load_settings",
     "state_dir",
 ]
@@ -213,6 +215,43 @@ class EncryptionSettings(BaseModel):
         return self
 
 
+DEFAULT_OUTCOME_WEIGHTS: dict[Outcome, float] = {
+    Outcome.TASK_COMPLETED: 1.0,
+    Outcome.PARTIAL_PROGRESS: 0.7,
+    Outcome.USER_ENGAGED: 0.5,
+    Outcome.UNKNOWN: 0.3,
+    Outcome.NO_RESPONSE: 0.2,
+    Outcome.ESCALATED: 0.2,
+    Outcome.TASK_ABANDONED: 0.1,
+    Outcome.USER_RESISTED: 0.1,
+}
+
+
+class WhatWorkedSettings(BaseModel):
+    """How :meth:`~memcore.MemoryService.what_worked` ranks (``MEMCORE_WHAT_WORKED__*``):
+    a hit's score is ``max(similarity, 0) * outcome weight * recency``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    outcome_weights: dict[Outcome, float] = Field(
+        default_factory=lambda: dict(DEFAULT_OUTCOME_WEIGHTS),
+        description="Outcome -> weight in [0, 1]; an outcome left out weighs 0.",
+    )
+    half_life_days: float | None = Field(
+        default=None, gt=0, description="Age at which recency halves a score; unset: no decay."
+    )
+    candidates: int = Field(
+        default=50, ge=1, le=10_000, description="How many nearest interventions are ranked."
+    )
+
+    @model_validator(mode="after")
+    def _weights_in_range(self) -> WhatWorkedSettings:
+        if any(not 0 <= weight <= 1 for weight in self.outcome_weights.values()):
+            raise ValueError("outcome_weights must lie in [0, 1]")
+        return self
+
+
 class AuditSettings(BaseModel):
     """The audit log of data access (``MEMCORE_AUDIT__*``)."""
 
@@ -271,6 +310,7 @@ class MemcoreSettings(BaseSettings):
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    what_worked: WhatWorkedSettings = Field(default_factory=WhatWorkedSettings)
 
 
 def state_dir(settings: MemcoreSettings) -> Path:

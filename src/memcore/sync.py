@@ -18,12 +18,14 @@ from memcore.domain import (
     Intervention,
     MemoryRecord,
     MemoryStats,
+    Outcome,
     Page,
     Receipt,
     Reflection,
     SearchFilter,
     SearchHit,
 )
+from memcore.domain.worked import WhatWorked
 from memcore.service import MemoryService
 
 T = TypeVar("T")
@@ -89,9 +91,25 @@ class SyncMemoryService:
         query: Any,
         k: int = 5,
         filters: SearchFilter | Mapping[str, Any] | None = None,
+        *,
+        min_score: float | None = None,
     ) -> list[SearchHit[Intervention]]:
         """See :meth:`MemoryService.search_interventions`."""
-        return self._run(self.service.search_interventions(user_id, query, k, filters))
+        return self._run(
+            self.service.search_interventions(user_id, query, k, filters, min_score=min_score)
+        )
+
+    def update_outcome(self, user_id: str, record_id: str, outcome: Outcome | str) -> Intervention:
+        """See :meth:`MemoryService.update_outcome`."""
+        return self._run(self.service.update_outcome(user_id, record_id, outcome))
+
+    def update(self, user_id: str, record_id: str, **changes: Any) -> MemoryRecord:
+        """See :meth:`MemoryService.update`."""
+        return self._run(self.service.update(user_id, record_id, **changes))
+
+    def what_worked(self, user_id: str, situation: str, **kwargs: Any) -> WhatWorked:
+        """See :meth:`MemoryService.what_worked`."""
+        return self._run(self.service.what_worked(user_id, situation, **kwargs))
 
     def search_reflections(
         self,

@@ -9,29 +9,43 @@ what happened (a :class:`~memcore.Receipt` for writes, a status on every read).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 
 from memcore.domain import (
+    Intervention,
     MemoryRecord,
     MemoryStats,
     Outcome,
     Page,
     Receipt,
     RecordKind,
+    RecordUpdate,
     Removed,
     SearchFilter,
     SearchResults,
     Status,
+    utcnow,
 )
-from memcore.errors import EmbeddingError, ValidationError
+from memcore.domain.worked import WhatWorked, rank_worked
+from memcore.errors import ConflictError, EmbeddingError, NotFoundError, ValidationError
 from memcore.pipeline import Call, EmbedderFront, Result, StoreFront
 from memcore.ports import UnitVectors
 from memcore.validation import unit_vectors
 
-__all__ = ["UseCases"]
+__all__ = ["TEXT_FIELDS", "UseCases"]
+
+TEXT_FIELDS: Mapping[RecordKind, str] = {
+    RecordKind.INTERVENTION: "intervention_text",
+    RecordKind.REFLECTION: "text",
+}
+"""The field an update's ``text`` sets, per kind."""
+_EMBEDDED_CHANGES = frozenset({"text", "task", "context"})
+_UPDATE_ATTEMPTS = 5  # guarded read-embed-write rounds before a ConflictError
 
 
 class UseCases:
@@ -55,6 +69,8 @@ class UseCases:
             "delete": self.delete,
             "forget_user": self.forget_user,
             "stats": self.stats,
+            "update": self.update,
+            "what_worked": self.what_worked,
         }
 
     async def run(self, call: Call) -> Result[Any]:
@@ -86,6 +102,86 @@ class UseCases:
 
     async def get(self, call: Call) -> Result[Any]:
         return await self.store.run(call.on("store", "get", **call.args))
+
+    async def update(self, call: Call) -> Result[MemoryRecord]:
+        """Change fields of one record; embed it again only when embedded text changes.
+
+        Without such a change it is one store call, applied by the store atomically. With
+        one, the record is read, embedded with its new text, and written only if no other
+        update came in between (else read again, up to a few times).
+        """
+        values: dict[str, Any] = dict(call.args["values"])
+        if not _EMBEDDED_CHANGES & values.keys():
+            update = self._update(call, call.args["kind"], values)
+            return await self._apply(call, update, None)
+        for _ in range(_UPDATE_ATTEMPTS):
+            found = await self.store.run(call.on("store", "get", ids=[call.args["record_id"]]))
+            if not found.value:
+                raise self._missing(call)
+            record: MemoryRecord = found.value[0]
+            kind = call.args["kind"]
+            if kind is not None and record.kind is not kind:
+                raise self._missing(call)
+            changes = {TEXT_FIELDS[record.kind] if k == "text" else k: v for k, v in values.items()}
+            text = dataclasses.replace(record, **changes).embedding_text()
+            vector = (await self._embed_texts(call, [text]))[0]
+            update = dataclasses.replace(
+                self._update(call, record.kind, changes),
+                guard=True,
+                if_updated_at=record.updated_at,
+            )
+            try:
+                return await self._apply(call, update, vector)
+            except ConflictError:
+                continue
+        raise ConflictError(
+            f"record {call.args['record_id']!r} kept changing while it was updated",
+            operation="update",
+            backend=self.store.backend,
+            user_id=call.user_id,
+        )
+
+    def _update(
+        self, call: Call, kind: RecordKind | None, values: Mapping[str, Any]
+    ) -> RecordUpdate:
+        return RecordUpdate(
+            id=call.args["record_id"],
+            kind=kind,
+            values=values,
+            at=utcnow(),
+            history_limit=call.args["history_limit"],
+        )
+
+    async def _apply(self, call: Call, update: RecordUpdate, vector: Any) -> Result[MemoryRecord]:
+        done = await self.store.run(call.on("store", "update", update=update, vector=vector))
+        if done.value is None:
+            raise self._missing(call)
+        return done
+
+    def _missing(self, call: Call) -> NotFoundError:
+        kind = call.args["kind"]
+        return NotFoundError(
+            f"no {kind.value if kind else 'record'} {call.args['record_id']!r}",
+            operation="update",
+            backend=self.store.backend,
+            user_id=call.user_id,
+        )
+
+    async def what_worked(self, call: Call) -> Result[WhatWorked]:
+        """The nearest interventions to the situation, ranked by similarity and outcome."""
+        ranking = call.args["ranking"]
+        found = await self.search(call.with_args(k=max(ranking.candidates, call.args["k"])))
+        matches: SearchResults[Intervention] = found.value  # type: ignore[assignment]
+        half_life = ranking.half_life_days
+        worked = rank_worked(
+            matches,
+            k=call.args["k"],
+            weights=ranking.outcome_weights,
+            half_life=None if half_life is None else timedelta(days=half_life),
+            now=utcnow(),
+            status=found.status,
+        )
+        return Result(worked, found.status)
 
     async def list(self, call: Call) -> Result[Any]:
         page = await self.store.run(call.on("store", "list", **call.args))

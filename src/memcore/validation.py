@@ -12,7 +12,9 @@ The rules (limits are :class:`Limits`, configurable as ``MEMCORE_LIMITS__*``):
   ``context`` 0..``max_context_chars``; ``task`` 1..``max_task_chars``; no NUL characters,
   no lone surrogates (every text must encode as UTF-8).
 - **outcome**: one of :class:`~memcore.Outcome` (its value or the member).
-- **created_at**: a timezone-aware datetime between 1970 and 2200.
+- **created_at** (and every time): a timezone-aware datetime between 1970 and 2200;
+  ``updated_at`` may also be ``None`` (never updated).
+- **outcome history**: at most ``max_outcome_history`` (outcome, time) changes.
 - **metadata**: at most ``max_metadata_keys`` keys matching ``[A-Za-z0-9_.-]{1,64}``;
   values ``str`` (at most ``max_metadata_value_chars``), ``int`` (64-bit), finite
   ``float`` or ``bool``. No ``None``, no nesting.
@@ -41,11 +43,15 @@ from memcore.domain import (
     MemoryRecord,
     MetadataValue,
     Outcome,
+    OutcomeChange,
+    RecordKind,
     Reflection,
     SearchFilter,
 )
+from memcore.domain.changes import UPDATABLE
 from memcore.domain.fields import FieldSpec, Value, fields_of
 from memcore.domain.filters import FILTERABLE, range_keys
+from memcore.domain.records import RECORD_TYPES
 from memcore.errors import ValidationError
 from memcore.ports import UnitVectors
 
@@ -58,6 +64,8 @@ __all__ = [
     "validate_outcome",
     "validate_record_id",
     "validate_reflection",
+    "validate_score",
+    "validate_update_values",
     "validate_user_id",
 ]
 
@@ -83,6 +91,7 @@ class Limits(BaseModel):
     max_metadata_keys: int = Field(default=32, ge=0, le=1_000)
     max_metadata_value_chars: int = Field(default=1_024, ge=1, le=100_000)
     max_source_ids: int = Field(default=256, ge=1, le=100_000)
+    max_outcome_history: int = Field(default=100, ge=1, le=10_000)
     max_k: int = Field(default=100, ge=1, le=10_000)
     max_batch: int = Field(default=1_000, ge=1, le=100_000)
 
@@ -146,6 +155,15 @@ def validate_k(k: object, limits: Limits = DEFAULT_LIMITS) -> int:
     if not 1 <= k <= limits.max_k:
         raise ValidationError("k", f"must be between 1 and {limits.max_k}, got {k}")
     return k
+
+
+def validate_score(value: object, field: str) -> float:
+    """Return ``value`` if it is a real number in ``[-1, 1]`` (a cosine similarity), else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(field, f"must be a number, not {type(value).__name__}")
+    if not -1.0 <= value <= 1.0:
+        raise ValidationError(field, f"must be between -1 and 1, got {value}")
+    return float(value)
 
 
 def validate_batch_size(size: int, limits: Limits = DEFAULT_LIMITS) -> None:
@@ -231,6 +249,17 @@ def _record_ids_rule(value: object, name: str, limit: int) -> tuple[str, ...]:
     return tuple(ids)
 
 
+def _history_rule(value: object, name: str, limit: int) -> tuple[OutcomeChange, ...]:
+    if not isinstance(value, tuple) or len(value) > limit:
+        raise ValidationError(name, f"must be a tuple of at most {limit} outcome changes")
+    for change in value:
+        if not isinstance(change, OutcomeChange):
+            raise ValidationError(name, "must hold OutcomeChange items")
+        validate_outcome(change.outcome)
+        validate_created_at(change.at, f"{name}.at")
+    return value
+
+
 def _limited(rule: Callable[[Any, str, int], object]) -> _Rule:
     return lambda value, name, limit, _: rule(value, name, limit)
 
@@ -243,12 +272,15 @@ _RULES: dict[Value, _Rule] = {
     Value.TIME: lambda value, name, _, __: validate_created_at(value, name),
     Value.METADATA: lambda value, name, _, limits: validate_metadata(value, limits, name) and value,
     Value.RECORD_IDS: _limited(_record_ids_rule),
+    Value.OUTCOME_HISTORY: _limited(_history_rule),
 }
 
 
 def _check(spec: FieldSpec, value: object, limits: Limits) -> object:
     """``value`` of the field ``spec`` checked by its value kind; returns it as stored."""
     about = spec.about
+    if value is None and spec.has_default and spec.default is None:
+        return None
     limit = getattr(limits, about.limit) if about.limit else 0
     if about.value is Value.TEXT:
         return validate_text(value, spec.name, limit, required=about.required)
@@ -266,6 +298,26 @@ def validate_record(record: RecordT, limits: Limits = DEFAULT_LIMITS) -> RecordT
         if checked is not value and checked != value:
             changed[spec.name] = checked
     return dataclasses.replace(record, **changed) if changed else record
+
+
+def validate_update_values(
+    kind: RecordKind | None, values: Mapping[str, object], limits: Limits = DEFAULT_LIMITS
+) -> dict[str, object]:
+    """Return ``values`` (field name -> new value) checked as an update of a record of
+    ``kind`` (``None``: a field both kinds have) may set them, else raise.
+    """
+    if not values:
+        raise ValidationError("update", "give at least one field to change")
+    kinds = list(RECORD_TYPES) if kind is None else [kind]
+    allowed = frozenset.intersection(*(UPDATABLE[each] for each in kinds))
+    specs = {spec.name: spec for spec in fields_of(RECORD_TYPES[kinds[0]])}
+    checked: dict[str, object] = {}
+    for name, value in values.items():
+        if name not in allowed:
+            what = "records" if kind is None else f"{kind.value}s"
+            raise ValidationError(name, f"cannot be changed by an update of {what}")
+        checked[name] = _check(specs[name], value, limits)
+    return checked
 
 
 def validate_intervention(record: object, limits: Limits = DEFAULT_LIMITS) -> Intervention:

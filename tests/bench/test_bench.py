@@ -1,4 +1,4 @@
-"""memcore.bench: the workload's ground truth, the runner, the report, the command."""
+"""memcore_bench: the workload's ground truth, the runner, the report, the command."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 from typer.testing import CliRunner
 
-from memcore.bench.cli import app
-from memcore.bench.report import METRICS, Run, TargetInfo, markdown, percentile, ratio, rows
-from memcore.bench.runner import Figures, run_targets, shuffled, traced_bytes
-from memcore.bench.suite import Config
-from memcore.bench.targets import NumpyFloor, in_memory_target
-from memcore.bench.workload import SEARCH_OUTCOME, make_workload
+from memcore_bench.cli import app
+from memcore_bench.report import METRICS, Run, TargetInfo, markdown, percentile, ratio, rows
+from memcore_bench.runner import Figures, run_targets, shuffled, traced_bytes
+from memcore_bench.suite import Config
+from memcore_bench.targets import NumpyFloor, in_memory_target
+from memcore_bench.workload import SEARCH_OUTCOME, make_workload
 
 
 def test_the_workload_is_seeded_grouped_by_user_and_its_answers_are_exact() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from memcore.bench.cli import app
+from memcore_bench.cli import app
 
 
 def test_each_shape_of_users_gets_its_own_plots(tmp_path: Path) -> None:

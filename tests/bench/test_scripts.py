@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from memcore.bench.cli import app
-from memcore.bench.scripts import MANIFEST, load_manifest, markdown, run_scripts
+from memcore_bench.cli import app
+from memcore_bench.scripts import MANIFEST, load_manifest, markdown, run_scripts
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -25,6 +25,9 @@ DEFECTS = {
     "test_filters_apply_before_ranking",  # post-filtering search
     "test_deleting_for_one_user_leaves_the_others",  # forget_user by prefix
     "test_upsert_rejects_a_record_of_another_user",  # trusts record.user_id
+    "test_concurrent_updates_of_one_record_are_all_applied",  # read-modify-write update
+    "test_a_record_of_another_kind_is_missing",  # ignores update.kind
+    "test_a_guarded_update_of_a_changed_record_conflicts",  # ignores update.guard
 }
 
 

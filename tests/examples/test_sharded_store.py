@@ -73,9 +73,7 @@ async def test_health_is_the_worst_shard() -> None:
 
 
 async def test_on_two_embedded_redis_servers() -> None:
-    pytest.importorskip(
-        "memcore_redis.testing_server", reason="agent-memcore-redis[server] not installed"
-    )
+    pytest.importorskip("memcore_redis.testing", reason="agent-memcore-redis[server] not installed")
     with sharded.redis_shards(2) as shards:
         placement = await sharded.demo(shards)
     assert set(placement.values()) == {"redis-0", "redis-1"}

@@ -1,7 +1,7 @@
 """The hostile-input suite runs against the store named by ``--hostile-store``.
 
-``memory`` (default) needs nothing; ``redis`` needs ``agent-memcore-redis`` and starts its own
-embedded server through that package's pytest fixtures.
+``memory`` (default) needs nothing; ``redis`` needs ``agent-memcore-redis[testing]`` and starts
+its own embedded server through that package's pytest fixture, loaded here on request.
 """
 
 from __future__ import annotations
@@ -28,6 +28,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--hostile-store") == "redis":
+        config.pluginmanager.import_plugin("memcore_redis.testing.fixtures")  # redis_server_url
+
+
 @pytest.fixture
 async def fresh_store(request: pytest.FixtureRequest) -> AsyncIterator[MemoryStore]:
     """A new empty store of the chosen backend (Redis: its own key prefix and index)."""
@@ -41,7 +46,7 @@ async def fresh_store(request: pytest.FixtureRequest) -> AsyncIterator[MemorySto
 
     from memcore_redis import RedisSettings, RedisStore  # noqa: PLC0415
 
-    url = request.getfixturevalue("redis_server_url")  # agent-memcore-redis's pytest plugin
+    url = request.getfixturevalue("redis_server_url")
     redis_store = RedisStore(RedisSettings(url=url, key_prefix=f"h{uuid.uuid4().hex[:12]}"))
     yield redis_store
     await redis_store.aclose()

@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 from typer.testing import CliRunner, Result
 
 from memcore.cli import app
@@ -153,3 +154,59 @@ def test_serve_metrics_answers_probes_until_terminated(env: dict[str, str]) -> N
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
+
+
+def _memcore(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "memcore", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_cli_keeps_what_it_records_in_the_state_directory(tmp_path: Path) -> None:
+    """No snapshot setting: record in one process, find it in the next, see where it is."""
+    state = tmp_path / "state"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MEMCORE_")},
+        "MEMCORE_STATE_DIR": str(state),
+        "MEMCORE_EMBEDDER": "hashing",
+    }
+    recorded = _memcore("record", "Try box breathing", "-u", "ana", "--task", "calm", env=env)
+    assert recorded.returncode == 0, recorded.stderr
+    hits = json.loads(_memcore("search", "breathing", "-u", "ana", "--json", env=env).stdout)
+    assert [hit["record"]["intervention_text"] for hit in hits] == ["Try box breathing"]
+    assert json.loads(_memcore("stats", "--json", env=env).stdout)["interventions"] == 1
+
+    snapshot = state / "memory" / "cli-snapshot.npz"
+    assert snapshot.is_file()
+    info = json.loads(_memcore("inspect", "--json", env=env).stdout)
+    assert info["store"]["data"] == f"memory:{snapshot}"
+    assert f"data: memory:{snapshot}\n" in _memcore("inspect", "-u", "ana", env=env).stdout
+
+
+def test_a_command_waits_for_the_snapshot_another_holds(cli: CliRunner, tmp_path: Path) -> None:
+    """The snapshot's lock spans load to save, so two commands at once lose no write."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MEMCORE_")},
+        "MEMCORE_STATE_DIR": str(tmp_path),
+        "MEMCORE_EMBEDDER": "hashing",
+    }
+    assert run(cli, env, "record", "first", "-u", "ana", "--task", "t").exit_code == 0
+    lock = FileLock(f"{tmp_path / 'memory' / 'cli-snapshot.npz'}.lock")
+    with lock:
+        writer = subprocess.Popen(
+            [sys.executable, "-m", "memcore", "record", "second", "-u", "ana", "--task", "t"],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        with pytest.raises(subprocess.TimeoutExpired):
+            writer.wait(timeout=3)
+    _, stderr = writer.communicate(timeout=60)
+    assert writer.returncode == 0, stderr
+    stats = run(cli, env, "stats", "-u", "ana", "--json")
+    assert json.loads(stats.stdout)["interventions"] == 2

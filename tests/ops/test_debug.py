@@ -143,3 +143,4 @@ async def test_summary_and_index_info(seeded: MemoryService) -> None:
     info = await debug.index_info(seeded)
     assert info["schema"] == {"dimension": 24, "model": "memcore-hashing-v1"}
     assert info["store"]["backend"] == "memory"
+    assert info["store"]["data"] == seeded.store.target

@@ -14,7 +14,7 @@ import pytest
 
 from memcore.container import build_service
 from memcore.observability import start_metrics_server
-from memcore_redis import testing_server
+from memcore_redis import testing
 
 
 def _get(url: str) -> tuple[int, dict[str, object]]:
@@ -27,7 +27,7 @@ def _get(url: str) -> tuple[int, dict[str, object]]:
 
 
 async def test_health_follows_the_redis_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    server = testing_server.EmbeddedRedis().start()
+    server = testing.EmbeddedRedis().start()
     try:
         monkeypatch.setenv("MEMCORE_REDIS_URL", server.url)
         service = await build_service(store="redis", embedder="hashing", retry={"max_attempts": 1})

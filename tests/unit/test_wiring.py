@@ -124,6 +124,13 @@ def test_the_sync_facade_works_without_an_event_loop() -> None:
         assert [hit.record for hit in hits] == [recorded]
         assert memory.stats("u").interventions == 1
         assert memory.health().status.value == "healthy"
+        done = memory.update_outcome("u", recorded.id, "task_completed")
+        assert memory.get("u", recorded.id) == done
+        assert memory.update("u", recorded.id, metadata={"n": 1}).metadata == {"n": 1}
+        worked = memory.what_worked("u", "hello", k=1)
+        assert [hit.record.id for hit in worked.hits] == [recorded.id]
+        assert len(memory.search_interventions("u", "hello", min_score=-1.0)) == 1
+        assert memory.search_interventions("u", "hello", min_score=0.999) == []
 
 
 async def test_the_sync_facade_works_inside_a_running_loop() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 import memcore
 from conftest import Server, api_key_settings, free_port, key_of, start_server
-from memcore_redis.testing_server import EmbeddedRedis
+from memcore_redis.testing import EmbeddedRedis
 from test_routes import BREATHING, record
 
 

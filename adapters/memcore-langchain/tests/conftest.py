@@ -11,6 +11,9 @@ import pytest
 import memcore
 from memcore_langchain import connect_sync
 
+# redis_server_url: the session's server (memcore_redis.testing loads only when asked).
+pytest_plugins = ["memcore_redis.testing.fixtures"]
+
 USER = "user-42"
 NEIGHBOUR = "user-43"  # another user, whose memories must never show
 

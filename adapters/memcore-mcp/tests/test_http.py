@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx2
 import pytest
 from mcp import MCPError
@@ -46,3 +48,21 @@ async def test_a_missing_or_unknown_token_is_refused(
         async with http_server.client(token) as client:
             await client.list_tools()
     assert refused.group_contains(MCPError)
+
+
+async def test_another_users_token_cannot_take_over_a_session(http_server: HttpServer) -> None:
+    def post(token: str, body: dict[str, Any], session: str | None = None) -> httpx2.Response:
+        headers = {"Accept": "application/json, text/event-stream"}
+        headers["Authorization"] = f"Bearer {token}"
+        if session is not None:
+            headers["Mcp-Session-Id"] = session
+        return httpx2.post(http_server.url, json={"jsonrpc": "2.0", **body}, headers=headers)
+
+    hello = {"protocolVersion": "2025-06-18", "capabilities": {},
+             "clientInfo": {"name": "t", "version": "1"}}  # fmt: skip
+    opened = post(token_of("alice"), {"id": 1, "method": "initialize", "params": hello})
+    assert opened.status_code == 200, opened.text
+    session = opened.headers["mcp-session-id"]
+    search = {"name": "search_interventions", "arguments": {"situation": "anxious"}}
+    taken = post(token_of("bob"), {"id": 2, "method": "tools/call", "params": search}, session)
+    assert taken.status_code == 404  # as if alice's session did not exist

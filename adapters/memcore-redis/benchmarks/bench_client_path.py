@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 from redis.asyncio.connection import AbstractConnection
 
-from memcore.bench.runner import shuffled
-from memcore.bench.workload import make_workload
-from memcore_redis.bench import MemcoreRedisTarget, RedisFloor, RedisVLTarget
+from memcore_bench.redis_targets import MemcoreRedisTarget, RedisFloor, RedisVLTarget
+from memcore_bench.runner import shuffled
+from memcore_bench.workload import make_workload
 
 EVICT_BYTES = 64 * 1024 * 1024  # more than the machine's caches
 

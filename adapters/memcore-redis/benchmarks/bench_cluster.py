@@ -28,7 +28,7 @@ from bench_redis import BATCH, Data, exact_top, make_data
 from memcore.domain import EmbeddingSchema, SearchFilter
 from memcore.ports import MemoryStore, UnitVectors
 from memcore_redis import RedisClusterStore, RedisSettings, RedisStore
-from memcore_redis.testing_server import EmbeddedCluster, EmbeddedRedis
+from memcore_redis.testing import EmbeddedCluster, EmbeddedRedis
 
 SCHEMA = EmbeddingSchema(dimension=384, model="bench")
 Timed = Callable[[MemoryStore], Awaitable[Any]]

@@ -30,7 +30,7 @@ import memcore
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.service import MemoryService
 from memcore_redis.commands import call
-from memcore_redis.testing_server import EmbeddedRedis
+from memcore_redis.testing import EmbeddedRedis
 
 DIMENSION = 384
 POOL = 32

@@ -20,10 +20,10 @@ import numpy as np
 from bench_knn_vs_redisvl import cli
 from bench_prefilter import command
 
-from memcore.bench.workload import SEARCH_OUTCOME, Query, make_workload
 from memcore.domain import SearchFilter
+from memcore_bench.redis_targets import MemcoreRedisTarget
+from memcore_bench.workload import SEARCH_OUTCOME, Query, make_workload
 from memcore_redis import RedisStore
-from memcore_redis.bench import MemcoreRedisTarget
 from memcore_redis.commands import call
 from memcore_redis.encoding import user_key_prefix
 from memcore_redis.query import filter_query

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from memcore.bench.workload import Workload, make_workload
-from memcore_redis.bench import MemcoreRedisTarget, RedisVLTarget
+from memcore_bench.redis_targets import MemcoreRedisTarget, RedisVLTarget
+from memcore_bench.workload import Workload, make_workload
 
 
 async def load(targets: dict[str, Any], workload: Workload) -> None:

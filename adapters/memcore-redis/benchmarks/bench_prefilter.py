@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 from bench_knn_vs_redisvl import cli
 
-from memcore.bench.workload import SEARCH_OUTCOME, Query, Workload, make_workload
 from memcore.domain import SearchFilter
+from memcore_bench.redis_targets import MemcoreRedisTarget
+from memcore_bench.workload import SEARCH_OUTCOME, Query, Workload, make_workload
 from memcore_redis import RedisStore
-from memcore_redis.bench import MemcoreRedisTarget
 from memcore_redis.commands import call
 from memcore_redis.query import filter_query, knn_command
 

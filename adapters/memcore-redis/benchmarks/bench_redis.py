@@ -39,7 +39,7 @@ from memcore.domain import EmbeddingSchema, Intervention, Outcome, SearchFilter
 from memcore.ports import UnitVectors
 from memcore_redis import RedisSettings, RedisStore
 from memcore_redis.commands import call
-from memcore_redis.testing_server import EmbeddedRedis
+from memcore_redis.testing import EmbeddedRedis
 
 BATCH = 500
 TOPICS = 8

@@ -26,7 +26,7 @@ from memcore.domain import Intervention, Outcome
 from memcore_redis.client import QueueingConnectionPool
 from memcore_redis.commands import round_trip
 from memcore_redis.documents import json_document
-from memcore_redis.testing_server import EmbeddedRedis
+from memcore_redis.testing import EmbeddedRedis
 
 CALLS = 20_000
 COMMANDS = [("HSET", "k", "u", "user-42", "d", "x" * 200), ("GET", "missing")]

@@ -12,6 +12,10 @@ import redis.asyncio as aioredis
 from memcore_redis import RedisSettings, RedisStore
 from memcore_redis.commands import call
 
+# redis_server_url: the session's server (memcore_redis.testing loads only when asked);
+# pytester: the test that it does not load on its own.
+pytest_plugins = ["memcore_redis.testing.fixtures", "pytester"]
+
 StoreFactory = Callable[..., RedisStore]
 
 

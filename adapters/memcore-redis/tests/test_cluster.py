@@ -27,7 +27,7 @@ from memcore_redis.cluster import RedisClusterStore, _node_settings, _on_all
 from memcore_redis.commands import call
 from memcore_redis.encoding import user_key_prefix
 from memcore_redis.query import filter_query
-from memcore_redis.testing_server import EmbeddedCluster
+from memcore_redis.testing import EmbeddedCluster
 
 SCHEMA = EmbeddingSchema(dimension=8, model="cluster-test")
 

@@ -20,7 +20,7 @@ from memcore.testing._suite import intervention
 from memcore_redis import RedisSettings, RedisStore
 from memcore_redis.client import connection_pool
 from memcore_redis.redo import RedoLog
-from memcore_redis.testing_server import EmbeddedRedis, free_port
+from memcore_redis.testing import EmbeddedRedis, free_port
 
 from .conftest import StoreFactory
 from .faults.server import FaultServer

@@ -21,7 +21,7 @@ from memcore.testing._suite import intervention
 from memcore_redis import RedisSettings, RedisStore
 from memcore_redis.commands import call
 from memcore_redis.layout import HashLayout
-from memcore_redis.testing_server import EmbeddedRedis
+from memcore_redis.testing import EmbeddedRedis
 
 from .conftest import StoreFactory
 

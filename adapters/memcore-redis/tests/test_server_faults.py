@@ -13,7 +13,7 @@ from memcore.errors import StoreError, StoreUnavailableError
 from memcore.testing import SCHEMA, unit_vectors
 from memcore.testing._suite import intervention
 from memcore_redis import RedisSettings, RedisStore
-from memcore_redis.testing_server import EmbeddedRedis
+from memcore_redis.testing import EmbeddedRedis
 
 from .conftest import StoreFactory
 

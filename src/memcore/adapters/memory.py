@@ -30,11 +30,13 @@ from memcore.domain import (
     HealthStatus,
     MemoryRecord,
     Page,
+    RecordUpdate,
     SearchFilter,
     SearchHit,
+    apply_update,
 )
 from memcore.domain.codec import record_from_dict, record_to_dict
-from memcore.errors import SchemaMismatchError, StoreError
+from memcore.errors import ConflictError, SchemaMismatchError, StoreError
 from memcore.ports import UnitVectors, Vectors
 from memcore.settings import MemcoreSettings
 
@@ -94,6 +96,27 @@ class InMemoryStore:
                 shard = self._shards[user_id] = Shard(schema.dimension)
             for record, vector in zip(records, vectors, strict=True):
                 shard.put(record, vector, self._codes)
+
+    async def update(
+        self, user_id: str, update: RecordUpdate, vector: UnitVectors | None
+    ) -> MemoryRecord | None:
+        self._guard.require("update")
+        with self._lock:
+            shard = self._shards.get(user_id)
+            row = None if shard is None else shard.rows.get(update.id)
+            if shard is None or row is None or not update.applies_to(shard.records[row]):
+                return None
+            record = shard.records[row]
+            if update.guard and record.updated_at != update.if_updated_at:
+                raise ConflictError(
+                    f"record {update.id!r} changed since it was read",
+                    operation="update",
+                    backend=self.backend,
+                    user_id=user_id,
+                )
+            updated = apply_update(record, update)
+            shard.put(updated, shard.vectors[row] if vector is None else vector, self._codes)
+            return updated
 
     async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
         self._guard.require("get")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from filelock import FileLock
 from rich.console import Console
 from rich.table import Table
 
@@ -16,7 +19,7 @@ from memcore.connect import connect
 from memcore.errors import MemcoreError
 from memcore.observability import configure_logging
 from memcore.service import MemoryService
-from memcore.settings import LoggingSettings, load_settings
+from memcore.settings import InMemorySettings, LoggingSettings, load_settings, state_dir
 
 T = TypeVar("T")
 
@@ -33,6 +36,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machine
 UserOption = Annotated[str, typer.Option("--user", "-u", help="The user id.")]
 # The CLI is for people: it logs warnings and worse unless told otherwise.
 CLI_LOG_LEVEL = "WARNING"
+SNAPSHOT_LOCK_TIMEOUT = 60.0
+"""Seconds a command waits for another ``memcore`` process to finish with the snapshot."""
 
 
 def _print_version(wanted: bool) -> None:
@@ -81,11 +86,44 @@ def guarded(work: Callable[[], T]) -> T:
         raise typer.Exit(1) from None
 
 
-def run_with_service(use: Callable[[MemoryService], Awaitable[T]]) -> T:
-    """Connect from settings, run ``use`` and close, under :func:`guarded`."""
+def cli_snapshot(snapshot_path: Path | None, state: Path) -> Path:
+    """The snapshot a CLI command's in-memory store keeps its data in.
+
+    ``MEMCORE_MEMORY__SNAPSHOT_PATH`` when set, else ``memory/cli-snapshot.npz`` in the
+    state directory (beside the durable outbox), so ``memcore record`` in one process
+    is found by ``memcore search`` in the next.
+    """
+    return snapshot_path if snapshot_path is not None else state / "memory" / "cli-snapshot.npz"
+
+
+def connect_cli() -> contextlib.AbstractAsyncContextManager[MemoryService]:
+    """:func:`memcore.connect` from settings, with the CLI's snapshot for the in-memory store."""
+    settings = load_settings()
+    if settings.store != "memory":
+        return connect()
+    snapshot = cli_snapshot(settings.memory.snapshot_path, state_dir(settings))
+    return _locked(snapshot, connect(memory=InMemorySettings(snapshot_path=snapshot)))
+
+
+@contextlib.asynccontextmanager
+async def _locked(
+    snapshot: Path, service: contextlib.AbstractAsyncContextManager[MemoryService]
+) -> AsyncIterator[MemoryService]:
+    """Hold the snapshot's lock from load to save: two commands at once never lose a write."""
+    snapshot.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{snapshot}.lock", timeout=SNAPSHOT_LOCK_TIMEOUT):
+        async with service as memory:
+            yield memory
+
+
+def run_with_service(
+    use: Callable[[MemoryService], Awaitable[T]],
+    opener: Callable[[], contextlib.AbstractAsyncContextManager[MemoryService]] = connect_cli,
+) -> T:
+    """Open a service (default :func:`connect_cli`), run ``use``, close; under :func:`guarded`."""
 
     async def main() -> T:
-        async with connect() as memory:
+        async with opener() as memory:
             return await use(memory)
 
     return guarded(lambda: asyncio.run(main()))

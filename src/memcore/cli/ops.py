@@ -31,7 +31,10 @@ EXIT_CODES = {HealthStatus.HEALTHY: 0, HealthStatus.DEGRADED: 1, HealthStatus.UN
 
 @app.command()
 def demo() -> None:
-    """Record a coaching agent's memories for three users and ask what worked for each."""
+    """Record a coaching agent's memories for three users and ask what worked for each.
+
+    By default its memories are not kept: they stay out of the CLI's snapshot.
+    """
 
     async def use(memory: MemoryService) -> None:
         console.print(
@@ -59,7 +62,7 @@ def demo() -> None:
                 f"  {stats.interventions} interventions, {stats.reflections} reflection(s)\n"
             )
 
-    run_with_service(use)
+    run_with_service(use, opener=connect)
 
 
 @app.command()

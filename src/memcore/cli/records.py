@@ -135,7 +135,9 @@ def inspect(
     cursor: Annotated[str | None, typer.Option(help="next_cursor of the page before.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show a user's records page by page, or (without ``--user``) the index and schema."""
+    """Show a user's records page by page, or (without --user) the index, the schema and
+    where the data is.
+    """
     if user is None:
         info = run_with_service(debug.index_info)
         if as_json:
@@ -145,13 +147,18 @@ def inspect(
         print_table("memcore index", ("part", "fact", "value"), rows)
         return
 
-    async def use(memory: MemoryService) -> Any:
-        return await memory.list(user, filters={"kind": kind}, limit=limit, cursor=cursor)
+    async def use(memory: MemoryService) -> tuple[str, Any]:
+        page = await memory.list(user, filters={"kind": kind}, limit=limit, cursor=cursor)
+        return memory.store.target, page
 
-    page = run_with_service(use)
+    data, page = run_with_service(use)
     if as_json:
         print_json(
-            {"items": [record_to_dict(r) for r in page.items], "next_cursor": page.next_cursor}
+            {
+                "items": [record_to_dict(r) for r in page.items],
+                "next_cursor": page.next_cursor,
+                "data": data,
+            }
         )
         return
     print_table(
@@ -169,6 +176,7 @@ def inspect(
             for r in page.items
         ),
     )
+    typer.echo(f"data: {data}")
     if page.next_cursor:
         typer.echo(f"more: --cursor {page.next_cursor}")
 

@@ -1,7 +1,8 @@
 """Domain model: frozen value objects and their rules. No I/O happens here."""
 
+from memcore.domain.changes import RecordUpdate, apply_update
 from memcore.domain.filters import SearchFilter, metadata_equal
-from memcore.domain.outcome import Outcome, RecordKind
+from memcore.domain.outcome import Outcome, OutcomeChange, RecordKind
 from memcore.domain.records import (
     Intervention,
     MemoryRecord,
@@ -11,6 +12,7 @@ from memcore.domain.records import (
     utcnow,
 )
 from memcore.domain.results import (
+    Count,
     EmbeddingSchema,
     HealthCheck,
     HealthReport,
@@ -25,6 +27,7 @@ from memcore.domain.results import (
 )
 
 __all__ = [
+    "Count",
     "EmbeddingSchema",
     "HealthCheck",
     "HealthReport",
@@ -34,15 +37,18 @@ __all__ = [
     "MemoryStats",
     "MetadataValue",
     "Outcome",
+    "OutcomeChange",
     "Page",
     "Receipt",
     "RecordKind",
+    "RecordUpdate",
     "Reflection",
     "Removed",
     "SearchFilter",
     "SearchHit",
     "SearchResults",
     "Status",
+    "apply_update",
     "metadata_equal",
     "new_id",
     "utcnow",

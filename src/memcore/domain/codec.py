@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from memcore.domain.fields import Value, fields_of
-from memcore.domain.outcome import Outcome, RecordKind
+from memcore.domain.outcome import Outcome, OutcomeChange, RecordKind
 from memcore.domain.records import RECORD_TYPES, MemoryRecord
 
 __all__ = ["record_from_dict", "record_to_dict"]
@@ -25,6 +25,9 @@ _TO_JSON: Mapping[Value, Callable[[Any], Any]] = {
     Value.TIME: lambda time: time.isoformat(),
     Value.METADATA: dict,
     Value.RECORD_IDS: list,
+    Value.OUTCOME_HISTORY: lambda history: [
+        [change.outcome.value, change.at.isoformat()] for change in history
+    ],
 }
 _FROM_JSON: Mapping[Value, Callable[[Any], Any]] = {
     Value.OUTCOME: Outcome,
@@ -32,6 +35,9 @@ _FROM_JSON: Mapping[Value, Callable[[Any], Any]] = {
     Value.TIME: datetime.fromisoformat,
     Value.METADATA: lambda metadata: metadata or {},
     Value.RECORD_IDS: tuple,
+    Value.OUTCOME_HISTORY: lambda history: tuple(
+        OutcomeChange(Outcome(outcome), datetime.fromisoformat(at)) for outcome, at in history
+    ),
 }
 
 
@@ -39,11 +45,16 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _from_json(kind: Value, value: Any) -> Any:
+    return None if value is None else _FROM_JSON.get(kind, _same)(value)
+
+
 def record_to_dict(record: MemoryRecord) -> dict[str, Any]:
     """Return ``record`` as a dict of JSON types; ``kind`` says which record it is."""
     data: dict[str, Any] = {"kind": record.kind.value}
     for spec in fields_of(type(record)):
-        data[spec.name] = _TO_JSON.get(spec.about.value, _same)(getattr(record, spec.name))
+        value = getattr(record, spec.name)
+        data[spec.name] = None if value is None else _TO_JSON.get(spec.about.value, _same)(value)
     return data
 
 
@@ -51,7 +62,7 @@ def record_from_dict(data: Mapping[str, Any]) -> MemoryRecord:
     """Inverse of :func:`record_to_dict` (raises ``KeyError``/``ValueError`` on bad data)."""
     record_type = RECORD_TYPES[RecordKind(data["kind"])]
     values = {
-        spec.name: _FROM_JSON.get(spec.about.value, _same)(data[spec.name])
+        spec.name: _from_json(spec.about.value, data[spec.name])
         for spec in fields_of(record_type)
         if spec.name in data or not spec.has_default
     }

@@ -49,6 +49,8 @@ class Value(str, Enum):
     """Flat ``str | int | float | bool`` values under ``[A-Za-z0-9_.-]`` keys."""
     RECORD_IDS = "record_ids"
     """A tuple of record ids; JSON holds a list."""
+    OUTCOME_HISTORY = "outcome_history"
+    """A tuple of :class:`~memcore.OutcomeChange`; JSON holds ``[outcome, ISO time]`` pairs."""
 
 
 class Index(str, Enum):
@@ -73,7 +75,7 @@ class About:
     limit: str | None = None
     """The :class:`~memcore.validation.Limits` attribute that bounds its size."""
     required: bool = True
-    """A text that must not be blank."""
+    """A text that must not be blank; a field whose default is ``None`` may be ``None``."""
 
 
 def about(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 
 
@@ -33,3 +35,11 @@ class RecordKind(str, Enum):
 
     INTERVENTION = "intervention"
     REFLECTION = "reflection"
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeChange:
+    """One outcome an update set on an intervention, and when (see ``outcome_history``)."""
+
+    outcome: Outcome
+    at: datetime

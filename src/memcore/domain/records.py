@@ -10,7 +10,7 @@ from types import MappingProxyType
 from typing import ClassVar, Literal
 
 from memcore.domain.fields import Index, Value, about
-from memcore.domain.outcome import Outcome, RecordKind
+from memcore.domain.outcome import Outcome, OutcomeChange, RecordKind
 
 MetadataValue = str | int | float | bool
 """Metadata holds flat scalars only, so every backend can filter on it by equality."""
@@ -74,11 +74,18 @@ class Intervention:
         repr=False,
         metadata=about(Value.METADATA, sensitive=True, limit="max_metadata_keys"),
     )
+    updated_at: datetime | None = field(default=None, metadata=about(Value.TIME))
+    """When an update last changed it (``None``: never)."""
+    outcome_history: tuple[OutcomeChange, ...] = field(
+        default=(), repr=False, metadata=about(Value.OUTCOME_HISTORY, limit="max_outcome_history")
+    )
+    """Each outcome an update set, oldest first (the last ``max_outcome_history`` ones)."""
 
     kind: ClassVar[Literal[RecordKind.INTERVENTION]] = RecordKind.INTERVENTION
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metadata", _freeze(self.metadata))
+        object.__setattr__(self, "outcome_history", tuple(self.outcome_history))
 
     def embedding_text(self) -> str:
         """The text that is embedded: the situation and what was said, so a query that
@@ -116,6 +123,8 @@ class Reflection:
         repr=False,
         metadata=about(Value.METADATA, sensitive=True, limit="max_metadata_keys"),
     )
+    updated_at: datetime | None = field(default=None, metadata=about(Value.TIME))
+    """When an update last changed it (``None``: never)."""
 
     kind: ClassVar[Literal[RecordKind.REFLECTION]] = RecordKind.REFLECTION
 

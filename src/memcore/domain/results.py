@@ -111,6 +111,29 @@ class Removed(int):
         return f"Removed({int(self)}, status={self.status.value})"
 
 
+class Count(int):
+    """How many records a count found: an ``int``, plus the read's :class:`Status`.
+
+    ``partial`` when the store's index was still being built (records not indexed yet
+    are not counted), ``degraded`` when the store could not answer (the count is 0).
+    """
+
+    status: Status
+
+    def __new__(cls, count: int, status: Status = Status.COMPLETE) -> Self:
+        counted = super().__new__(cls, count)
+        counted.status = status
+        return counted
+
+    @property
+    def complete(self) -> bool:
+        """True when no record that should be counted can be missing."""
+        return self.status is Status.COMPLETE
+
+    def __repr__(self) -> str:
+        return f"Count({int(self)}, status={self.status.value})"
+
+
 class SearchResults(list["SearchHit[RecordT]"]):
     """The hits of a search, best first: a plain list, plus its :class:`Status`.
 

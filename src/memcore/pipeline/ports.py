@@ -23,6 +23,7 @@ from memcore.domain import (
     HealthCheck,
     MemoryRecord,
     Page,
+    RecordUpdate,
     SearchFilter,
     SearchHit,
     Status,
@@ -63,6 +64,8 @@ def _no_vectors() -> tuple[list[MemoryRecord], Vectors]:
 STORE_OPERATIONS: Mapping[str, StoreOperation] = {
     "ensure_schema": StoreOperation(writes=False, parameters=("schema",), scoped=False),
     "upsert": StoreOperation(writes=True, parameters=("records", "vectors"), empty=lambda: None),
+    # An update answers with the record it made: it cannot wait in the outbox.
+    "update": StoreOperation(writes=True, parameters=("update", "vector")),
     "get": StoreOperation(writes=False, parameters=("ids",), empty=list),
     "get_with_vectors": StoreOperation(writes=False, parameters=("ids",), empty=_no_vectors),
     "user_ids": StoreOperation(writes=False, scoped=False, empty=list),
@@ -98,6 +101,14 @@ class StoreCalls(ABC):
 
     async def upsert(self, user_id: str, records: Sequence[MemoryRecord], vectors: Vectors) -> None:
         await self._value("upsert", user_id, records=records, vectors=vectors)
+
+    async def update(
+        self, user_id: str, update: RecordUpdate, vector: Vectors | None
+    ) -> MemoryRecord | None:
+        updated: MemoryRecord | None = await self._value(
+            "update", user_id, update=update, vector=vector
+        )
+        return updated
 
     async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
         found: list[MemoryRecord] = await self._value("get", user_id, ids=ids)

@@ -146,6 +146,8 @@ def _asked(call: Call) -> tuple[str, ...]:
     """The record ids a call names (upserted, looked up, deleted)."""
     if "records" in call.args:
         return _ids(call.args["records"])
+    if "update" in call.args:
+        return (call.args["update"].id,)
     return tuple(call.args.get("ids", ()))
 
 
@@ -154,6 +156,7 @@ Described = tuple[int | None, tuple[str, ...]]
 # Per operation: the name in the trail and (count, record ids) from the call and its value.
 _EVENTS: dict[str, tuple[str, Callable[[Call, Any], Described]]] = {
     "upsert": ("upsert", lambda call, _: (len(_asked(call)), _asked(call))),
+    "update": ("update", lambda call, found: (int(found is not None), _asked(call))),
     "get": ("get", lambda _, found: (len(found), _ids(found))),
     "get_with_vectors": ("export", lambda _, found: (len(found[0]), _ids(found[0]))),
     "user_ids": ("user_ids", lambda _, users: (len(users), ())),

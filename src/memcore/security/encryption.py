@@ -41,11 +41,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from memcore.domain import (
     MemoryRecord,
     MetadataValue,
+    RecordUpdate,
     SearchFilter,
     SearchHit,
     SearchResults,
 )
 from memcore.domain.fields import Value, fields_of
+from memcore.domain.records import RECORD_TYPES
 from memcore.errors import DecryptionError, ValidationError
 from memcore.pipeline.call import Call, Handler, Policy, Port, Result
 from memcore.security.keyring import NONCE_BYTES, KeySource, aad
@@ -75,7 +77,7 @@ class EncryptionPolicy(Policy):
     name = "encryption"
     ports = frozenset({"store"})
     operations = frozenset(
-        {"upsert", "get", "get_with_vectors", "search", "list", "count", "forget_user"}
+        {"upsert", "update", "get", "get_with_vectors", "search", "list", "count", "forget_user"}
     )
 
     def __init__(self, keys: KeySource, *, filterable_metadata: Collection[str] = ()) -> None:
@@ -92,6 +94,11 @@ class EncryptionPolicy(Policy):
         if operation == "upsert":
             sealed = [await self._seal(record) for record in call.args["records"]]
             return await proceed(call.with_args(records=sealed))
+        if operation == "update":
+            update = await self._seal_update(call.user_id or "", call.args["update"])
+            done = await proceed(call.with_args(update=update))
+            record = None if done.value is None else await self._open(done.value)
+            return Result(record, done.status)
         if "filters" in call.args:
             self._check(call.args["filters"], operation)
         result = await proceed(call)
@@ -194,15 +201,34 @@ class EncryptionPolicy(Policy):
                 fields[f"metadata.{key}"] = value
         return fields
 
-    async def _seal(self, record: MemoryRecord) -> MemoryRecord:
-        key_id, cipher = await self.keys.for_write(record.user_id)
+    async def _sealer(self, user_id: str, record_id: str) -> _FieldFn:
+        """What seals one field of ``user_id``'s record ``record_id`` under the current key."""
+        key_id, cipher = await self.keys.for_write(user_id)
 
         def seal(field: str, value: str) -> str:
             nonce = os.urandom(NONCE_BYTES)
-            sealed = cipher.encrypt(nonce, _utf8(value), _aad(record, field, key_id))
+            sealed = cipher.encrypt(nonce, _utf8(value), _aad(user_id, record_id, field, key_id))
             return f"{TOKEN_PREFIX}{key_id}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
 
+        return seal
+
+    async def _seal(self, record: MemoryRecord) -> MemoryRecord:
+        seal = await self._sealer(record.user_id, record.id)
         return _transform(record, self.filterable_metadata, seal, json.dumps)
+
+    async def _seal_update(self, user_id: str, update: RecordUpdate) -> RecordUpdate:
+        """``update`` with the values it sets sealed as :meth:`_seal` seals a record's."""
+        seal = await self._sealer(user_id, update.id)
+        values = dict(update.values)
+        for name in _SEALED_TEXTS.intersection(values):
+            values[name] = seal(name, values[name])
+        if "metadata" in values:
+            values["metadata"] = {
+                key: value if key in self.filterable_metadata else
+                seal(f"metadata.{key}", json.dumps(value))
+                for key, value in values["metadata"].items()
+            }  # fmt: skip
+        return dataclasses.replace(update, values=values)
 
     async def _open(self, record: MemoryRecord) -> MemoryRecord:
         ciphers: dict[str, AESGCM] = {}
@@ -219,7 +245,9 @@ class EncryptionPolicy(Policy):
             try:
                 raw = base64.b64decode(body, altchars=b"-_", validate=True)
                 plain = ciphers[key_id].decrypt(
-                    raw[:NONCE_BYTES], raw[NONCE_BYTES:], _aad(record, field, key_id)
+                    raw[:NONCE_BYTES],
+                    raw[NONCE_BYTES:],
+                    _aad(record.user_id, record.id, field, key_id),
                 )
             except (InvalidTag, ValueError, binascii.Error) as exc:
                 raise DecryptionError(
@@ -268,6 +296,11 @@ def _sealed_texts(record_type: type) -> tuple[str, ...]:
     )
 
 
+_SEALED_TEXTS = frozenset(
+    name for record_type in RECORD_TYPES.values() for name in _sealed_texts(record_type)
+)
+
+
 def _needs_rotation(
     record: MemoryRecord, key_id: str, fields: Callable[[MemoryRecord], Mapping[str, object]]
 ) -> bool:
@@ -275,8 +308,8 @@ def _needs_rotation(
     return any(not (isinstance(v, str) and v.startswith(token)) for v in fields(record).values())
 
 
-def _aad(record: MemoryRecord, field: str, key_id: str) -> bytes:
-    return aad("memcore-field/v1", record.user_id, record.id, field, key_id)
+def _aad(user_id: str, record_id: str, field: str, key_id: str) -> bytes:
+    return aad("memcore-field/v1", user_id, record_id, field, key_id)
 
 
 def _utf8(value: str) -> bytes:

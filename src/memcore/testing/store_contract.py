@@ -38,6 +38,7 @@ from memcore.testing._suite import (
     unit_vectors,
 )
 from memcore.testing.store_isolation import AdminContract, IsolationContract, LifecycleContract
+from memcore.testing.store_update import UpdateContract
 
 
 async def _ids(store: MemoryStore, user_id: str, filters: SearchFilter | None = None) -> set[str]:
@@ -403,6 +404,7 @@ class StoreContract(
     IsolationContract,
     AdminContract,
     LifecycleContract,
+    UpdateContract,
 ):
     """Every promise of :class:`memcore.ports.MemoryStore`; subclass and provide ``store``."""
 

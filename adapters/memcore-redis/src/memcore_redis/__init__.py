@@ -2,8 +2,8 @@
 
 ``MEMCORE_STORE=redis`` selects it (``redis-cluster``: :class:`RedisClusterStore`, for a
 Redis Cluster); its settings are ``MEMCORE_REDIS_*`` (see :class:`RedisSettings`).
-``memcore_redis.testing_server`` starts a real server without Docker for tests and local
-development (extra ``agent-memcore-redis[server]``).
+``memcore_redis.testing`` starts a real server without Docker for tests and local
+development (extra ``agent-memcore-redis[testing]``; its pytest fixture loads only on request).
 """
 
 from memcore_redis.cluster import RedisClusterStore

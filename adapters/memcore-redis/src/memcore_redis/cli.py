@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from memcore_redis.testing_server import EmbeddedRedis, ServerNotAvailableError
+from memcore_redis.testing import EmbeddedRedis, ServerNotAvailableError
 
 app = typer.Typer(add_completion=False, help=__doc__)
 

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from memcore.domain import MemoryRecord, Outcome, RecordKind
+from memcore.domain import MemoryRecord, Outcome, OutcomeChange, RecordKind
 from memcore.domain.fields import KIND, FieldSpec, Value, fields_of
 from memcore.domain.records import RECORD_TYPES
 from memcore_redis.encoding import (
@@ -27,17 +27,34 @@ from memcore_redis.encoding import (
     text_from_tag,
 )
 
-__all__ = ["hash_fields", "json_document", "record_from_fields"]
+__all__ = [
+    "hash_changes",
+    "hash_fields",
+    "json_changes",
+    "json_document",
+    "record_from_fields",
+]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _history(history: Any) -> list[list[str]]:
+    return [[change.outcome.value, change.at.isoformat()] for change in history]
+
 
 _AS_TEXT: Mapping[Value, Callable[[Any], Any]] = {
     Value.TIME: lambda time: repr(time.timestamp()),
     Value.METADATA: lambda metadata: orjson.dumps(dict(metadata)),
     Value.RECORD_IDS: ",".join,
+    Value.OUTCOME_HISTORY: lambda history: orjson.dumps(_history(history)),
 }
 _AS_JSON: Mapping[Value, Callable[[Any], Any]] = {
     Value.TIME: lambda time: time.timestamp(),
     Value.METADATA: dict,
     Value.RECORD_IDS: list,
+    Value.OUTCOME_HISTORY: _history,
 }
 
 
@@ -78,8 +95,14 @@ def _slots(record_type: type) -> tuple[_Slot, ...]:
     return found
 
 
-def _metadata_tags(record: MemoryRecord) -> list[str]:
-    return [metadata_token(key, value) for key, value in record.metadata.items()]
+_BY_NAME: Mapping[str, _Slot] = {
+    slot.name: slot for record_type in RECORD_TYPES.values() for slot in _slots(record_type)
+}
+"""Every stored field's slot by name (a name means the same in both record types)."""
+
+
+def _metadata_tags(metadata: Mapping[str, Any]) -> list[str]:
+    return [metadata_token(key, value) for key, value in metadata.items()]
 
 
 def hash_fields(record: MemoryRecord) -> list[Any]:
@@ -91,15 +114,22 @@ def hash_fields(record: MemoryRecord) -> list[Any]:
     """
     flat: list[Any] = [KIND.name, record.kind.value]
     for slot in _slots(type(record)):
-        value = getattr(record, slot.name)
-        if value or slot.indexed:
-            flat += [slot.name, slot.as_text(value)]
-            if slot.time:
-                flat += [slot.name + ISO_SUFFIX, value.isoformat()]
-    tokens = _metadata_tags(record)
-    if tokens:
-        flat += [METADATA_TAGS, TAG_SEPARATOR.join(tokens)]
+        flat += _hash_slot(slot, getattr(record, slot.name))
+    flat += _hash_tags(record.metadata)
     return flat
+
+
+def _hash_slot(slot: _Slot, value: Any) -> list[Any]:
+    if not (value or slot.indexed):
+        return []
+    if slot.time:
+        return [slot.name, slot.as_text(value), slot.name + ISO_SUFFIX, value.isoformat()]
+    return [slot.name, slot.as_text(value)]
+
+
+def _hash_tags(metadata: Mapping[str, Any]) -> list[Any]:
+    tokens = _metadata_tags(metadata)
+    return [METADATA_TAGS, TAG_SEPARATOR.join(tokens)] if tokens else []
 
 
 def json_document(record: MemoryRecord) -> dict[str, Any]:
@@ -108,19 +138,57 @@ def json_document(record: MemoryRecord) -> dict[str, Any]:
     """
     document: dict[str, Any] = {KIND.name: record.kind.value}
     for slot in _slots(type(record)):
-        value = getattr(record, slot.name)
-        if value or slot.indexed:
-            document[slot.name] = slot.as_json(value)
-            if slot.time and not exact_in_seconds(value):
-                document[slot.name + ISO_SUFFIX] = value.isoformat()
-    tokens = _metadata_tags(record)
+        document.update(_json_slot(slot, getattr(record, slot.name)))
+    tokens = _metadata_tags(record.metadata)
     if tokens:
         document[METADATA_TAGS] = tokens
     return document
 
 
-def _same(value: Any) -> Any:
-    return value
+def _json_slot(slot: _Slot, value: Any) -> dict[str, Any]:
+    if not (value or slot.indexed):
+        return {}
+    if slot.time and not exact_in_seconds(value):
+        return {slot.name: slot.as_json(value), slot.name + ISO_SUFFIX: value.isoformat()}
+    return {slot.name: slot.as_json(value)}
+
+
+def _slot_names(slot: _Slot) -> tuple[str, ...]:
+    """Every stored field ``slot`` may write."""
+    names = (slot.name, slot.name + ISO_SUFFIX) if slot.time else (slot.name,)
+    return (*names, METADATA_TAGS) if slot.name == "metadata" else names
+
+
+def hash_changes(values: Mapping[str, Any]) -> tuple[list[Any], list[str]]:
+    """The hash fields that give a stored record ``values`` (field name -> new value) as
+    :func:`hash_fields` writes them (``name, value, ...``), and the fields to delete.
+    """
+    flat: list[Any] = []
+    gone: list[str] = []
+    for name, value in values.items():
+        slot = _BY_NAME[name]
+        written = _hash_slot(slot, value)
+        if name == "metadata":
+            written += _hash_tags(value)
+        flat += written
+        gone += [field for field in _slot_names(slot) if field not in written[::2]]
+    return flat, gone
+
+
+def json_changes(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The document fields that give a stored record ``values`` as :func:`json_document`
+    writes them, and the fields to delete.
+    """
+    written: dict[str, Any] = {}
+    gone: list[str] = []
+    for name, value in values.items():
+        slot = _BY_NAME[name]
+        fields = _json_slot(slot, value)
+        if name == "metadata" and value:
+            fields[METADATA_TAGS] = _metadata_tags(value)
+        written.update(fields)
+        gone += [field for field in _slot_names(slot) if field not in fields]
+    return written, gone
 
 
 def _text(value: Any) -> str:
@@ -140,9 +208,15 @@ def _from_tag(spec: FieldSpec, raw: Any) -> Any:
     return Outcome(text) if spec.about.value is Value.OUTCOME else text
 
 
+def _changes(value: Any) -> tuple[OutcomeChange, ...]:
+    pairs = value if isinstance(value, list) else orjson.loads(value)
+    return tuple(OutcomeChange(Outcome(o), datetime.fromisoformat(at)) for o, at in pairs)
+
+
 _FROM_STORED: Mapping[Value, Callable[[Any], Any]] = {
     Value.METADATA: _metadata,
     Value.RECORD_IDS: _ids,
+    Value.OUTCOME_HISTORY: _changes,
 }
 
 

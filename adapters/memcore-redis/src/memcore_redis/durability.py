@@ -12,7 +12,17 @@ the data it had acknowledged (no persistence, a lost disk, a replica promoted be
 synced): unless this store created that epoch and its redo log still holds every write
 it made, every call then raises :class:`~memcore.errors.DataLossError` instead of
 carrying on as if nothing happened. An epoch key missing while the schema key is
-present at start-up means keys were evicted or deleted underneath: the same.
+present at start-up means keys were evicted or deleted underneath: the same. So does an
+epoch key gone under a running store with the server still up (``FLUSHALL``,
+``FLUSHDB``): a call that finds the index missing asks :meth:`DurabilityGuard.confirm`.
+
+With a state directory (:mod:`memcore.state`), the store also remembers the epoch it
+last saw in a file there, and a start that finds another epoch (the whole dataset was
+wiped and a new one begun, by this process or another) is data loss too. If the wipe was
+intended, delete the file the error names.
+
+Data loss is logged at ERROR once and counted (``memcore_errors_total`` with
+``error_type="DataLossError"``) for each call it stops.
 
 At start-up it also warns (logger ``memcore_redis``) when the server has no persistence
 (``appendonly no`` and no ``save`` points) or an evicting ``maxmemory-policy``.
@@ -23,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from pathlib import Path
 from typing import Any
 
 from redis import exceptions as rex
@@ -44,8 +55,16 @@ _EVICTING = ("allkeys-", "volatile-")
 class DurabilityGuard:
     """One store's watch on its server; :meth:`on_connect` runs on each new connection."""
 
-    def __init__(self, key_prefix: str, redo: RedoLog, key_suffix: str = "") -> None:
+    def __init__(
+        self,
+        key_prefix: str,
+        redo: RedoLog,
+        key_suffix: str = "",
+        *,
+        remembered: Path | None = None,
+    ) -> None:
         self.epoch_key = f"{key_prefix}:epoch{key_suffix}"
+        self.remembered = remembered  # the file holding the epoch last seen, if any
         self.meta_key = f"{key_prefix}:meta{key_suffix}"
         self.redo = redo
         self.run_id: str | None = None
@@ -65,15 +84,47 @@ class DurabilityGuard:
         self.run_id = str(info["run_id"])
         if created and had_schema:
             self._lose("the epoch key was missing while the schema key was there")
+        self._remember()
         self.created_epoch = bool(created)
         self.redo.add([("SET", self.epoch_key, self.epoch, "NX")])
         await self._warn_about_setup(client)
 
+    def check(self) -> None:
+        """Raise :class:`DataLossError` if data loss was detected: every call stops."""
+        if self.lost:
+            self._lose("data loss detected earlier", log=False)
+
+    async def confirm(self, client: Redis, operation: str) -> None:
+        """Raise :class:`DataLossError` unless the epoch key is still there, unchanged
+        (asked when the index went missing under a running store).
+        """
+        with map_redis_errors(operation):
+            epoch = await client.get(self.epoch_key)
+        if (epoch.decode() if isinstance(epoch, bytes) else epoch) != self.epoch:
+            self._lose("the epoch key is gone with the index (FLUSHALL, FLUSHDB or a delete)")
+
+    def _remember(self) -> None:
+        """Compare the epoch with the one last seen here, then remember this one."""
+        if self.remembered is None or self.epoch is None:
+            return
+        try:
+            seen = self.remembered.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            seen = self.epoch
+        if seen != self.epoch:
+            self._lose(
+                f"its dataset was replaced since this machine last saw it (epoch {seen}, "
+                f"now {self.epoch}); if that was intended, delete {self.remembered}"
+            )
+        self.remembered.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.remembered.with_suffix(".tmp")
+        partial.write_text(self.epoch, encoding="utf-8")
+        partial.replace(self.remembered)
+
     async def on_connect(self, connection: AbstractConnection) -> None:
         """``redis_connect_func`` of the pool's connections: handshake, then check."""
         await connection.on_connect()
-        if self.lost:
-            self._lose("data loss detected earlier")
+        self.check()
         if self.run_id is None:
             return  # not started yet: nothing to compare with
         async with self._checking:  # no command of this store runs before the redo
@@ -103,14 +154,17 @@ class DurabilityGuard:
         )
         self.run_id = run_id
 
-    def _lose(self, why: str) -> None:
+    def _lose(self, why: str, *, log: bool = True) -> None:
         self.lost = True
-        raise DataLossError(
+        error = DataLossError(
             f"the Redis server lost data it had acknowledged: {why}; stop writing, restore "
             "from a backup or re-import, then restart (see docs/reliability.md)",
             operation="connect",
             backend=BACKEND,
         )
+        if log:
+            logger.error("%s", error.message, extra={"epoch_key": self.epoch_key})
+        raise error
 
     async def _warn_about_setup(self, client: Redis) -> None:
         with map_redis_errors("ensure_schema"):

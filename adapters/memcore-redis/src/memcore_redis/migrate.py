@@ -40,7 +40,7 @@ from memcore.domain import EmbeddingSchema
 from memcore.errors import ConfigurationError, StoreError
 from memcore_redis import legacy
 from memcore_redis.client import connection_pool
-from memcore_redis.commands import call, read_reply
+from memcore_redis.commands import read_reply, round_trip
 from memcore_redis.errors import BACKEND, map_redis_errors
 from memcore_redis.layout import Command, Layout, VectorSpec, layout_for
 from memcore_redis.replies import raise_first_error, text
@@ -175,9 +175,9 @@ class Migration:
         """The new index beside the old one, unless an earlier run made it."""
         assert self._vector is not None  # noqa: S101 - set by _start
         if await index_info(self._client, self._new_index, "migrate") is None:
-            create = self._keeper.create_command(self._vector, self._new_index)
+            create = self._keeper.create_commands(self._vector, self._new_index)
             with map_redis_errors("migrate"):
-                await call(self._client, *create)
+                await round_trip(self._client, create)
 
     async def _switch(self, stored: dict[str, Any]) -> None:
         """Drop the old index, point the alias at the new one, write the new metadata."""

@@ -23,7 +23,7 @@ from memcore.errors import (
     StoreError,
     StoreUnavailableError,
 )
-from memcore_redis.commands import call
+from memcore_redis.commands import call, round_trip
 from memcore_redis.errors import BACKEND, is_missing_index, map_redis_errors
 from memcore_redis.layout import Command, Layout, VectorSpec
 from memcore_redis.settings import ENV_PREFIX
@@ -39,6 +39,8 @@ class IndexInfo:
     num_docs: int
     indexing_failures: int
     percent_indexed: float
+    building: bool
+    """The background scan of existing keys is still running (``indexing`` 1)."""
     key_type: str
     vector_dimension: int | None
     vector_datatype: str | None
@@ -50,7 +52,7 @@ class IndexInfo:
         problems = []
         if self.indexing_failures:
             problems.append(f"{self.indexing_failures} documents failed to index")
-        if self.percent_indexed < 1:
+        if self.building:
             problems.append(f"index {self.percent_indexed:.0%} built")
         return problems
 
@@ -68,6 +70,7 @@ class IndexInfo:
             num_docs=int(info.get("num_docs", 0)),
             indexing_failures=int(info.get("hash_indexing_failures", 0)),
             percent_indexed=float(info.get("percent_indexed", 1)),
+            building=bool(int(info.get("indexing", 0))),
             key_type=_text(definition.get("key_type")),
             vector_dimension=int(vector["dim"]) if "dim" in vector else None,
             vector_datatype=_text(vector.get("data_type")) or None,
@@ -109,6 +112,8 @@ class SchemaKeeper:
         self._index = index
         self._layout = layout
         self._meta_key = f"{key_prefix}:meta{key_suffix}"
+        #: Bumped by whoever (re)creates the index: see :mod:`memcore_redis.building`.
+        self.generation_key = f"{key_prefix}:index_generation{key_suffix}"
         self._records_prefix = f"{key_prefix}:{{"
         # The index FT.CREATE makes: the index itself, or the one its name is an alias of
         # after a migration (memcore_redis.migrate).
@@ -148,20 +153,31 @@ class SchemaKeeper:
         "already exists"). An alias is not created over: ``FT.CREATE`` of an alias's
         name would make a second index that hides it.
         """
-        alias = [("FT.ALIASADD", self._index, self._target)] if self._target != self._index else []
         return [
             self._meta_command(self.expected_meta(schema, vector)),
-            self.create_command(vector, self._target),
-            *alias,
+            *self.create_commands(vector),
         ]
 
     def _meta_command(self, expected: dict[str, Any]) -> Command:
         return ("SET", self._meta_key, json.dumps(expected), "NX")
 
-    def create_command(self, vector: VectorSpec, index: str | None = None) -> Command:
-        """The FT.CREATE of this store's index, or of ``index`` over the same keys."""
-        name = self._index if index is None else index
-        return ("FT.CREATE", name, *self._layout.schema(self._records_prefix, vector))
+    def create_commands(self, vector: VectorSpec, index: str | None = None) -> list[Command]:
+        """What creates this store's index (the one its name is an alias of, if it is
+        one), or ``index`` over the same keys.
+        """
+        name = self._target if index is None else index
+        # The generation first: a reader that sees the new index also sees it is new.
+        commands: list[Command] = [
+            ("INCR", self.generation_key),
+            ("FT.CREATE", name, *self._layout.schema(self._records_prefix, vector)),
+        ]
+        if index is None and name != self._index:
+            commands.append(("FT.ALIASADD", self._index, name))
+        return commands
+
+    async def recreate(self, vector: VectorSpec) -> None:
+        """Create the index again after it went missing (fine if another process did)."""
+        await self._create(vector)
 
     @property
     def meta_key(self) -> str:
@@ -240,7 +256,7 @@ class SchemaKeeper:
     async def _create(self, vector: VectorSpec) -> None:
         try:
             with map_redis_errors("ensure_schema"):
-                await call(self._client, *self.create_command(vector))
+                await round_trip(self._client, self.create_commands(vector))
         except StoreError as exc:
             if "already exists" in str(exc.__cause__).lower():
                 return  # another process created it meanwhile; it was checked by meta

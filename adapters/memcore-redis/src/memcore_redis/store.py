@@ -6,34 +6,43 @@ server did not lose its data (:mod:`memcore_redis.durability`), after sending ag
 the writes of the last few seconds, which a server may lose (:mod:`memcore_redis.redo`).
 Every Redis call runs inside :func:`~memcore_redis.errors.map_redis_errors`.
 Round trips: an upsert batch is one MULTI/EXEC pipeline (records plus an index check);
-a search is one FT.SEARCH with the filters inside the KNN pre-filter; ``get``,
-``delete`` and ``count`` are one round trip each.
+a search is one FT.SEARCH with the filters inside the KNN pre-filter; ``update`` (a
+script, :mod:`memcore_redis.update`), ``get``, ``delete`` and ``count`` are one each.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import dataclasses
+import functools
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from memcore.adapterkit import check_upsert, decode_cursor
 from memcore.domain import (
+    Count,
     EmbeddingSchema,
     HealthCheck,
     MemoryRecord,
     Page,
+    RecordUpdate,
     SearchFilter,
     SearchHit,
+    SearchResults,
+    Status,
 )
 from memcore.errors import StoreError
 from memcore.ports import UnitVectors, Vectors
-from memcore.settings import MemcoreSettings
+from memcore.settings import MemcoreSettings, state_dir
+from memcore.state import target_dir
+from memcore_redis.building import IndexBuild
 from memcore_redis.client import connection_pool
 from memcore_redis.commands import call, round_trip
 from memcore_redis.documents import record_from_fields
@@ -43,9 +52,10 @@ from memcore_redis.encoding import (
     text_from_tag,
     user_key_prefix,
 )
-from memcore_redis.errors import BACKEND, map_redis_errors
+from memcore_redis.errors import BACKEND, is_missing_index, map_redis_errors
 from memcore_redis.health import HealthProbe
 from memcore_redis.layout import VectorSpec, layout_for
+from memcore_redis.outcome import remove_unindexed, write_errors, write_outcome
 from memcore_redis.query import (
     Planner,
     count_command,
@@ -55,9 +65,10 @@ from memcore_redis.query import (
     list_command,
 )
 from memcore_redis.redo import RedoLog
-from memcore_redis.replies import hit, page, raise_first_error, row, text
+from memcore_redis.replies import hit, page, row, text
 from memcore_redis.schema import SchemaKeeper
 from memcore_redis.settings import RedisSettings, load_redis_settings
+from memcore_redis.update import Updater
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +79,8 @@ class RedisStore:
     Build it with :meth:`from_settings` (reads ``MEMCORE_REDIS_*``) or directly from a
     :class:`~memcore_redis.RedisSettings`. Nothing connects before the first call.
     One node of a cluster has its own class, :class:`~memcore_redis.node.ClusterNodeStore`.
+    With a ``state_dir`` (:meth:`from_settings` passes memcore's), the store remembers
+    there the data epoch it last saw (see :mod:`memcore_redis.durability`).
     """
 
     backend = BACKEND
@@ -76,15 +89,24 @@ class RedisStore:
     #: Whether the layout keeps what a cluster node sorts and groups by SORTABLE.
     cluster_node: ClassVar[bool] = False
 
-    def __init__(self, settings: RedisSettings | None = None) -> None:
+    def __init__(
+        self, settings: RedisSettings | None = None, *, state_dir: Path | None = None
+    ) -> None:
         self.settings = settings if settings is not None else load_redis_settings()
         suffix = f"{{{self.hash_tag}}}" if self.hash_tag else ""
         self._redo = RedoLog(self.settings.redo_window, self.settings.redo_max_writes)
-        self._guard = DurabilityGuard(self.settings.key_prefix, self._redo, suffix)
+        remembered = None if state_dir is None else target_dir(state_dir, "epoch", self.target)
+        self._guard = DurabilityGuard(
+            self.settings.key_prefix,
+            self._redo,
+            suffix,
+            remembered=None if remembered is None else remembered / "epoch",
+        )
         self._pool = connection_pool(self.settings, redis_connect_func=self._guard.on_connect)
         self._client: Redis = Redis(connection_pool=self._pool)
         self._layout = layout_for(self.settings.storage_type, cluster_node=self.cluster_node)
         self._returned = self._layout.returned()
+        self._updater = Updater(self._layout)
         self._index = f"{self.settings.index}{suffix}"
         self._prefix = self.settings.key_prefix
         self._keeper = SchemaKeeper(
@@ -94,6 +116,7 @@ class RedisStore:
             layout=self._layout,
             key_suffix=suffix,
         )
+        self._build = IndexBuild(self._index, self._keeper, self._guard)
         self._probe = HealthProbe(
             self._client,
             self._index,
@@ -107,9 +130,9 @@ class RedisStore:
         self._closed = False
 
     @classmethod
-    def from_settings(cls, settings: MemcoreSettings) -> RedisStore:  # noqa: ARG003
-        """Build from ``MEMCORE_REDIS_*`` (the core settings hold nothing for Redis)."""
-        return cls(load_redis_settings())
+    def from_settings(cls, settings: MemcoreSettings) -> RedisStore:
+        """Build from ``MEMCORE_REDIS_*``; the core settings give the state directory."""
+        return cls(load_redis_settings(), state_dir=state_dir(settings))
 
     @property
     def target(self) -> str:
@@ -146,17 +169,34 @@ class RedisStore:
             for command in self._layout.write(key, record, row)
         ]
         verify = indexed_command(self._index, distinct, count_only=True)
-        with map_redis_errors("upsert", user_id):
-            # MULTI/EXEC makes a batch all-or-nothing; one command is atomic without it.
-            # Either way it is one round trip, index check included.
-            if len(writes) == 1:
-                replies = await round_trip(self._client, [*writes, verify])
-            else:
-                replies = await round_trip(self._client, [("MULTI",), *writes, ("EXEC",), verify])
-                raise_first_error(replies[-2])
-        if int(replies[-1][0]) != len(distinct):
-            await self._remove_unindexed(user_id, distinct)
+        # MULTI/EXEC makes a batch all-or-nothing; one command is atomic without it.
+        # Either way it is one round trip, index check included.
+        sent = writes if len(writes) == 1 else [("MULTI",), *writes, ("EXEC",)]
+        with write_outcome("upsert", user_id, [record.id for record in records]):
+            replies = await round_trip(self._client, [*sent, verify], raise_errors=False)
+            checked = write_errors(replies)
+            if isinstance(checked, ResponseError) and not is_missing_index(checked):
+                raise checked
+        if isinstance(checked, ResponseError):
+            self._redo.add(writes)
+            # The records landed; the index created again scans them.
+            await self._build.recover(self._client, "upsert", spec)
+            return
+        if int(checked[0]) != len(distinct):
+            await remove_unindexed(self._client, self._index, user_id, distinct, self._redo)
         self._redo.add(writes)
+
+    async def update(
+        self, user_id: str, update: RecordUpdate, vector: UnitVectors | None
+    ) -> MemoryRecord | None:
+        spec = self._require("update")
+        key = record_key(self._prefix, user_id, update.id)
+        with map_redis_errors("update", user_id):
+            command, fields = await self._updater.run(self._client, key, update, vector, spec)
+        if fields is None:
+            return None
+        self._redo.add([command])
+        return record_from_fields(user_id, update.id, fields)
 
     async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
         spec = self._require("get")
@@ -212,14 +252,13 @@ class RedisStore:
             self._index, prefilter, policy, query, k,
             returned=self._search_returned(), dialect=self._layout.dialect,
         )  # fmt: skip
-        with map_redis_errors("search", user_id):
-            (reply,) = await self._ask(user_id, [command])
+        (reply,), status = await self._query("search", user_id, [command])
         self._count_soon(user_id, prefilter)
         start = len(self._user_prefix(user_id))
         found = [(key.decode()[start:], row(fields)) for key, fields in zip(
             reply[1::2], reply[2::2], strict=True
         )]  # fmt: skip
-        return await self._hits(user_id, found)
+        return SearchResults(await self._hits(user_id, found), status=status)
 
     def _search_returned(self) -> builtins.list[str]:
         """What a search returns of each record besides its distance."""
@@ -247,22 +286,20 @@ class RedisStore:
         command = list_command(
             self._index, query, limit + 1, after, load=self._returned, dialect=self._layout.dialect
         )
-        with map_redis_errors("list", user_id):
-            reply = await call(self._client, *command)
+        (reply,), status = await self._query("list", user_id, [command])
         start = len(self._user_prefix(user_id))
         records = []
         for flat in reply[1:]:
             values = row(flat)
             record_id = text(values[b"__key"])[start:]
             records.append(record_from_fields(user_id, record_id, self._layout.stored(values)))
-        return page(records, limit)
+        return dataclasses.replace(page(records, limit), status=status)
 
-    async def count(self, user_id: str, filters: SearchFilter) -> int:
+    async def count(self, user_id: str, filters: SearchFilter) -> Count:
         self._require("count")
-        prefilter = filter_query(user_id, filters)
-        with map_redis_errors("count", user_id):
-            (reply,) = await self._ask(user_id, [count_command(self._index, prefilter)])
-        return int(reply[0])
+        command = count_command(self._index, filter_query(user_id, filters))
+        (reply,), status = await self._query("count", user_id, [command])
+        return Count(int(reply[0]), status)
 
     async def forget_user(self, user_id: str) -> int:
         self._require("forget_user")
@@ -301,6 +338,7 @@ class RedisStore:
         await self._pool.aclose()
 
     def _require(self, operation: str) -> VectorSpec:
+        self._guard.check()
         if self._vector is None:
             raise StoreError(
                 "call ensure_schema() before using the store", operation=operation, backend=BACKEND
@@ -326,6 +364,16 @@ class RedisStore:
             logger.debug("planner count failed: %r", exc)
             return
         self._planner.learn(prefilter, int(counted[0]))
+
+    async def _query(
+        self, operation: str, user_id: str, queries: Sequence[Sequence[Any]]
+    ) -> tuple[builtins.list[Any], Status]:
+        """The replies to ``queries`` about one user's records, and their status."""
+        ask = functools.partial(self._ask, user_id)
+        with map_redis_errors(operation, user_id):
+            return await self._build.read(
+                ask, queries, self._client, operation, self._require(operation)
+            )
 
     async def _ask(
         self,
@@ -363,21 +411,3 @@ class RedisStore:
                 record = record_from_fields(user_id, record_id, stored)
                 found.append((record, vector))
         return found
-
-    async def _remove_unindexed(self, user_id: str, keys: Sequence[str]) -> None:
-        """Delete what was written but not indexed, then raise: never stored-but-unsearchable."""
-        with map_redis_errors("upsert", user_id):
-            reply = await call(self._client, *indexed_command(self._index, keys, count_only=False))
-            indexed = {text(key) for key in reply[1:]}
-            failed = [key for key in keys if key not in indexed]
-            if failed:
-                delete = ("DEL", *failed)
-                await call(self._client, *delete)
-                self._redo.add([delete])
-        raise StoreError(
-            f"{len(failed)} of {len(keys)} records were written but RediSearch could not index "
-            f"them in {self._index!r} (does the index still match the schema?); they were removed",
-            operation="upsert",
-            backend=BACKEND,
-            user_id=user_id,
-        )

@@ -15,7 +15,7 @@ import pytest
 from redis.asyncio import Redis
 
 from .proxy import FaultProxy
-from .report import REPORT, render_into
+from .report import REPORT, Case, render_into
 from .server import FaultServer
 from .workload import Stack, Tally, build_stack
 
@@ -33,6 +33,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fault(name): the report row a fault test fills")
     config.addinivalue_line("markers", "appendfsync(policy): the fault server's AOF fsync")
+    config.addinivalue_line("markers", "case(name): the first-day case row a test fills")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -47,7 +48,7 @@ def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
     path = config.getoption("--reliability-report")
-    if not path or not (REPORT.rows or REPORT.sections):
+    if not path or not (REPORT.rows or REPORT.sections or REPORT.cases):
         return
     hostile = {
         outcome: sum(
@@ -110,3 +111,11 @@ def tally(request: pytest.FixtureRequest) -> Iterator[Tally]:
     row = Tally(fault=request.node.get_closest_marker("fault").args[0])
     yield row
     REPORT.add(row, passed=request.node.stash.get(PASSED, False))
+
+
+@pytest.fixture
+def case(request: pytest.FixtureRequest) -> Iterator[Case]:
+    """The test's row of the first-day cases; recorded whether it passed or not."""
+    row = Case(name=request.node.get_closest_marker("case").args[0])
+    yield row
+    REPORT.cases.append((row, request.node.stash.get(PASSED, False)))

@@ -5,14 +5,50 @@ from __future__ import annotations
 import datetime as dt
 import platform
 import re
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from memcore import MemcoreError
 
 from .workload import Tally
 
 START, END = "<!-- report:start -->", "<!-- report:end -->"
 MUST_BE_ZERO = ("lost", "duplicated", "orphan_keys", "indexing_failures")
+CASE_ZEROS = ("lost", "duplicated", "partial_as_complete", "untyped")
+T = TypeVar("T")
+
+
+@dataclass
+class Case:
+    """One case a user meets on their first day (tests/faults/test_trust*.py): what
+    memcore said against what it did. Every count must stay 0.
+    """
+
+    name: str
+    lost: int = 0
+    """Acknowledged (stored) writes missing afterwards."""
+    duplicated: int = 0
+    """Records present more than once."""
+    partial_as_complete: int = 0
+    """Reads that said ``complete`` while records were missing from them."""
+    untyped: int = 0
+    """Exceptions that were not a :class:`~memcore.MemcoreError`."""
+
+    async def call(self, awaitable: Awaitable[T]) -> T:
+        """Await ``awaitable``, counting an exception outside memcore's tree."""
+        try:
+            return await awaitable
+        except MemcoreError:
+            raise
+        except Exception:
+            self.untyped += 1
+            raise
+
+    def read(self, *, complete: bool, seen: int, expected: int) -> None:
+        """Count a read that claimed ``complete`` but saw fewer than ``expected``."""
+        self.partial_as_complete += complete and seen < expected
 
 
 @dataclass
@@ -20,6 +56,7 @@ class Report:
     """Rows gathered while the suite runs (one per fault test), plus free-form sections."""
 
     rows: list[tuple[Tally, bool]] = field(default_factory=list)
+    cases: list[tuple[Case, bool]] = field(default_factory=list)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, row: Tally, *, passed: bool) -> None:
@@ -44,6 +81,21 @@ def _table() -> list[str]:
     return lines
 
 
+def _cases() -> list[str]:
+    head = (
+        "| case | acknowledged writes lost | duplicated | partial results shown as complete "
+        "| untyped exceptions | passed |"
+    )
+    lines = [
+        head,
+        "|" + "---|" * 6,
+    ]
+    for case, passed in sorted(REPORT.cases, key=lambda item: item[0].name):
+        counts = " | ".join(str(getattr(case, name)) for name in CASE_ZEROS)
+        lines.append(f"| {case.name} | {counts} | {'yes' if passed else '**NO**'} |")
+    return lines
+
+
 def render() -> str:
     """The report section's body."""
     rows = [row for row, _ in REPORT.rows]
@@ -59,6 +111,8 @@ def render() -> str:
         "",
         *_table(),
     ]
+    if REPORT.cases:
+        lines += ["", "**First-day cases** (tests/faults/test_trust*.py):", "", *_cases()]
     for title, values in REPORT.sections.items():
         lines += ["", f"**{title}**: " + ", ".join(f"{k} {v}" for k, v in values.items()) + "."]
     return "\n".join(lines)

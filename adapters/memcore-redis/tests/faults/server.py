@@ -8,7 +8,7 @@ import os
 import signal
 from pathlib import Path
 
-from memcore_redis.testing_server import EmbeddedRedis, free_port
+from memcore_redis.testing import EmbeddedRedis, free_port
 
 
 class FaultServer(EmbeddedRedis):

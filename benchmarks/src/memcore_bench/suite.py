@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import importlib.util
 import os
 import platform
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from memcore.bench.embedding import embedding_figures
-from memcore.bench.report import Run, TargetInfo, markdown, plot, plots_available, to_json
-from memcore.bench.runner import run_targets, traced_bytes
-from memcore.bench.scripts import ScriptRun
-from memcore.bench.scripts import markdown as scripts_markdown
-from memcore.bench.targets import NumpyFloor, Target, in_memory_target
-from memcore.bench.workload import make_workload
-
-BENCH_TARGETS_GROUP = "memcore.bench_targets"
+from memcore_bench.embedding import embedding_figures
+from memcore_bench.report import Run, TargetInfo, markdown, plot, plots_available, to_json
+from memcore_bench.runner import run_targets, traced_bytes
+from memcore_bench.scripts import ScriptRun
+from memcore_bench.scripts import markdown as scripts_markdown
+from memcore_bench.targets import NumpyFloor, Target, in_memory_target
+from memcore_bench.workload import make_workload
 
 QUICK_N = (2_000,)
 DEFAULT_N = (10_000, 100_000)
@@ -86,9 +84,10 @@ def redis_unavailable(config: Config) -> str | None:
 
 
 def _redis_side() -> Any | None:
-    """The Redis targets, which agent-memcore-redis contributes (the core never imports redis)."""
-    found = [ep for ep in entry_points(group=BENCH_TARGETS_GROUP) if ep.name == "redis"]
-    return found[0].load() if found else None
+    """:mod:`.redis_targets` when agent-memcore-redis is installed, else None."""
+    if importlib.util.find_spec("memcore_redis") is None:
+        return None
+    return importlib.import_module("memcore_bench.redis_targets")
 
 
 CAVEATS = (
@@ -220,5 +219,5 @@ def write_report(
         for shape in dict.fromkeys(run.shape for run in runs):
             written += plot([run for run in runs if run.shape == shape], out_dir, shape)
     elif meta["config"]["plots"]:
-        notes.append("plots skipped: matplotlib not installed (pip install 'agent-memcore[bench]')")
+        notes.append("plots skipped: matplotlib not installed (pip install -e 'benchmarks[plots]')")
     return written

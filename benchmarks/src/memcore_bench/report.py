@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from memcore.bench.runner import Figures
-from memcore.bench.targets import MEMORY
+from memcore_bench.runner import Figures
+from memcore_bench.targets import MEMORY
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def percentile(samples: Sequence[float], q: float) -> float | None:
         return None
     ordered = sorted(samples)
     rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered)) - 1))
-    return ordered[rank] if q != 50 else statistics.median(ordered)  # noqa: PLR2004 - the median
+    return ordered[rank] if q != 50 else statistics.median(ordered)
 
 
 METRICS = (
@@ -161,7 +161,7 @@ def to_json(runs: Sequence[Run], meta: dict[str, Any]) -> str:
 
 
 def plots_available() -> bool:
-    """Whether matplotlib (the ``bench`` extra) is installed."""
+    """Whether matplotlib (the ``plots`` extra of agent-memcore-bench) is installed."""
     return importlib.util.find_spec("matplotlib") is not None
 
 

@@ -1,7 +1,10 @@
-"""pytest fixtures for a real Redis Stack, loaded automatically with agent-memcore-redis.
+"""pytest fixtures for a real Redis Stack; loaded only when asked for.
+
+Opt in with ``pytest -p memcore_redis.testing.fixtures`` or, in a top-level conftest,
+``pytest_plugins = ["memcore_redis.testing.fixtures"]``.
 
 ``redis_server_url`` (session scope) is the URL of a server with RediSearch and
-RedisJSON, resolved by :func:`memcore_redis.testing_server.redis_stack_url`:
+RedisJSON, resolved by :func:`memcore_redis.testing.server.redis_stack_url`:
 ``MEMCORE_TEST_REDIS_URL``, else Docker if it answers, else the embedded server.
 Nothing starts unless a test asks for the fixture.
 """
@@ -12,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from memcore_redis.testing_server import redis_stack_url
+from memcore_redis.testing.server import redis_stack_url
 
 
 @pytest.fixture(scope="session")

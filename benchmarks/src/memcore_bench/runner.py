@@ -24,8 +24,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from memcore.bench.targets import Target
-from memcore.bench.workload import Workload
+from memcore_bench.targets import Target
+from memcore_bench.workload import Workload
 
 T = TypeVar("T")
 BATCH = 500
@@ -46,7 +46,7 @@ class Figures:
 
 def shuffled(items: Sequence[T], turn: int) -> list[T]:
     """``items`` in an order drawn for ``turn`` (seeded by it, so every run repeats)."""
-    return random.Random(turn).sample(list(items), len(items))  # noqa: S311 - not a secret
+    return random.Random(turn).sample(list(items), len(items))
 
 
 async def _timed(call: Callable[[], Awaitable[object]]) -> float:

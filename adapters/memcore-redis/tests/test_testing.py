@@ -6,10 +6,11 @@ import os
 import signal
 import subprocess
 import sys
+from importlib.metadata import entry_points
 
 import pytest
 
-from memcore_redis.testing_server import (
+from memcore_redis.testing.server import (
     TEST_URL_ENV,
     EmbeddedRedis,
     find_server_files,
@@ -65,3 +66,10 @@ def test_the_cli_serves_until_interrupted() -> None:
     assert process.returncode == 0
     assert "stopping" in out.decode()
     assert not ping("127.0.0.1", port)
+
+
+def test_the_fixture_loads_only_when_asked_for(pytester: pytest.Pytester) -> None:
+    # An application's own test run, with agent-memcore-redis installed: no redis_server_url.
+    pytester.makepyfile("def test_uses_it(redis_server_url):\n    pass\n")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(errors=1)
+    assert not [ep for ep in entry_points(group="pytest11") if ep.value.startswith("memcore")]

@@ -13,11 +13,11 @@ import statistics
 import time
 
 from memcore import registry
-from memcore.bench.workload import MOVES, SITUATIONS, TASKS
 from memcore.caching import CachePolicy, LRUEmbeddingCache
 from memcore.errors import AdapterNotFoundError
 from memcore.pipeline import EmbedderFront, Pipeline
 from memcore.settings import load_settings
+from memcore_bench.workload import MOVES, SITUATIONS, TASKS
 
 BACKEND = "local"
 CONCURRENT = 64

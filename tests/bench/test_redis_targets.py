@@ -4,10 +4,10 @@ target (floor, memcore, RedisVL) answers the benchmark's query on a real server.
 
 from __future__ import annotations
 
-from memcore.bench.report import Run, TargetInfo, rows
-from memcore.bench.runner import run_targets
-from memcore.bench.workload import make_workload
-from memcore_redis.bench import RedisFloor, RedisVLTarget, redis_targets
+from memcore_bench.redis_targets import RedisFloor, RedisVLTarget, redis_targets
+from memcore_bench.report import Run, TargetInfo, rows
+from memcore_bench.runner import run_targets
+from memcore_bench.workload import make_workload
 from memcore_redis.commands import call
 
 

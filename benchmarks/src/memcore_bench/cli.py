@@ -10,8 +10,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from memcore.bench.scripts import MANIFEST, ScriptRun, run_scripts
-from memcore.bench.suite import MILLION, Config, run_suite, write_report
+from memcore_bench.scripts import MANIFEST, ScriptRun, run_scripts
+from memcore_bench.suite import MILLION, Config, run_suite, write_report
 
 app = typer.Typer(add_completion=False, help=__doc__)
 

@@ -8,8 +8,7 @@ query: this user's interventions with outcome ``task_completed``, top ``k``. Eac
 type is its own family: memcore's JSON layout is compared with RedisVL and the floor on
 JSON documents, its hash layout with theirs on hashes.
 
-It lives here, not in ``memcore.bench``, because the core never imports redis: the core
-bench finds it through the ``memcore.bench_targets`` entry point when Redis is benchmarked.
+:mod:`.suite` imports it only when agent-memcore-redis is installed.
 """
 
 from __future__ import annotations
@@ -25,12 +24,12 @@ import redis.asyncio as aioredis
 from numpy.typing import NDArray
 from redis.typing import EncodableT, FieldT
 
-from memcore.bench.targets import REDIS, MemcoreTarget
-from memcore.bench.workload import SEARCH_OUTCOME, Query, Workload
 from memcore.domain import Intervention, MemoryRecord, Reflection
+from memcore_bench.targets import REDIS, MemcoreTarget
+from memcore_bench.workload import SEARCH_OUTCOME, Query, Workload
 from memcore_redis import RedisSettings, RedisStore
 from memcore_redis.commands import call
-from memcore_redis.testing_server import EmbeddedRedis, ServerNotAvailableError, find_server_files
+from memcore_redis.testing import EmbeddedRedis, ServerNotAvailableError, find_server_files
 
 FLOOR_PREFIX = "floor:"
 PIPELINE_BATCH = 500  # one pipeline of a whole dataset times out on the socket

@@ -16,11 +16,11 @@ from numpy.typing import NDArray
 
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.adapters.memory import InMemoryStore
-from memcore.bench.workload import SEARCH_OUTCOME, Query, Workload
 from memcore.domain import Intervention
 from memcore.ports import MemoryStore
 from memcore.service import MemoryService
 from memcore.validation import unit_vectors
+from memcore_bench.workload import SEARCH_OUTCOME, Query, Workload
 
 MEMORY = "in-memory"
 REDIS = "redis"

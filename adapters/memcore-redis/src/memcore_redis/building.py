@@ -1,0 +1,102 @@
+"""Whether the index covers every record yet: reads say ``partial`` until it does.
+
+RediSearch indexes the keys that exist when an index is created in the background (a
+new deployment on old data, an index dropped underneath and recreated, a restart that
+did not reload it); until ``FT.INFO`` says the scan is done (``indexing`` 0), a search
+or a count sees only part of the records. :class:`IndexBuild` remembers whether it has
+seen the index whole. Until it has, each read sends ``FT.INFO`` in front of its query,
+in the same round trip, and the answer is ``partial`` unless the index was whole before
+the query ran.
+
+Every memcore process that creates the index bumps a *generation key* beside it
+(``<prefix>:index_generation``), and every read reads it too (one ``GET`` in the same
+round trip): when another process recreated the index since this one saw it whole, the
+answer is ``partial`` and the next read looks at ``FT.INFO`` again.
+
+A call that finds the index missing asks :meth:`IndexBuild.recover`: data loss if the
+dataset went with it (:mod:`memcore_redis.durability`), else the index is created again
+and reads are ``partial`` until it is built.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from memcore.domain import Status
+from memcore_redis.durability import DurabilityGuard
+from memcore_redis.errors import is_missing_index
+from memcore_redis.layout import Command, VectorSpec
+from memcore_redis.schema import IndexInfo, SchemaKeeper
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["IndexBuild"]
+
+Ask = Callable[[Sequence[Sequence[Any]]], Awaitable[list[Any]]]
+"""Sends commands in one round trip and returns their replies (raising the first error)."""
+
+
+class IndexBuild:
+    """One store's view of its index: whole (every record indexed) or maybe not."""
+
+    def __init__(self, index: str, keeper: SchemaKeeper, guard: DurabilityGuard) -> None:
+        self.index = index
+        self.generation_key = keeper.generation_key
+        self.whole = False
+        self._keeper = keeper
+        self._guard = guard
+        self._generation: bytes | None = None  # the generation last seen whole
+
+    async def read(
+        self,
+        ask: Ask,
+        queries: Sequence[Sequence[Any]],
+        client: Redis,
+        operation: str,
+        vector: VectorSpec,
+        *,
+        again: bool = True,
+    ) -> tuple[list[Any], Status]:
+        """The replies to ``queries``, asked with the probe in front, and their status; an
+        index found missing is recovered (:meth:`recover`) and asked once more.
+        """
+        probe = self.probe()
+        try:
+            replies = await ask([*probe, *queries])
+        except ResponseError as exc:
+            if not (again and is_missing_index(exc)):
+                raise
+            await self.recover(client, operation, vector)
+            return await self.read(ask, queries, client, operation, vector, again=False)
+        return replies[len(probe) :], self.status(replies[: len(probe)])
+
+    async def recover(self, client: Redis, operation: str, vector: VectorSpec) -> None:
+        """The index is missing: raise :class:`~memcore.errors.DataLossError` if the epoch
+        key went with it, else create the index again and watch it being built.
+        """
+        await self._guard.confirm(client, operation)
+        self.whole = False
+        await self._keeper.recreate(vector)
+        logger.warning("index %r was missing: created again, reads partial until built", self.index)
+
+    def probe(self) -> list[Command]:
+        """The commands to send in front of a read (their replies go to :meth:`status`)."""
+        probe: list[Command] = [("GET", self.generation_key)]
+        return probe if self.whole else [*probe, ("FT.INFO", self.index)]
+
+    def status(self, replies: Sequence[Any]) -> Status:
+        """``complete`` when the index was whole before the read ran, else ``partial``."""
+        generation, *info = replies
+        if self.whole and generation == self._generation:
+            return Status.COMPLETE
+        if not info:  # recreated elsewhere since: this read had no FT.INFO in front
+            self.whole = False
+            return Status.PARTIAL
+        self.whole = not IndexInfo.parse(info[0]).building
+        self._generation = generation
+        return Status.COMPLETE if self.whole else Status.PARTIAL

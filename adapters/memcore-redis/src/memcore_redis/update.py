@@ -1,0 +1,179 @@
+"""An update of one stored record in one atomic round trip: a Lua script per layout.
+
+The client turns the update's values into stored fields as a whole-record write would
+(:func:`~memcore_redis.documents.hash_changes`, :func:`~.json_changes`); the script,
+run by the server with nothing in between, then:
+
+1. answers "missing" if the key holds no record, or one of another kind than asked;
+2. with a guard, answers "conflict" unless the stored ``updated_at`` is the expected one;
+3. appends the new outcome to ``outcome_history`` (unless its last entry is that very
+   change: a re-sent update appends nothing) and keeps the last ``limit`` entries;
+4. writes the fields in one command (one re-index), deletes the emptied ones, and
+   returns the record's fields as the layout's read of it would.
+
+So concurrent updates of one record are applied one after the other and none is lost,
+and an update never creates a record. Scripts run by SHA, loaded again after a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+from numpy.typing import NDArray
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+
+from memcore.domain import RecordUpdate
+from memcore.errors import ConflictError
+from memcore_redis.commands import call
+from memcore_redis.documents import hash_changes, json_changes
+from memcore_redis.encoding import VECTOR
+from memcore_redis.errors import BACKEND
+from memcore_redis.layout import Command, JsonLayout, Layout, VectorSpec
+
+__all__ = ["Updater"]
+
+CONFLICT = -1
+
+# ARGV: 1 kind ('' any), 2 guard ('1'), 3 expected updated_at ('' none), 4 history item
+# (JSON, '' none), 5 history limit, 6 fields to set (count of items), 7 fields to delete,
+# then those items, then the read arguments.
+_HISTORY = """
+local function appended(raw)
+  local history = raw and cjson.decode(raw) or {}
+  local item = cjson.decode(ARGV[4])
+  local last = history[#history]
+  if not (last and last[1] == item[1] and last[2] == item[2]) then
+    history[#history + 1] = item
+  end
+  while #history > tonumber(ARGV[5]) do table.remove(history, 1) end
+  return cjson.encode(history)
+end
+local n_set, n_del = tonumber(ARGV[6]), tonumber(ARGV[7])
+local first_del, first_read = 8 + n_set, 8 + n_set + n_del
+"""
+
+HASH_SCRIPT = (
+    _HISTORY
+    + """
+local key = KEYS[1]
+local kind = redis.call('HGET', key, 'kind')
+if not kind or (ARGV[1] ~= '' and kind ~= ARGV[1]) then return {0} end
+if ARGV[2] == '1' and (redis.call('HGET', key, 'updated_at') or '') ~= ARGV[3] then
+  return {-1}
+end
+local args = {key}
+for i = 8, first_del - 1 do args[#args + 1] = ARGV[i] end
+if ARGV[4] ~= '' then
+  args[#args + 1] = 'outcome_history'
+  args[#args + 1] = appended(redis.call('HGET', key, 'outcome_history'))
+end
+if n_del > 0 then redis.call('HDEL', key, unpack(ARGV, first_del, first_read - 1)) end
+redis.call('HSET', unpack(args))
+return {1, redis.call('HMGET', key, unpack(ARGV, first_read, #ARGV))}
+"""
+)
+
+JSON_SCRIPT = (
+    _HISTORY
+    + """
+local key = KEYS[1]
+local raw = redis.call('JSON.GET', key, '$.kind', '$.updated_at', '$.outcome_history')
+if not raw then return {0} end
+local doc = cjson.decode(raw)
+local kind = doc['$.kind'][1]
+if kind == nil or (ARGV[1] ~= '' and kind ~= ARGV[1]) then return {0} end
+if ARGV[2] == '1' then
+  local current = doc['$.updated_at'][1]
+  if (ARGV[3] == '' and current ~= nil) or (ARGV[3] ~= '' and current ~= tonumber(ARGV[3])) then
+    return {-1}
+  end
+end
+local args = {}
+for i = 8, first_del - 1, 2 do
+  args[#args + 1] = key
+  args[#args + 1] = ARGV[i]
+  args[#args + 1] = ARGV[i + 1]
+end
+if ARGV[4] ~= '' then
+  local history = doc['$.outcome_history'][1]
+  args[#args + 1] = key
+  args[#args + 1] = '$.outcome_history'
+  args[#args + 1] = appended(history and cjson.encode(history) or nil)
+end
+for i = first_del, first_read - 1 do redis.call('JSON.DEL', key, ARGV[i]) end
+redis.call('JSON.MSET', unpack(args))
+return {1, redis.call('JSON.GET', key, unpack(ARGV, first_read, #ARGV))}
+"""
+)
+
+
+class Updater:
+    """Runs updates of one layout's records (see the module docstring)."""
+
+    def __init__(self, layout: Layout) -> None:
+        self._json = isinstance(layout, JsonLayout)
+        self._layout = layout
+        self._script = JSON_SCRIPT if self._json else HASH_SCRIPT
+        self._sha = hashlib.sha1(self._script.encode(), usedforsecurity=False).hexdigest()
+
+    def command(self, key: str, update: RecordUpdate, vector: NDArray[Any] | None) -> Command:
+        """The ``EVAL`` of ``update`` on ``key`` (the script itself: what the redo log
+        keeps); :meth:`run` sends it by SHA.
+        """
+        values: dict[str, Any] = {**update.values, "updated_at": update.at}
+        if self._json:
+            written, gone = json_changes(values)
+            if vector is not None:
+                written[VECTOR] = np.ascontiguousarray(vector, dtype=np.float32)
+            items = [
+                item
+                for name, value in written.items()
+                for item in (f"$.{name}", orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY))
+            ]
+            deleted: Sequence[str] = [f"$.{name}" for name in gone]
+        else:
+            items, deleted = hash_changes(values)
+            if vector is not None:
+                items += [VECTOR, vector.tobytes()]
+        outcome = update.values.get("outcome")
+        history = "" if outcome is None else orjson.dumps([outcome.value, update.at.isoformat()])
+        expected = "" if update.if_updated_at is None else repr(update.if_updated_at.timestamp())
+        read = self._layout.read(key, vector=False)[2:]
+        return (
+            "EVAL", self._script, 1, key,
+            "" if update.kind is None else update.kind.value, "1" if update.guard else "0",
+            expected, history, update.history_limit, len(items), len(deleted),
+            *items, *deleted, *read,
+        )  # fmt: skip
+
+    async def run(
+        self,
+        client: Redis,
+        key: str,
+        update: RecordUpdate,
+        vector: NDArray[Any] | None,
+        spec: VectorSpec,
+    ) -> tuple[Command, dict[str, Any] | None]:
+        """Apply ``update`` to ``key``: the command sent (see :meth:`command`) and the
+        record's stored fields after it, ``None`` if it is missing. Raises
+        :class:`~memcore.errors.ConflictError` when the guard finds it changed.
+        """
+        stored = None if vector is None else vector.astype(spec.dtype, copy=False)
+        command = self.command(key, update, stored)
+        try:
+            reply = await call(client, "EVALSHA", self._sha, *command[2:])
+        except NoScriptError:
+            reply = await call(client, *command)
+        if int(reply[0]) == CONFLICT:
+            raise ConflictError(
+                f"record {update.id!r} changed since it was read",
+                operation="update",
+                backend=BACKEND,
+            )
+        decoded = self._layout.decode(reply[1], spec) if int(reply[0]) == 1 else None
+        return command, None if decoded is None else decoded[0]

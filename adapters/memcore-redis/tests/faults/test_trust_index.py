@@ -1,0 +1,163 @@
+"""First-day cases about the index and the dataset: an index lost underneath and rebuilt,
+a write whose index check finds no index, a write that timed out, a flushed server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from memcore import DataLossError, OutcomeUnknownError, SearchFilter, Status
+from memcore.adapters.hashing import HashingEmbedder
+from memcore.observability import Metrics, Telemetry
+from memcore.service import MemoryService
+from memcore.testing import SCHEMA, unit_vectors
+from memcore.testing._suite import intervention
+from memcore_redis import RedisSettings, RedisStore
+from memcore_redis.commands import call
+
+from .proxy import FaultProxy
+from .report import CASE_ZEROS, Case
+from .server import FaultServer
+
+RECORDS = 2_000
+
+
+def assert_zero(case: Case) -> None:
+    assert {name: getattr(case, name) for name in CASE_ZEROS} == dict.fromkeys(CASE_ZEROS, 0)
+
+
+async def fill(store: RedisStore, user: str, count: int) -> None:
+    for start in range(0, count, 1_000):
+        batch = [intervention(user, n) for n in range(start, min(count, start + 1_000))]
+        await store.upsert(user, batch, unit_vectors(len(batch), seed=start))
+
+
+@pytest.mark.case("index dropped underneath, rebuilt by a new service")
+async def test_reads_while_the_index_is_rebuilt_say_partial(
+    fault_server: FaultServer, raw: Redis, case: Case
+) -> None:
+    settings = RedisSettings(url=fault_server.url, key_prefix="rebuilt")
+    first = RedisStore(settings)
+    await first.ensure_schema(SCHEMA)
+    await fill(first, "u", RECORDS)
+    await first.aclose()
+    await call(raw, "FT.DROPINDEX", first.index_name)  # the records stay
+    store = RedisStore(settings)  # a new service: creates the index, which scans them
+    await case.call(store.ensure_schema(SCHEMA))
+    statuses = []
+    while Status.COMPLETE not in statuses:
+        counted = await case.call(store.count("u", SearchFilter()))
+        hits = await case.call(store.search("u", unit_vectors(1, seed=1)[0], 10, SearchFilter()))
+        case.read(complete=counted.complete, seen=counted, expected=RECORDS)
+        case.read(complete=hits.complete, seen=len(hits), expected=10)
+        statuses += [counted.status, hits.status]
+    assert Status.PARTIAL in statuses  # the rebuild was caught in the act
+    assert await store.count("u", SearchFilter()) == RECORDS
+    await store.aclose()
+    assert_zero(case)
+
+
+@pytest.mark.case("index recreated by another process under a running service")
+async def test_an_index_recreated_elsewhere_makes_reads_partial(
+    fault_server: FaultServer, raw: Redis, case: Case
+) -> None:
+    settings = RedisSettings(url=fault_server.url, key_prefix="elsewhere")
+    running = RedisStore(settings)
+    await running.ensure_schema(SCHEMA)
+    await fill(running, "u", RECORDS)
+    assert (await running.count("u", SearchFilter())).complete  # seen whole once
+    await call(raw, "FT.DROPINDEX", running.index_name)
+    other = RedisStore(settings)
+    await other.ensure_schema(SCHEMA)  # recreates it; the scan starts
+    counted = await case.call(running.count("u", SearchFilter()))
+    case.read(complete=counted.complete, seen=counted, expected=RECORDS)
+    assert counted.status is Status.PARTIAL
+    await other.aclose()
+    await running.aclose()
+    assert_zero(case)
+
+
+@pytest.mark.case("write finds its index gone after the records landed")
+async def test_a_write_without_index_converges_instead_of_failing(
+    fault_server: FaultServer, raw: Redis, case: Case
+) -> None:
+    store = RedisStore(RedisSettings(url=fault_server.url, key_prefix="noindex"))
+    service = MemoryService(store, HashingEmbedder(dimension=16))
+    await service.start()
+    await call(raw, "FT.DROPINDEX", store.index_name)
+    receipt = await case.call(service.record_intervention("u", "hi", task="t"))
+    assert receipt.stored
+    for _ in range(100):  # the recreated index scans the record
+        stats = await case.call(service.stats("u"))
+        if stats.status is Status.COMPLETE:
+            break
+        await asyncio.sleep(0.02)
+    case.read(complete=stats.status is Status.COMPLETE, seen=stats.interventions, expected=1)
+    case.duplicated += max(0, stats.interventions - 1)
+    case.lost += stats.interventions == 0
+    await service.aclose()
+    assert_zero(case)
+
+
+@pytest.mark.case("write times out, retried with its ids")
+async def test_a_write_that_timed_out_names_its_ids_and_a_retry_keeps_one(
+    proxy: FaultProxy, raw: Redis, case: Case
+) -> None:
+    settings = RedisSettings(url=proxy.url, key_prefix="timeout", socket_timeout=0.3)
+    store = RedisStore(settings)
+    await store.ensure_schema(SCHEMA)
+    records = [intervention("u", 1), intervention("u", 2)]
+    proxy.latency = 0.4  # the answer comes after the client gave up
+    with pytest.raises(OutcomeUnknownError) as raised:
+        await case.call(store.upsert("u", records, unit_vectors(2, seed=1)))
+    assert raised.value.record_ids == ("i1", "i2")
+    assert raised.value.retryable
+    proxy.latency = 0.0
+    retry = [r for r in records if r.id in raised.value.record_ids]
+    await case.call(store.upsert("u", retry, unit_vectors(2, seed=1)))
+    await case.call(store.upsert("u", retry, unit_vectors(2, seed=1)))  # and again
+    keys = [key async for key in raw.scan_iter(match="timeout:{*", count=100)]
+    case.duplicated += len(keys) - 2
+    case.lost += 2 - len(keys)
+    await store.aclose()
+    assert_zero(case)
+
+
+@pytest.mark.case("FLUSHALL under a running service, and at the next start")
+async def test_a_flushed_server_is_data_loss_now_and_at_the_next_start(
+    fault_server: FaultServer,
+    raw: Redis,
+    case: Case,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = RedisSettings(url=fault_server.url, key_prefix="flushed")
+    metrics = Metrics()
+    store = RedisStore(settings, state_dir=tmp_path)
+    service = MemoryService(
+        store, HashingEmbedder(dimension=16), telemetry=Telemetry(metrics=metrics)
+    )
+    await service.start()
+    await service.record_intervention("u", "remember me", task="t")
+    await raw.flushall()
+    with caplog.at_level(logging.ERROR, logger="memcore_redis"), pytest.raises(DataLossError):
+        await case.call(service.search_interventions("u", "remember"))
+    assert "lost data it had acknowledged" in caplog.text
+    with pytest.raises(DataLossError):  # every call stops, writes too
+        await case.call(service.record_intervention("u", "more", task="t"))
+    errors = metrics.registry.get_sample_value(
+        "memcore_errors_total",
+        {"operation": "record_intervention", "backend": "redis", "error_type": "DataLossError"},
+    )
+    assert errors == 1
+    await service.aclose()
+    restarted = RedisStore(settings, state_dir=tmp_path)  # the next start, same machine
+    with pytest.raises(DataLossError, match="dataset was replaced"):
+        await case.call(restarted.ensure_schema(SCHEMA))
+    await restarted.aclose()
+    assert_zero(case)

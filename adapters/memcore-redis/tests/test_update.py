@@ -1,0 +1,109 @@
+"""Updates on the real server: racing writers in two processes' worth of clients lose
+nothing, a re-embedding update never leaves a stale vector, and the script reloads
+itself after the server forgets it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+
+import numpy as np
+import pytest
+import redis.asyncio as aioredis
+
+from memcore import Intervention, MemoryService, Outcome
+from memcore.adapters.hashing import HashingEmbedder
+from memcore.ports import Vectors
+from memcore_redis import RedisStore
+from memcore_redis.commands import call
+
+from .conftest import StoreFactory
+
+pytestmark = pytest.mark.parametrize("storage_type", ["hash", "json"])
+
+
+class CountingEmbedder(HashingEmbedder):
+    """The hashing embedder, counting the texts it embeds."""
+
+    def __init__(self) -> None:
+        super().__init__(dimension=32)
+        self.texts: list[str] = []
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        self.texts += texts
+        return await super().embed(texts)
+
+
+@pytest.fixture
+async def two_services(
+    make_store: StoreFactory, storage_type: str
+) -> AsyncIterator[tuple[MemoryService, MemoryService]]:
+    """Two services, each with its own store (own connection pool) on the same data."""
+    first = make_store(storage_type=storage_type)
+    second: RedisStore = make_store(storage_type=storage_type, key_prefix=first.settings.key_prefix)
+    services = (
+        MemoryService(first, CountingEmbedder()),
+        MemoryService(second, CountingEmbedder()),
+    )
+    for service in services:
+        await service.start()
+    yield services
+    for service in services:
+        await service.aclose()
+
+
+async def test_racing_outcome_updates_from_two_clients_are_all_kept(
+    two_services: tuple[MemoryService, MemoryService],
+) -> None:
+    one, other = two_services
+    record = (await one.record_intervention("u", "Try box breathing", task="breathing")).record
+    for service in two_services:
+        service.embedder.inner.texts.clear()  # type: ignore[attr-defined]
+    outcomes = list(Outcome)
+    await asyncio.gather(
+        *(
+            service.update_outcome("u", record.id, outcomes[n % len(outcomes)])
+            for n in range(40)
+            for service in two_services
+        )
+    )
+    assert [s.embedder.inner.texts for s in two_services] == [[], []]  # type: ignore[attr-defined]
+    stored = await other.get("u", record.id)
+    assert isinstance(stored, Intervention)
+    assert len(stored.outcome_history) == 80
+    assert stored.outcome is stored.outcome_history[-1].outcome
+    assert stored.updated_at == stored.outcome_history[-1].at
+
+
+async def test_racing_reembedding_updates_keep_both_changes_and_a_fresh_vector(
+    two_services: tuple[MemoryService, MemoryService],
+) -> None:
+    one, other = two_services
+    record = (await one.record_intervention("u", "Try box breathing", task="breathing")).record
+    for round_ in range(5):
+        await asyncio.gather(
+            one.update("u", record.id, task=f"task {round_}"),
+            other.update("u", record.id, context=f"context {round_}"),
+            one.update_outcome("u", record.id, Outcome.USER_ENGAGED),
+        )
+        stored = await other.get("u", record.id)
+        assert isinstance(stored, Intervention)
+        assert (stored.task, stored.context) == (f"task {round_}", f"context {round_}")
+        [_], vectors = await other.store.get_with_vectors("u", [record.id])
+        expected = await one.embedder.embed([stored.embedding_text()])
+        assert np.allclose(vectors[0], expected[0] / np.linalg.norm(expected[0]), atol=1e-3)
+
+
+async def test_the_script_is_loaded_again_after_the_server_forgot_it(
+    two_services: tuple[MemoryService, MemoryService], raw_redis: aioredis.Redis
+) -> None:
+    one, _ = two_services
+    record = (await one.record_intervention("u", "Try box breathing", task="breathing")).record
+    await one.update_outcome("u", record.id, Outcome.USER_ENGAGED)
+    await call(raw_redis, "SCRIPT", "FLUSH")
+    updated = await one.update_outcome("u", record.id, Outcome.TASK_COMPLETED)
+    assert [change.outcome for change in updated.outcome_history] == [
+        Outcome.USER_ENGAGED,
+        Outcome.TASK_COMPLETED,
+    ]

@@ -1,0 +1,84 @@
+"""Updates of a stored record: what one sets, and the one rule for applying it.
+
+:func:`apply_update` is the reference semantics every store's ``update`` follows (the
+in-memory store calls it; the contract suite compares other stores with it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from memcore.domain.fields import fields_of
+from memcore.domain.outcome import OutcomeChange, RecordKind
+from memcore.domain.records import RECORD_TYPES, Intervention, MemoryRecord
+
+__all__ = ["UPDATABLE", "RecordUpdate", "apply_update"]
+
+_SET_BY_UPDATE = frozenset({"updated_at", "outcome_history"})
+_FIXED = frozenset({"id", "user_id", "created_at"})
+
+UPDATABLE: Mapping[RecordKind, frozenset[str]] = MappingProxyType(
+    {
+        kind: frozenset(
+            spec.name for spec in fields_of(record_type) if spec.name not in _FIXED | _SET_BY_UPDATE
+        )
+        for kind, record_type in RECORD_TYPES.items()
+    }
+)
+"""The fields an update may set, per kind: all but the identity (``id``, ``user_id``),
+``created_at``, and what the update itself sets (``updated_at``, ``outcome_history``).
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordUpdate:
+    """A change to one record: new ``values`` by field name (validated), made ``at``.
+
+    ``kind``: the kind the values belong to; a record of another kind is not the one
+    meant (``None``: either kind, for fields both have). With ``guard``, the update
+    applies only if the record's ``updated_at`` is still ``if_updated_at`` (the one the
+    caller read): a read-modify-write that loses no concurrent update.
+    """
+
+    id: str
+    kind: RecordKind | None
+    values: Mapping[str, Any]
+    at: datetime
+    history_limit: int
+    guard: bool = False
+    if_updated_at: datetime | None = None
+    changed: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
+        changed = set(self.values) | {"updated_at"}
+        if "outcome" in self.values:
+            changed.add("outcome_history")
+        object.__setattr__(self, "changed", frozenset(changed))
+
+    def applies_to(self, record: MemoryRecord) -> bool:
+        """Whether ``record`` is the kind of record this update is meant for."""
+        return self.kind is None or record.kind is self.kind
+
+
+def apply_update(record: MemoryRecord, update: RecordUpdate) -> MemoryRecord:
+    """``record`` with ``update`` applied (the caller has checked it applies to it).
+
+    The values replace the record's; ``updated_at`` becomes ``update.at``; a new outcome
+    is appended to ``outcome_history`` with that time (unless the last entry is that very
+    change: so applying one update twice, as a retry does, changes the record once), and
+    the history keeps its last ``update.history_limit`` entries.
+    """
+    values: dict[str, Any] = {**update.values, "updated_at": update.at}
+    if "outcome" in update.values and isinstance(record, Intervention):
+        change = OutcomeChange(update.values["outcome"], update.at)
+        history = record.outcome_history
+        if not history or history[-1] != change:
+            history = (*history, change)
+        values["outcome_history"] = history[-update.history_limit :]
+    return dataclasses.replace(record, **values)

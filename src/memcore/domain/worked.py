@@ -1,0 +1,105 @@
+"""Answers to "what worked": past interventions ranked by similarity and by how they turned out.
+
+:func:`rank_worked` is the whole rule, deterministic and explainable: each candidate's
+``score`` is ``max(similarity, 0) * outcome_weight * recency``, where ``recency`` is
+``0.5 ** (age / half_life)`` (1 without a half-life); ties go to the more similar, then
+the newer, then the smaller id. The per-task rates count every candidate by outcome.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import MappingProxyType
+
+from memcore.domain.outcome import Outcome
+from memcore.domain.records import Intervention
+from memcore.domain.results import SearchHit, Status
+
+__all__ = ["TaskRate", "WhatWorked", "WorkedHit", "rank_worked"]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkedHit:
+    """One past intervention and why it ranks where it does: ``score`` is
+    ``max(similarity, 0) * outcome_weight * recency``.
+    """
+
+    record: Intervention
+    similarity: float
+    outcome_weight: float
+    recency: float
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRate:
+    """How the matching interventions of one task turned out."""
+
+    task: str
+    total: int
+    by_outcome: Mapping[str, int] = field(hash=False)
+    """Outcome value -> how many; outcomes none had are left out."""
+
+    @property
+    def completed(self) -> int:
+        """How many ended with ``task_completed``."""
+        return self.by_outcome.get(Outcome.TASK_COMPLETED.value, 0)
+
+    def __str__(self) -> str:
+        return f"{self.task}: {self.completed} of {self.total} completed"
+
+
+@dataclass(frozen=True, slots=True)
+class WhatWorked:
+    """The answer of :meth:`~memcore.MemoryService.what_worked`: the best ``hits`` first,
+    the outcome ``rates`` of each task among all the matches (most matches first), and
+    whether the search behind it was complete.
+    """
+
+    hits: tuple[WorkedHit, ...] = ()
+    rates: tuple[TaskRate, ...] = ()
+    status: Status = Status.COMPLETE
+
+
+def rank_worked(
+    matches: Sequence[SearchHit[Intervention]],
+    *,
+    k: int,
+    weights: Mapping[Outcome, float],
+    half_life: timedelta | None,
+    now: datetime,
+    status: Status = Status.COMPLETE,
+) -> WhatWorked:
+    """The ``k`` best of ``matches`` by the module's rule, and the rates of all of them.
+
+    ``weights`` gives each outcome's weight (an outcome left out weighs 0).
+    """
+    hits = []
+    for match in matches:
+        record = match.record
+        weight = weights.get(record.outcome, 0.0)
+        recency = 1.0
+        if half_life is not None:
+            age = max((now - record.created_at) / half_life, 0.0)
+            recency = 0.5**age
+        score = max(match.score, 0.0) * weight * recency
+        hits.append(WorkedHit(record, match.score, weight, recency, score))
+    hits.sort(
+        key=lambda h: (-h.score, -h.similarity, -h.record.created_at.timestamp(), h.record.id)
+    )
+    return WhatWorked(tuple(hits[:k]), _rates(matches), status)
+
+
+def _rates(matches: Sequence[SearchHit[Intervention]]) -> tuple[TaskRate, ...]:
+    by_task: dict[str, Counter[str]] = {}
+    for match in matches:
+        by_task.setdefault(match.record.task, Counter())[match.record.outcome.value] += 1
+    rates = [
+        TaskRate(task, sum(counts.values()), MappingProxyType(dict(sorted(counts.items()))))
+        for task, counts in by_task.items()
+    ]
+    rates.sort(key=lambda rate: (-rate.total, -rate.completed, rate.task))
+    return tuple(rates)

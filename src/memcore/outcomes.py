@@ -1,0 +1,150 @@
+"""The service calls about what became of interventions: update them, ask what worked.
+
+:class:`OutcomeCalls` is a part of :class:`~memcore.MemoryService` (its base class):
+``update_outcome`` and ``update`` change a stored record in place, embedding it again
+only when its embedded text changes; ``what_worked`` answers "what helped this user in
+a situation like this" with the ranking of :mod:`memcore.domain.worked`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, cast
+
+from memcore.domain import (
+    Intervention,
+    MemoryRecord,
+    MetadataValue,
+    Outcome,
+    RecordKind,
+)
+from memcore.domain.worked import WhatWorked
+from memcore.errors import ValidationError
+from memcore.observability.operations import observed
+from memcore.pipeline import Result
+from memcore.settings import WhatWorkedSettings
+from memcore.validation import (
+    Limits,
+    validate_filters,
+    validate_k,
+    validate_record_id,
+    validate_text,
+    validate_update_values,
+    validate_user_id,
+)
+
+__all__ = ["OutcomeCalls"]
+
+_INTERVENTION_ONLY = frozenset({"outcome", "task", "context"})
+
+
+class OutcomeCalls:
+    """``update_outcome``, ``update`` and ``what_worked`` of :class:`~memcore.MemoryService`."""
+
+    # What the service provides.
+    limits: Limits
+    what_worked_settings: WhatWorkedSettings
+    _serve: Callable[..., Awaitable[Result[Any]]]
+
+    @observed("update_outcome", ids_arg="record_id")
+    async def update_outcome(
+        self, user_id: str, record_id: str, outcome: Outcome | str
+    ) -> Intervention:
+        """Set the outcome of ``user_id``'s intervention ``record_id``, known only now.
+
+        One atomic store call, no embedding: the outcome is set, ``updated_at`` is now, and
+        the change is appended to ``outcome_history``. Returns the updated intervention;
+        raises :class:`~memcore.errors.NotFoundError` if the user has no such intervention.
+        """
+        updated = await self._update(user_id, record_id, {"outcome": outcome})
+        return cast("Intervention", updated)
+
+    @observed("update", ids_arg="record_id")
+    async def update(
+        self,
+        user_id: str,
+        record_id: str,
+        *,
+        outcome: Outcome | str | None = None,
+        metadata: Mapping[str, MetadataValue] | None = None,
+        task: str | None = None,
+        context: str | None = None,
+        text: str | None = None,
+    ) -> MemoryRecord:
+        """Change some fields of ``user_id``'s record ``record_id``; ``None`` leaves one as it is.
+
+        ``text`` is an intervention's ``intervention_text`` or a reflection's ``text``;
+        ``outcome``, ``task`` and ``context`` exist on interventions only. ``metadata``
+        replaces the whole mapping. The record is embedded again only when ``text``,
+        ``task`` or ``context`` change, and then written only if no other update came
+        in meanwhile (else it is read again). Its id, user and ``created_at`` never change;
+        ``updated_at`` becomes now and a new outcome is appended to ``outcome_history``.
+        Returns the updated record; raises :class:`~memcore.errors.NotFoundError` if the
+        user has no such record (of that kind).
+        """
+        given = {
+            "outcome": outcome,
+            "metadata": metadata,
+            "task": task,
+            "context": context,
+            "text": text,
+        }
+        values = {name: value for name, value in given.items() if value is not None}
+        return await self._update(user_id, record_id, values)
+
+    @observed("what_worked")
+    async def what_worked(
+        self,
+        user_id: str,
+        situation: str,
+        *,
+        task: str | None = None,
+        k: int = 5,
+    ) -> WhatWorked:
+        """The ``k`` past interventions of ``user_id`` that best fit ``situation`` and helped.
+
+        The nearest ``candidates`` interventions (of ``task`` only, if given) are ranked by
+        ``max(similarity, 0) * outcome weight * recency`` (weights and half-life from
+        :class:`~memcore.settings.WhatWorkedSettings`); each hit shows the three factors
+        and its score. ``rates`` counts the outcomes of every candidate, per task
+        (``str(rate)``: "box breathing: 4 of 5 completed"). The same data gives the same
+        answer.
+        """
+        user_id = validate_user_id(user_id)
+        k = validate_k(k, self.limits)
+        validate_text(situation, "situation", self.limits.max_text_chars)
+        conditions: dict[str, Any] = {} if task is None else {"task": task}
+        filters = validate_filters(conditions, self.limits).with_kind(RecordKind.INTERVENTION)
+        worked: WhatWorked = (
+            await self._serve(
+                "what_worked",
+                user_id,
+                query=situation,
+                k=k,
+                filters=filters,
+                ranking=self.what_worked_settings,
+            )
+        ).value
+        return worked
+
+    async def _update(self, user_id: str, record_id: str, given: dict[str, Any]) -> MemoryRecord:
+        user_id = validate_user_id(user_id)
+        record_id = validate_record_id(record_id, "record_id")
+        text = given.pop("text", None)
+        kind = RecordKind.INTERVENTION if _INTERVENTION_ONLY & given.keys() else None
+        if not given and text is None:
+            raise ValidationError("update", "give at least one field to change")
+        values = validate_update_values(kind, given, self.limits) if given else {}
+        if text is not None:
+            values["text"] = validate_text(text, "text", self.limits.max_text_chars)
+        updated: MemoryRecord = (
+            await self._serve(
+                "update",
+                user_id,
+                record_id=record_id,
+                kind=kind,
+                values=values,
+                history_limit=self.limits.max_outcome_history,
+            )
+        ).value
+        return updated
