@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,7 @@ async def test_every_tool_has_a_described_schema(tmp_path: Path) -> None:
         for name, schema in tool.input_schema["properties"].items():
             assert schema.get("description"), (tool.name, name)
         assert tool.output_schema is not None
+        assert "$ref" not in json.dumps(tool.output_schema)  # flat: clients check each result
     assert tools["search_interventions"].annotations.read_only_hint is True
     assert tools["record_intervention"].input_schema["required"] == ["text", "task"]
 
@@ -61,6 +63,7 @@ async def test_record_then_find_what_worked(tmp_path: Path) -> None:
         )
         hits = structured(await client.call_tool("search_reflections", {"query": "breathing"}))
         assert [hit["id"] for hit in hits["hits"]] == [reflection["id"]]
+        assert hits["hits"][0]["source_ids"] == [kept["id"]]
 
 
 async def test_a_user_sees_only_their_own_memories(tmp_path: Path) -> None:

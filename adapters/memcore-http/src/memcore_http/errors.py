@@ -37,6 +37,7 @@ from memcore import (
     NotFoundError,
     RateLimitedError,
     SchemaMismatchError,
+    StoreFullError,
     ValidationError,
 )
 from memcore_http.models import ErrorOut
@@ -50,6 +51,7 @@ _MEMCORE_ERRORS: tuple[tuple[type[MemcoreError], HTTPStatus, str], ...] = (
     (NotFoundError, HTTPStatus.NOT_FOUND, "not_found"),
     (RateLimitedError, HTTPStatus.TOO_MANY_REQUESTS, "rate_limited"),
     (CircuitOpenError, HTTPStatus.SERVICE_UNAVAILABLE, "unavailable"),
+    (StoreFullError, HTTPStatus.INSUFFICIENT_STORAGE, "store_full"),
     (ConfigurationError, HTTPStatus.INTERNAL_SERVER_ERROR, "misconfigured"),
     (SchemaMismatchError, HTTPStatus.INTERNAL_SERVER_ERROR, "misconfigured"),
 )

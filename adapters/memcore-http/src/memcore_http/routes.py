@@ -157,6 +157,7 @@ _ERRORS: Mapping[int | str, dict[str, Any]] = {
         HTTPStatus.UNPROCESSABLE_ENTITY,
         HTTPStatus.TOO_MANY_REQUESTS,
         HTTPStatus.SERVICE_UNAVAILABLE,
+        HTTPStatus.INSUFFICIENT_STORAGE,
     )
 }
 _DEFERRED: Mapping[int | str, dict[str, Any]] = {

@@ -11,21 +11,20 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any, Literal, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from memcore import (
-    Intervention,
-    MemcoreError,
-    MemoryService,
-    Outcome,
-    Reflection,
-    SearchResults,
-    ValidationError,
+from memcore import MemcoreError, MemoryService, Outcome, ValidationError
+from memcore_mcp.results import (
+    Forgotten,
+    InterventionsFound,
+    Recorded,
+    ReflectionsFound,
+    interventions_found,
+    reflections_found,
 )
 
 __all__ = ["TOOLS", "MemoryTools", "ToolSpec"]
@@ -44,39 +43,6 @@ Metadata = Annotated[
 ]
 
 
-class Recorded(BaseModel):
-    """A write: ``stored``, or ``deferred`` (the store is away; it is written once back)."""
-
-    status: Literal["stored", "deferred"]
-    id: str
-
-
-class Hit(BaseModel):
-    """One memory found; ``score`` is the cosine similarity in [-1, 1]."""
-
-    id: str
-    score: float
-    text: str
-    task: str | None = None
-    context: str | None = None
-    outcome: Outcome | None = None
-    created_at: datetime
-
-
-class Found(BaseModel):
-    """Search hits, best first; ``complete`` is false when some may be missing."""
-
-    status: Literal["complete", "degraded", "partial"]
-    complete: bool
-    hits: list[Hit]
-
-
-class Forgotten(BaseModel):
-    """How many memories were deleted (0 while ``deferred``)."""
-
-    deleted: int
-
-
 def _tool_errors(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     """Memcore errors become tool errors the model can read and act on."""
 
@@ -91,31 +57,6 @@ def _tool_errors(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]
             raise ToolError(f"{type(exc).__name__}: {exc.message}{again}") from exc
 
     return call
-
-
-def _found(results: SearchResults[Intervention] | SearchResults[Reflection]) -> Found:
-    hits = [
-        Hit(
-            id=hit.record.id,
-            score=hit.score,
-            text=hit.record.text,
-            created_at=hit.record.created_at,
-        )
-        if isinstance(hit.record, Reflection)
-        else Hit(
-            id=hit.record.id,
-            score=hit.score,
-            text=hit.record.intervention_text,
-            task=hit.record.task,
-            context=hit.record.context,
-            outcome=hit.record.outcome,
-            created_at=hit.record.created_at,
-        )
-        for hit in results
-    ]
-    return Found.model_validate(
-        {"status": results.status, "complete": results.complete, "hits": hits}
-    )
 
 
 class MemoryTools:
@@ -153,7 +94,7 @@ class MemoryTools:
             Outcome | None, Field(description="Only interventions with this outcome.")
         ] = None,
         task: Annotated[str | None, Field(description="Only interventions for this task.")] = None,
-    ) -> Found:
+    ) -> InterventionsFound:
         """Find the user's past interventions made in situations like this one.
 
         Filter by outcome=task_completed to see what worked before.
@@ -162,7 +103,7 @@ class MemoryTools:
         found = await self.memory.search_interventions(
             self.user(), situation, k, {key: v for key, v in filters.items() if v is not None}
         )
-        return _found(found)
+        return interventions_found(found)
 
     @_tool_errors
     async def record_reflection(
@@ -184,9 +125,10 @@ class MemoryTools:
         self,
         query: Annotated[str, Field(description="What you want to know about the user.")],
         k: K = 5,
-    ) -> Found:
+    ) -> ReflectionsFound:
         """Find insights about the user related to a question or situation."""
-        return _found(await self.memory.search_reflections(self.user(), query, k))
+        found = await self.memory.search_reflections(self.user(), query, k)
+        return reflections_found(found)
 
     @_tool_errors
     async def forget_me(
