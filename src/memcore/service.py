@@ -39,9 +39,9 @@ from memcore.domain import (
 )
 from memcore.errors import NotFoundError, UnhealthyError, ValidationError
 from memcore.intake import intervention_from, interventions_from, reflection_from
+from memcore.lifecycle import LifecycleCalls
 from memcore.observability.health import guarded_check, health_to_dict, schema_check
 from memcore.observability.operations import Telemetry, observed
-from memcore.outcomes import OutcomeCalls
 from memcore.pipeline import Call, Pipeline, Policy, Result
 from memcore.ports import Embedder, MemoryStore
 from memcore.settings import WhatWorkedSettings
@@ -69,7 +69,7 @@ logger = logging.getLogger("memcore.service")
 _Work = Callable[[Call], Awaitable[Result[Any]]]
 
 
-class MemoryService(OutcomeCalls):
+class MemoryService(LifecycleCalls):
     """Record and recall a user's interventions and reflections, and update them.
 
     Build it with :func:`memcore.connect` (from settings), or by hand from any
@@ -180,11 +180,14 @@ class MemoryService(OutcomeCalls):
         id: str | None = None,  # noqa: A002 - the record's id, named as on the record
         idempotency_key: str | None = None,
         embedding: object = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
     ) -> Receipt[Intervention]:
         """Store one intervention; the receipt holds it (with its id) and its status.
 
         ``id`` or ``idempotency_key`` make the write idempotent: a retry lands on the same
-        record. ``embedding`` skips the embedder (it must match its dimension). The status
+        record. ``embedding`` skips the embedder (it must match its dimension).
+        ``agent_id`` and ``session_id`` scope it within the user (filter on them). The status
         is ``stored``, or ``deferred`` when the store was unavailable and the write waits
         in the outbox.
         """
@@ -198,6 +201,8 @@ class MemoryService(OutcomeCalls):
             "created_at": created_at,
             "id": id,
             "idempotency_key": idempotency_key,
+            "agent_id": agent_id,
+            "session_id": session_id,
         }
         record = intervention_from(user_id, fields, self.limits)
         return await self._record(user_id, [record], embedding)
@@ -253,6 +258,8 @@ class MemoryService(OutcomeCalls):
         id: str | None = None,  # noqa: A002
         idempotency_key: str | None = None,
         embedding: object = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
     ) -> Receipt[Reflection]:
         """Store one reflection drawn from the interventions ``source_ids``; see
         :meth:`record_intervention` for the receipt.
@@ -266,6 +273,7 @@ class MemoryService(OutcomeCalls):
             created_at=created_at,
             given_id=id,
             idempotency_key=idempotency_key,
+            scope=(agent_id, session_id),
             limits=self.limits,
         )
         return await self._record(user_id, [record], embedding)

@@ -145,14 +145,7 @@ class RedisStore:
         return self._index
 
     async def ensure_schema(self, schema: EmbeddingSchema) -> None:
-        vector = VectorSpec(
-            dimension=schema.dimension,
-            datatype=self.settings.vector_datatype,
-            algorithm=self.settings.vector_algorithm,
-            m=self.settings.hnsw_m,
-            ef_construction=self.settings.hnsw_ef_construction,
-            ef_runtime=self.settings.hnsw_ef_runtime,
-        )
+        vector = VectorSpec.for_settings(self.settings, schema.dimension)
         await self._guard.start(self._client)  # before the schema key: see durability.py
         await self._keeper.ensure(schema, vector)
         for command in self._keeper.creation(schema, vector):

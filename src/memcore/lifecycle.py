@@ -1,9 +1,10 @@
-"""The service calls about what became of interventions: update them, ask what worked.
+"""The service calls of a memory's later life: update it, ask what worked, forget a scope.
 
-:class:`OutcomeCalls` is a part of :class:`~memcore.MemoryService` (its base class):
+:class:`LifecycleCalls` is a part of :class:`~memcore.MemoryService` (its base class):
 ``update_outcome`` and ``update`` change a stored record in place, embedding it again
 only when its embedded text changes; ``what_worked`` answers "what helped this user in
-a situation like this" with the ranking of :mod:`memcore.domain.worked`.
+a situation like this" with the ranking of :mod:`memcore.domain.worked`; ``forget``
+deletes the records of one agent or session of a user.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from memcore.domain import (
     MetadataValue,
     Outcome,
     RecordKind,
+    Removed,
 )
 from memcore.domain.worked import WhatWorked
 from memcore.errors import ValidationError
@@ -33,13 +35,15 @@ from memcore.validation import (
     validate_user_id,
 )
 
-__all__ = ["OutcomeCalls"]
+__all__ = ["LifecycleCalls"]
 
 _INTERVENTION_ONLY = frozenset({"outcome", "task", "context"})
 
 
-class OutcomeCalls:
-    """``update_outcome``, ``update`` and ``what_worked`` of :class:`~memcore.MemoryService`."""
+class LifecycleCalls:
+    """``update_outcome``, ``update``, ``what_worked`` and ``forget`` of
+    :class:`~memcore.MemoryService`.
+    """
 
     # What the service provides.
     limits: Limits
@@ -92,6 +96,24 @@ class OutcomeCalls:
         values = {name: value for name, value in given.items() if value is not None}
         return await self._update(user_id, record_id, values)
 
+    @observed("forget")
+    async def forget(
+        self, user_id: str, *, agent_id: str | None = None, session_id: str | None = None
+    ) -> Removed:
+        """Delete ``user_id``'s records of the agent ``agent_id`` and/or the session
+        ``session_id`` (both given: records of both); returns how many (see
+        :meth:`~memcore.MemoryService.delete`). Unscoped records and other scopes keep
+        everything. Give at least one scope; :meth:`forget_user` deletes everything.
+        """
+        user_id = validate_user_id(user_id)
+        scope = {"agent_id": agent_id, "session_id": session_id}
+        conditions = {name: value for name, value in scope.items() if value is not None}
+        if not conditions:
+            raise ValidationError("agent_id", "give agent_id or session_id (or call forget_user)")
+        filters = validate_filters(conditions, self.limits)
+        forgotten: Removed = (await self._serve("forget", user_id, filters=filters)).value
+        return forgotten
+
     @observed("what_worked")
     async def what_worked(
         self,
@@ -100,10 +122,13 @@ class OutcomeCalls:
         *,
         task: str | None = None,
         k: int = 5,
+        agent_id: str | None = None,
+        session_id: str | None = None,
     ) -> WhatWorked:
         """The ``k`` past interventions of ``user_id`` that best fit ``situation`` and helped.
 
-        The nearest ``candidates`` interventions (of ``task`` only, if given) are ranked by
+        The nearest ``candidates`` interventions (of ``task``, ``agent_id`` and
+        ``session_id`` only, if given) are ranked by
         ``max(similarity, 0) * outcome weight * recency`` (weights and half-life from
         :class:`~memcore.settings.WhatWorkedSettings`); each hit shows the three factors
         and its score. ``rates`` counts the outcomes of every candidate, per task
@@ -113,7 +138,8 @@ class OutcomeCalls:
         user_id = validate_user_id(user_id)
         k = validate_k(k, self.limits)
         validate_text(situation, "situation", self.limits.max_text_chars)
-        conditions: dict[str, Any] = {} if task is None else {"task": task}
+        given = {"task": task, "agent_id": agent_id, "session_id": session_id}
+        conditions = {name: value for name, value in given.items() if value is not None}
         filters = validate_filters(conditions, self.limits).with_kind(RecordKind.INTERVENTION)
         worked: WhatWorked = (
             await self._serve(
