@@ -73,15 +73,26 @@ def record(  # noqa: PLR0917 - typer maps parameters to options
 
     async def use(memory: MemoryService) -> Receipt[MemoryRecord]:
         metadata = metadata_pairs(meta or [])
-        scope = {"agent_id": agent, "session_id": session}
         if kind is RecordKind.REFLECTION:
             return await memory.record_reflection(
-                user, text, source_ids=source or [], metadata=metadata, **scope
+                user,
+                text,
+                source_ids=source or [],
+                metadata=metadata,
+                agent_id=agent,
+                session_id=session,
             )
         if task is None:
             raise ValidationError("task", "is required for an intervention (--task)")
         return await memory.record_intervention(
-            user, text, task=task, context=context, outcome=outcome, metadata=metadata, **scope
+            user,
+            text,
+            task=task,
+            context=context,
+            outcome=outcome,
+            metadata=metadata,
+            agent_id=agent,
+            session_id=session,
         )
 
     receipt = run_with_service(use)
