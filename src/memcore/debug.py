@@ -24,7 +24,9 @@ import numpy as np
 
 from memcore.domain import EmbeddingSchema, Intervention, MemoryRecord, MemoryStats, SearchFilter
 from memcore.domain.codec import record_from_dict, record_to_dict
+from memcore.domain.fields import canonical
 from memcore.errors import SchemaMismatchError, ValidationError
+from memcore.pipeline import Port
 from memcore.ports import Vectors
 from memcore.service import MemoryService
 from memcore.validation import (
@@ -118,10 +120,18 @@ async def summarize(service: MemoryService, user_ids: Sequence[str] | None = Non
 
 async def index_info(service: MemoryService) -> dict[str, Any]:
     """The schema the service writes, where the data is (the store's ``target``, without
-    credentials) and what the store and embedder report about themselves.
+    credentials), what the store and embedder report about themselves, and the layers
+    each call goes through (the service's own pipeline, outermost first).
     """
     store, embedder = await service.store.health(), await service.embedder.health()
+    backends: dict[Port, str] = {
+        "service": "use cases",
+        "store": service.store.backend,
+        "embedder": service.embedder.backend,
+    }
+    layers = service.pipeline.describe(backends)
     return {
+        "layers": {port: " > ".join(names) for port, names in layers.items()},
         "store": {
             "backend": service.store.backend,
             "data": service.store.target,
@@ -155,8 +165,13 @@ async def export_jsonl(
     page_size: int = PAGE_SIZE,
     progress: Progress | None = None,
 ) -> TransferResult:
-    """Write ``user_ids``' records (default: every user's) with their vectors to ``out``."""
-    users = list(user_ids) if user_ids is not None else await service.store.user_ids()
+    """Write ``user_ids``' records (default: every user's, under their ids as stored) with
+    their vectors to ``out``.
+    """
+    if user_ids is None:  # as stored: ids written before NFC normalisation stay reachable
+        users = await service.store.user_ids()
+    else:
+        users = [validate_user_id(user) for user in user_ids]
     header = {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
@@ -167,7 +182,7 @@ async def export_jsonl(
     out.write(json.dumps(header) + "\n")
     total = 0
     for user in users:
-        async for records, vectors in _pages(service, validate_user_id(user), page_size):
+        async for records, vectors in _pages(service, user, page_size):
             for record, vector in zip(records, vectors, strict=True):
                 line = {**record_to_dict(record), "vector": vector.tolist()}
                 out.write(json.dumps(line, ensure_ascii=False) + "\n")
@@ -266,6 +281,9 @@ async def clear(service: MemoryService, plan: ClearPlan, *, confirm: str) -> int
         raise ValidationError("confirm", f"type {plan.target!r} to confirm; nothing was deleted")
     deleted = 0
     for user in plan.counts:
-        deleted += await service.forget_user(user)
+        if canonical(user) == user:
+            deleted += await service.forget_user(user)
+        else:  # stored before ids were normalised: the service would forget the NFC id
+            deleted += await service.store.forget_user(user)
     logger.warning("cleared", extra={"users": len(plan.counts), "records": deleted})
     return deleted
