@@ -105,7 +105,8 @@ def _encryption(parts: Parts) -> Sequence[Policy]:
         from memcore.security.setup import encryption_policy  # noqa: PLC0415
     except ModuleNotFoundError as exc:
         raise ConfigurationError(
-            f"encryption needs the {exc.name!r} package: pip install 'agent-memcore[encryption]'",
+            f"encryption needs the {(exc.name or 'cryptography').partition('.')[0]!r} package: "
+            "pip install 'agent-memcore[encryption]'",
             setting="MEMCORE_ENCRYPTION__ENABLED",
         ) from exc
     return (encryption_policy(parts.settings),)

@@ -24,6 +24,7 @@ import numpy as np
 
 from memcore.domain import EmbeddingSchema, Intervention, MemoryRecord, MemoryStats, SearchFilter
 from memcore.domain.codec import record_from_dict, record_to_dict
+from memcore.domain.fields import canonical
 from memcore.errors import SchemaMismatchError, ValidationError
 from memcore.ports import Vectors
 from memcore.service import MemoryService
@@ -155,8 +156,13 @@ async def export_jsonl(
     page_size: int = PAGE_SIZE,
     progress: Progress | None = None,
 ) -> TransferResult:
-    """Write ``user_ids``' records (default: every user's) with their vectors to ``out``."""
-    users = list(user_ids) if user_ids is not None else await service.store.user_ids()
+    """Write ``user_ids``' records (default: every user's, under their ids as stored) with
+    their vectors to ``out``.
+    """
+    if user_ids is None:  # as stored: ids written before NFC normalisation stay reachable
+        users = await service.store.user_ids()
+    else:
+        users = [validate_user_id(user) for user in user_ids]
     header = {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
@@ -167,7 +173,7 @@ async def export_jsonl(
     out.write(json.dumps(header) + "\n")
     total = 0
     for user in users:
-        async for records, vectors in _pages(service, validate_user_id(user), page_size):
+        async for records, vectors in _pages(service, user, page_size):
             for record, vector in zip(records, vectors, strict=True):
                 line = {**record_to_dict(record), "vector": vector.tolist()}
                 out.write(json.dumps(line, ensure_ascii=False) + "\n")
@@ -266,6 +272,9 @@ async def clear(service: MemoryService, plan: ClearPlan, *, confirm: str) -> int
         raise ValidationError("confirm", f"type {plan.target!r} to confirm; nothing was deleted")
     deleted = 0
     for user in plan.counts:
-        deleted += await service.forget_user(user)
+        if canonical(user) == user:
+            deleted += await service.forget_user(user)
+        else:  # stored before ids were normalised: the service would forget the NFC id
+            deleted += await service.store.forget_user(user)
     logger.warning("cleared", extra={"users": len(plan.counts), "records": deleted})
     return deleted

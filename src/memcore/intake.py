@@ -92,9 +92,12 @@ def reflection_from(
     created_at: datetime | None,
     given_id: str | None,
     idempotency_key: str | None,
+    scope: tuple[str | None, str | None],
     limits: Limits,
 ) -> Reflection:
-    """A validated reflection of ``user_id`` (already valid)."""
+    """A validated reflection of ``user_id`` (already valid) in ``scope`` (its
+    ``agent_id`` and ``session_id``).
+    """
     validate_text(text, "text", limits.max_text_chars)
     assert isinstance(text, str)  # noqa: S101 - validate_text checked it
     record = Reflection(
@@ -104,6 +107,8 @@ def reflection_from(
         source_ids=tuple(validate_record_ids(source_ids, "source_ids")),
         created_at=_created_at(created_at),
         metadata=_metadata(metadata),
+        agent_id=scope[0],
+        session_id=scope[1],
     )
     return validate_reflection(record, limits)
 

@@ -33,15 +33,14 @@ from memcore.domain import (
     Receipt,
     RecordKind,
     Reflection,
-    Removed,
     SearchFilter,
     SearchResults,
 )
-from memcore.errors import NotFoundError, UnhealthyError, ValidationError
+from memcore.errors import NotFoundError, UnhealthyError
 from memcore.intake import intervention_from, interventions_from, reflection_from
+from memcore.lifecycle import LifecycleCalls
 from memcore.observability.health import guarded_check, health_to_dict, schema_check
 from memcore.observability.operations import Telemetry, observed
-from memcore.outcomes import OutcomeCalls
 from memcore.pipeline import Call, Pipeline, Policy, Result
 from memcore.ports import Embedder, MemoryStore
 from memcore.settings import WhatWorkedSettings
@@ -52,6 +51,7 @@ from memcore.validation import (
     unit_vectors,
     validate_filters,
     validate_k,
+    validate_page,
     validate_record_ids,
     validate_score,
     validate_text,
@@ -69,7 +69,7 @@ logger = logging.getLogger("memcore.service")
 _Work = Callable[[Call], Awaitable[Result[Any]]]
 
 
-class MemoryService(OutcomeCalls):
+class MemoryService(LifecycleCalls):
     """Record and recall a user's interventions and reflections, and update them.
 
     Build it with :func:`memcore.connect` (from settings), or by hand from any
@@ -180,11 +180,14 @@ class MemoryService(OutcomeCalls):
         id: str | None = None,  # noqa: A002 - the record's id, named as on the record
         idempotency_key: str | None = None,
         embedding: object = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
     ) -> Receipt[Intervention]:
         """Store one intervention; the receipt holds it (with its id) and its status.
 
         ``id`` or ``idempotency_key`` make the write idempotent: a retry lands on the same
-        record. ``embedding`` skips the embedder (it must match its dimension). The status
+        record. ``embedding`` skips the embedder (it must match its dimension).
+        ``agent_id`` and ``session_id`` scope it within the user (filter on them). The status
         is ``stored``, or ``deferred`` when the store was unavailable and the write waits
         in the outbox.
         """
@@ -198,6 +201,8 @@ class MemoryService(OutcomeCalls):
             "created_at": created_at,
             "id": id,
             "idempotency_key": idempotency_key,
+            "agent_id": agent_id,
+            "session_id": session_id,
         }
         record = intervention_from(user_id, fields, self.limits)
         return await self._record(user_id, [record], embedding)
@@ -253,6 +258,8 @@ class MemoryService(OutcomeCalls):
         id: str | None = None,  # noqa: A002
         idempotency_key: str | None = None,
         embedding: object = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
     ) -> Receipt[Reflection]:
         """Store one reflection drawn from the interventions ``source_ids``; see
         :meth:`record_intervention` for the receipt.
@@ -266,6 +273,7 @@ class MemoryService(OutcomeCalls):
             created_at=created_at,
             given_id=id,
             idempotency_key=idempotency_key,
+            scope=(agent_id, session_id),
             limits=self.limits,
         )
         return await self._record(user_id, [record], embedding)
@@ -319,38 +327,12 @@ class MemoryService(OutcomeCalls):
     ) -> Page[MemoryRecord]:
         """One page of ``user_id``'s records, oldest first; follow ``next_cursor`` for more."""
         user_id = validate_user_id(user_id)
-        if (
-            isinstance(limit, bool)
-            or not isinstance(limit, int)
-            or not 1 <= limit <= MAX_LIST_LIMIT
-        ):
-            raise ValidationError("limit", f"must be an integer between 1 and {MAX_LIST_LIMIT}")
-        if cursor is not None and not isinstance(cursor, str):
-            raise ValidationError("cursor", "must be a string returned as next_cursor")
+        validate_page(limit, cursor, MAX_LIST_LIMIT)
         checked = validate_filters(filters, self.limits)
         page: Page[MemoryRecord] = (
             await self._serve("list", user_id, filters=checked, limit=limit, cursor=cursor)
         ).value
         return page
-
-    @observed("delete", ids_arg="record_ids")
-    async def delete(self, user_id: str, record_ids: str | Sequence[str]) -> Removed:
-        """Delete records of ``user_id``; returns how many existed (a :class:`~memcore.Removed`,
-        an int with the delete's status). Missing ids are fine.
-        """
-        user_id = validate_user_id(user_id)
-        ids = validate_record_ids([record_ids] if isinstance(record_ids, str) else record_ids)
-        deleted: Removed = (await self._serve("delete", user_id, ids=ids)).value
-        return deleted
-
-    @observed("forget_user")
-    async def forget_user(self, user_id: str) -> Removed:
-        """Delete everything of ``user_id``; returns how many records there were (see
-        :meth:`delete`).
-        """
-        user_id = validate_user_id(user_id)
-        forgotten: Removed = (await self._serve("forget_user", user_id)).value
-        return forgotten
 
     @observed("stats")
     async def stats(self, user_id: str) -> MemoryStats:

@@ -32,7 +32,13 @@ from memcore.domain import (
     utcnow,
 )
 from memcore.domain.worked import WhatWorked, rank_worked
-from memcore.errors import ConflictError, EmbeddingError, NotFoundError, ValidationError
+from memcore.errors import (
+    ConflictError,
+    EmbeddingError,
+    NotFoundError,
+    StoreUnavailableError,
+    ValidationError,
+)
 from memcore.pipeline import Call, EmbedderFront, Result, StoreFront
 from memcore.ports import UnitVectors
 from memcore.validation import unit_vectors
@@ -46,6 +52,7 @@ TEXT_FIELDS: Mapping[RecordKind, str] = {
 """The field an update's ``text`` sets, per kind."""
 _EMBEDDED_CHANGES = frozenset({"text", "task", "context"})
 _UPDATE_ATTEMPTS = 5  # guarded read-embed-write rounds before a ConflictError
+_FORGET_BATCH = 500
 
 
 class UseCases:
@@ -70,6 +77,7 @@ class UseCases:
             "forget_user": self.forget_user,
             "stats": self.stats,
             "update": self.update,
+            "forget": self.forget,
             "what_worked": self.what_worked,
         }
 
@@ -196,6 +204,29 @@ class UseCases:
     async def forget_user(self, call: Call) -> Result[Removed]:
         forgotten = await self.store.run(call.on("store", "forget_user"))
         return Result(Removed(forgotten.value, forgotten.status), forgotten.status)
+
+    async def forget(self, call: Call) -> Result[Removed]:
+        """Delete the user's records matching a scope filter, a listed batch at a time."""
+        listing = call.on("store", "list", filters=call.args["filters"], limit=_FORGET_BATCH)
+        removed, status = 0, Status.STORED
+        while True:
+            page = await self.store.run(listing.with_args(cursor=None))
+            if page.status is Status.DEGRADED:
+                raise StoreUnavailableError(
+                    "cannot list the records to forget now; nothing more was deleted",
+                    operation="forget",
+                    backend=self.store.backend,
+                    user_id=call.user_id,
+                )
+            ids = [record.id for record in page.value.items]
+            if not ids:
+                break
+            deleted = await self.store.run(call.on("store", "delete", ids=ids))
+            removed += deleted.value
+            if deleted.status is not Status.STORED or not deleted.value:
+                status = deleted.status  # deferred: the listing would find the same ones
+                break
+        return Result(Removed(removed, status), status)
 
     async def stats(self, call: Call) -> Result[MemoryStats]:
         def count(filters: SearchFilter) -> Awaitable[Result[Any]]:

@@ -4,8 +4,11 @@
 The rules (limits are :class:`Limits`, configurable as ``MEMCORE_LIMITS__*``):
 
 - **user id**: 1-128 characters of printable Unicode; not blank, no leading or trailing
-  whitespace, no control or format characters, no wildcards ``*`` ``?``. Anything else
-  (``acme-corp``, ``a|b``, ``ünïcode``, ``x@y.z``) is a literal id.
+  whitespace, no control or format characters (nor the line and paragraph separators
+  U+2028, U+2029), no wildcards ``*`` ``?``. Anything else (``acme-corp``, ``a|b``,
+  ``ünïcode``, ``x@y.z``) is a literal id. It is normalised to Unicode NFC first, so an
+  ``é`` typed composed or decomposed is one user; so are tag values (``task``) and
+  metadata text values, as stored and as filtered on.
 - **record id**: 1-128 characters from ``A-Z a-z 0-9 _ . : -``, starting with a letter
   or digit (ids go into keys; keep them boring).
 - **texts**: ``intervention_text``/``text`` 1..``max_text_chars`` characters and not blank;
@@ -49,7 +52,7 @@ from memcore.domain import (
     SearchFilter,
 )
 from memcore.domain.changes import UPDATABLE
-from memcore.domain.fields import FieldSpec, Value, fields_of
+from memcore.domain.fields import FieldSpec, Index, Value, canonical, fields_of
 from memcore.domain.filters import FILTERABLE, range_keys
 from memcore.domain.records import RECORD_TYPES
 from memcore.errors import ValidationError
@@ -62,6 +65,7 @@ __all__ = [
     "validate_k",
     "validate_metadata",
     "validate_outcome",
+    "validate_page",
     "validate_record_id",
     "validate_reflection",
     "validate_score",
@@ -75,6 +79,7 @@ MAX_ID_CHARS = 128
 _RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 _METADATA_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _WILDCARDS = frozenset("*?")
+_SEPARATORS = frozenset({"Zl", "Zp"})  # U+2028, U+2029: line breaks in logs and headers
 _EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
 _INT64 = 2**63
@@ -100,9 +105,10 @@ DEFAULT_LIMITS = Limits()
 
 
 def validate_user_id(user_id: object) -> str:
-    """Return ``user_id`` if it is a valid user id (see the module rules), else raise."""
+    """Return ``user_id`` in NFC if it is a valid user id (see the module rules), else raise."""
     if not isinstance(user_id, str):
         raise ValidationError("user_id", f"must be a string, not {type(user_id).__name__}")
+    user_id = canonical(user_id)
     if not user_id or user_id.isspace():
         raise ValidationError("user_id", "must not be empty or blank")
     if len(user_id) > MAX_ID_CHARS:
@@ -111,9 +117,12 @@ def validate_user_id(user_id: object) -> str:
         raise ValidationError("user_id", "must not start or end with whitespace")
     # Printable text has no control or format characters; only the rest needs a closer look.
     if not user_id.isprintable() and any(
-        unicodedata.category(char).startswith("C") for char in user_id
+        unicodedata.category(char) in _SEPARATORS or unicodedata.category(char).startswith("C")
+        for char in user_id
     ):
-        raise ValidationError("user_id", "must not contain control or format characters")
+        raise ValidationError(
+            "user_id", "must not contain control or format characters or line separators"
+        )
     if _WILDCARDS.intersection(user_id):
         raise ValidationError("user_id", "must not contain the wildcards '*' or '?'")
     return user_id
@@ -155,6 +164,14 @@ def validate_k(k: object, limits: Limits = DEFAULT_LIMITS) -> int:
     if not 1 <= k <= limits.max_k:
         raise ValidationError("k", f"must be between 1 and {limits.max_k}, got {k}")
     return k
+
+
+def validate_page(limit: object, cursor: object, max_limit: int) -> None:
+    """Raise unless ``limit`` is an int in ``1..max_limit`` and ``cursor`` a string or ``None``."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= max_limit:
+        raise ValidationError("limit", f"must be an integer between 1 and {max_limit}")
+    if cursor is not None and not isinstance(cursor, str):
+        raise ValidationError("cursor", "must be a string returned as next_cursor")
 
 
 def validate_score(value: object, field: str) -> float:
@@ -229,7 +246,9 @@ def _metadata_value(value: object, limits: Limits, field: str) -> MetadataValue:
             raise ValidationError(field, "floats must be finite")
         return value
     if isinstance(value, str):
-        return validate_text(value, field, limits.max_metadata_value_chars, required=False)
+        return canonical(
+            validate_text(value, field, limits.max_metadata_value_chars, required=False)
+        )
     raise ValidationError(field, f"must be str, int, float or bool, not {type(value).__name__}")
 
 
@@ -270,7 +289,7 @@ _RULES: dict[Value, _Rule] = {
     Value.RECORD_ID: lambda value, name, _, __: validate_record_id(value, name),
     Value.OUTCOME: lambda value, _, __, ___: validate_outcome(value),
     Value.TIME: lambda value, name, _, __: validate_created_at(value, name),
-    Value.METADATA: lambda value, name, _, limits: validate_metadata(value, limits, name) and value,
+    Value.METADATA: lambda value, name, _, limits: validate_metadata(value, limits, name),
     Value.RECORD_IDS: _limited(_record_ids_rule),
     Value.OUTCOME_HISTORY: _limited(_history_rule),
 }
@@ -283,7 +302,8 @@ def _check(spec: FieldSpec, value: object, limits: Limits) -> object:
         return None
     limit = getattr(limits, about.limit) if about.limit else 0
     if about.value is Value.TEXT:
-        return validate_text(value, spec.name, limit, required=about.required)
+        text = validate_text(value, spec.name, limit, required=about.required)
+        return canonical(text) if about.index is Index.TAG else text
     return _RULES[about.value](value, spec.name, limit, limits)
 
 

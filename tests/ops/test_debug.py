@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from collections.abc import AsyncIterator
@@ -144,3 +145,21 @@ async def test_summary_and_index_info(seeded: MemoryService) -> None:
     assert info["schema"] == {"dimension": 24, "model": "memcore-hashing-v1"}
     assert info["store"]["backend"] == "memory"
     assert info["store"]["data"] == seeded.store.target
+
+
+async def test_ids_stored_decomposed_move_to_nfc_by_export_clear_import() -> None:
+    """The migration note of docs/concepts.md: records an older version stored under an
+    NFD user id are exported as stored and imported under the NFC id.
+    """
+    nfc, nfd = "jos\u00e9", "jose\u0301"
+    async with MemoryService(InMemoryStore(), HashingEmbedder(dimension=24)) as service:
+        receipt = await service.record_intervention(nfc, "hello", task="t")
+        old = dataclasses.replace(receipt.record, id="old-1", user_id=nfd)  # as 0.1 stored it
+        await service.store.upsert(nfd, [old], np.eye(1, 24, dtype=np.float32))
+        assert sorted(await service.store.user_ids()) == sorted([nfc, nfd])
+        out = io.StringIO()
+        assert (await debug.export_jsonl(service, out)).records == 2
+        await debug.clear(service, await debug.plan_clear(service), confirm="all")
+        await debug.import_jsonl(service, out.getvalue().splitlines())
+        assert await service.store.user_ids() == [nfc]
+        assert {r.id for r in (await service.list(nfd, limit=10)).items} == {"old-1", receipt.id}

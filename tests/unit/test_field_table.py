@@ -61,6 +61,8 @@ def test_filters_follow_the_indexed_fields() -> None:
         "task": Index.TAG,
         "outcome": Index.TAG,
         "created_at": Index.NUMBER,
+        "agent_id": Index.TAG,
+        "session_id": Index.TAG,
     }
     done = SearchFilter.parse({"outcomes": ["task_completed"], "task": "walk"})
     assert set(done.tags) == {"outcome", "task"}

@@ -223,3 +223,26 @@ def test_squared_norms_are_the_squared_lengths(rows: int) -> None:
     assert squared_norms(vectors) == pytest.approx([1.0] * rows)
     vectors[-1, :] = np.nan
     assert squared_norms(vectors) is None
+
+
+NFC, NFD = "caf\u00e9", "cafe\u0301"
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u200b", "\x85"])
+def test_line_separators_and_invisible_characters_are_not_ids(separator: str) -> None:
+    with pytest.raises(ValidationError, match="user_id"):
+        validate_user_id(f"a{separator}b")
+
+
+async def test_composed_and_decomposed_ids_and_tags_are_one_value(memory: MemoryService) -> None:
+    assert validate_user_id(NFD) == NFC
+    receipt = await memory.record_intervention(NFD, "hi", task=NFD, metadata={"lang": NFD})
+    assert (receipt.record.user_id, receipt.record.task, receipt.record.metadata["lang"]) == (
+        NFC,
+        NFC,
+        NFC,
+    )
+    for user, value in ((NFC, NFC), (NFD, NFD), (NFC, NFD)):
+        filters = {"task": value, "metadata": {"lang": value}}
+        assert len(await memory.search_interventions(user, "hi", filters=filters)) == 1
+    assert (await memory.stats(NFD)).interventions == 1

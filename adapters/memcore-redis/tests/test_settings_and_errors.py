@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import traceback
+
 import pytest
 from redis import exceptions as rex
 
+from memcore import connect
 from memcore.errors import (
     ConfigurationError,
     StoreError,
+    StoreFullError,
     StoreTimeoutError,
     StoreUnavailableError,
     VectorSearchError,
 )
 from memcore.registry import stores
 from memcore.settings import MemcoreSettings
-from memcore_redis import RedisStore, load_redis_settings, map_redis_errors
+from memcore_redis import RedisSettings, RedisStore, load_redis_settings, map_redis_errors
 
 
 async def test_the_registry_builds_the_store_from_the_environment(
@@ -91,5 +95,41 @@ def test_every_redis_error_becomes_a_memcore_error(
 
 def test_a_rejected_command_outside_search_is_a_plain_store_error() -> None:
     with pytest.raises(StoreError) as caught, map_redis_errors("upsert"):
-        raise rex.ResponseError("OOM command not allowed")
+        raise rex.ResponseError("WRONGTYPE Operation against a key holding the wrong kind")
     assert type(caught.value) is StoreError
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        rex.OutOfMemoryError("command not allowed when used memory > 'maxmemory'."),
+        rex.ResponseError("OOM command not allowed when used memory > 'maxmemory'."),
+    ],
+)
+def test_a_full_server_is_a_store_full_error_not_retried(raised: Exception) -> None:
+    with pytest.raises(StoreFullError) as caught, map_redis_errors("upsert"):
+        raise raised
+    assert not caught.value.retryable
+    assert "maxmemory" in str(caught.value)
+
+
+def test_settings_never_show_the_password() -> None:
+    settings = RedisSettings(url="redis://bob:s3cret-pw@cache.internal:6380/2")
+    for shown in (repr(settings), str(settings)):
+        assert "s3cret-pw" not in shown
+        assert "redis://bob:***@cache.internal:6380/2" in shown
+    assert RedisStore(settings).target == "redis://cache.internal:6380/2#memcore-idx"
+
+
+async def test_connect_with_a_bad_url_is_a_configuration_error_without_the_password(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("MEMCORE_STORE", "redis")
+    monkeypatch.setenv("MEMCORE_REDIS_URL", "redis://:pw-s3cret@[bad-host/0")
+    with pytest.raises(ConfigurationError) as raised:
+        async with connect():
+            pass
+    assert raised.value.setting == "MEMCORE_REDIS_URL"
+    shown = "".join(traceback.format_exception(raised.value)) + caplog.text
+    assert "Invalid IPv6 URL" in shown
+    assert "pw-s3cret" not in shown

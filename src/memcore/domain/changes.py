@@ -20,7 +20,7 @@ from memcore.domain.records import RECORD_TYPES, Intervention, MemoryRecord
 __all__ = ["UPDATABLE", "RecordUpdate", "apply_update"]
 
 _SET_BY_UPDATE = frozenset({"updated_at", "outcome_history"})
-_FIXED = frozenset({"id", "user_id", "created_at"})
+_FIXED = frozenset({"id", "user_id", "agent_id", "session_id", "created_at"})
 
 UPDATABLE: Mapping[RecordKind, frozenset[str]] = MappingProxyType(
     {
@@ -30,8 +30,9 @@ UPDATABLE: Mapping[RecordKind, frozenset[str]] = MappingProxyType(
         for kind, record_type in RECORD_TYPES.items()
     }
 )
-"""The fields an update may set, per kind: all but the identity (``id``, ``user_id``),
-``created_at``, and what the update itself sets (``updated_at``, ``outcome_history``).
+"""The fields an update may set, per kind: all but the identity and scope (``id``,
+``user_id``, ``agent_id``, ``session_id``), ``created_at``, and what the update itself
+sets (``updated_at``, ``outcome_history``).
 """
 
 

@@ -20,12 +20,23 @@ new kind of value, teach :mod:`.codec` and :mod:`memcore.validation` that kind);
 from __future__ import annotations
 
 import dataclasses
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-__all__ = ["KIND", "About", "FieldSpec", "Index", "Value", "about", "fields_of", "indexed_fields"]
+__all__ = [
+    "KIND",
+    "About",
+    "FieldSpec",
+    "Index",
+    "Value",
+    "about",
+    "canonical",
+    "fields_of",
+    "indexed_fields",
+]
 
 _KEY = "memcore"
 
@@ -101,6 +112,15 @@ class FieldSpec:
     about: About
     has_default: bool = False
     default: Any = None
+
+
+def canonical(text: str) -> str:
+    """``text`` in Unicode NFC, the one form user ids and tag values are stored and
+    compared in: an "é" typed composed or decomposed is one value.
+    """
+    if text.isascii() or unicodedata.is_normalized("NFC", text):
+        return text
+    return unicodedata.normalize("NFC", text)
 
 
 KIND = FieldSpec("kind", About(Value.KIND, index=Index.TAG))

@@ -12,7 +12,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from memcore.domain.fields import Index, Value, indexed_fields
+from memcore.domain.fields import Index, Value, canonical, indexed_fields
 from memcore.domain.outcome import Outcome, RecordKind
 from memcore.domain.records import Intervention, MemoryRecord, MetadataValue, Reflection
 from memcore.errors import ValidationError
@@ -79,10 +79,10 @@ class SearchFilter:
         for key, value in conditions.items():
             if key in FILTERABLE and FILTERABLE[key].about.index is Index.TAG:
                 if value is not None:
-                    tags[key] = frozenset({value})
+                    tags[key] = frozenset({_canonical(value)})
             elif key.endswith("s") and key[:-1] in FILTERABLE:
                 if value:
-                    tags[key[:-1]] = frozenset(value)
+                    tags[key[:-1]] = frozenset(map(_canonical, value))
             elif key in _RANGES:
                 name, end = _RANGES[key]
                 if value is not None:
@@ -93,7 +93,8 @@ class SearchFilter:
         object.__setattr__(
             self, "ranges", MappingProxyType({k: (v[0], v[1]) for k, v in ranges.items()})
         )
-        object.__setattr__(self, "metadata", MappingProxyType(dict(metadata or {})))
+        wanted = {key: _canonical(value) for key, value in (metadata or {}).items()}
+        object.__setattr__(self, "metadata", MappingProxyType(wanted))
 
     def __hash__(self) -> int:
         return hash((frozenset(self.tags.items()), frozenset(self.ranges.items())))
@@ -180,6 +181,11 @@ def _condition(name: str, given: Any, conditions: Mapping[str, Any]) -> Any:
     if name in _RANGES:
         return _typed(given, datetime, f"filters.{name}")
     raise ValidationError(f"filters.{name}", f"unknown filter field; known: {sorted(_KNOWN)}")
+
+
+def _canonical(value: Any) -> Any:
+    """Text values in NFC, as :mod:`memcore.validation` stores them; others as given."""
+    return canonical(value) if isinstance(value, str) else value
 
 
 def metadata_equal(stored: MetadataValue, wanted: MetadataValue) -> bool:

@@ -74,6 +74,10 @@ class Intervention:
         repr=False,
         metadata=about(Value.METADATA, sensitive=True, limit="max_metadata_keys"),
     )
+    agent_id: str | None = field(default=None, metadata=about(Value.USER_ID, index=Index.TAG))
+    """The agent whose memory it is, within the user's (``None``: unscoped)."""
+    session_id: str | None = field(default=None, metadata=about(Value.USER_ID, index=Index.TAG))
+    """The session (run, thread) it belongs to (``None``: unscoped)."""
     updated_at: datetime | None = field(default=None, metadata=about(Value.TIME))
     """When an update last changed it (``None``: never)."""
     outcome_history: tuple[OutcomeChange, ...] = field(
@@ -123,6 +127,10 @@ class Reflection:
         repr=False,
         metadata=about(Value.METADATA, sensitive=True, limit="max_metadata_keys"),
     )
+    agent_id: str | None = field(default=None, metadata=about(Value.USER_ID, index=Index.TAG))
+    """The agent whose memory it is, within the user's (``None``: unscoped)."""
+    session_id: str | None = field(default=None, metadata=about(Value.USER_ID, index=Index.TAG))
+    """The session (run, thread) it belongs to (``None``: unscoped)."""
     updated_at: datetime | None = field(default=None, metadata=about(Value.TIME))
     """When an update last changed it (``None``: never)."""
 

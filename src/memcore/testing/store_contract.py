@@ -38,6 +38,7 @@ from memcore.testing._suite import (
     unit_vectors,
 )
 from memcore.testing.store_isolation import AdminContract, IsolationContract, LifecycleContract
+from memcore.testing.store_scopes import ScopeContract
 from memcore.testing.store_update import UpdateContract
 
 
@@ -405,6 +406,7 @@ class StoreContract(
     AdminContract,
     LifecycleContract,
     UpdateContract,
+    ScopeContract,
 ):
     """Every promise of :class:`memcore.ports.MemoryStore`; subclass and provide ``store``."""
 

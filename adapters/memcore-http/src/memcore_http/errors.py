@@ -39,6 +39,7 @@ from memcore import (
     NotFoundError,
     RateLimitedError,
     SchemaMismatchError,
+    StoreFullError,
     ValidationError,
 )
 from memcore_http.models import ErrorOut
@@ -53,6 +54,7 @@ _MEMCORE_ERRORS: tuple[tuple[type[MemcoreError], HTTPStatus, str], ...] = (
     (ConflictError, HTTPStatus.CONFLICT, "conflict"),
     (RateLimitedError, HTTPStatus.TOO_MANY_REQUESTS, "rate_limited"),
     (CircuitOpenError, HTTPStatus.SERVICE_UNAVAILABLE, "unavailable"),
+    (StoreFullError, HTTPStatus.INSUFFICIENT_STORAGE, "store_full"),
     (ConfigurationError, HTTPStatus.INTERNAL_SERVER_ERROR, "misconfigured"),
     (SchemaMismatchError, HTTPStatus.INTERNAL_SERVER_ERROR, "misconfigured"),
 )

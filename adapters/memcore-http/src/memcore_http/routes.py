@@ -188,6 +188,7 @@ _ERRORS = (
     HTTPStatus.UNPROCESSABLE_ENTITY,
     HTTPStatus.TOO_MANY_REQUESTS,
     HTTPStatus.SERVICE_UNAVAILABLE,
+    HTTPStatus.INSUFFICIENT_STORAGE,
 )
 _DEFERRED: Mapping[int | str, dict[str, Any]] = {
     HTTPStatus.ACCEPTED: {"model": WrittenOut, "description": "Deferred: in the outbox."}

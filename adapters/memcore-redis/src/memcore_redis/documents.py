@@ -107,7 +107,7 @@ def _metadata_tags(metadata: Mapping[str, Any]) -> list[str]:
 
 def hash_fields(record: MemoryRecord) -> list[Any]:
     """The hash fields of ``record`` as ``name, value, name, value...`` (vector aside):
-    empty unindexed values left out.
+    empty unindexed values and unset (``None``) ones left out.
 
     Times are always in ISO text too: RediSearch returns a hash field that is a NUMERIC
     attribute of the same name rounded to 12 digits (10 ms of a POSIX time).
@@ -120,7 +120,7 @@ def hash_fields(record: MemoryRecord) -> list[Any]:
 
 
 def _hash_slot(slot: _Slot, value: Any) -> list[Any]:
-    if not (value or slot.indexed):
+    if value is None or not (value or slot.indexed):
         return []
     if slot.time:
         return [slot.name, slot.as_text(value), slot.name + ISO_SUFFIX, value.isoformat()]
@@ -146,7 +146,7 @@ def json_document(record: MemoryRecord) -> dict[str, Any]:
 
 
 def _json_slot(slot: _Slot, value: Any) -> dict[str, Any]:
-    if not (value or slot.indexed):
+    if value is None or not (value or slot.indexed):
         return {}
     if slot.time and not exact_in_seconds(value):
         return {slot.name: slot.as_json(value), slot.name + ISO_SUFFIX: value.isoformat()}

@@ -16,6 +16,7 @@ from redis import exceptions as rex
 from memcore.errors import (
     MemcoreError,
     StoreError,
+    StoreFullError,
     StoreTimeoutError,
     StoreUnavailableError,
     VectorSearchError,
@@ -38,7 +39,8 @@ def map_redis_errors(operation: str, user_id: str | None = None) -> Iterator[Non
     Connection trouble, a server still loading its data, a read-only replica after a
     failover, a cluster's redirect or "try again" reply and timeouts are retryable; a bad
     password, a missing permission or a rejected command are not. Search failures become
-    :class:`VectorSearchError`.
+    :class:`VectorSearchError`; a server out of memory (``maxmemory`` with ``noeviction``)
+    :class:`StoreFullError`.
     """
     try:
         yield
@@ -65,6 +67,12 @@ def map_redis_errors(operation: str, user_id: str | None = None) -> Iterator[Non
         ) from exc
     except rex.ResponseError as exc:
         detail = _detail(exc)
+        if isinstance(exc, rex.OutOfMemoryError) or detail.startswith("OOM "):
+            raise StoreFullError(
+                f"Redis is out of memory and refused the write ({detail}); free memory or "
+                "raise maxmemory, then write again",
+                **_context(operation, user_id),
+            ) from exc
         kind = VectorSearchError if operation == "search" else StoreError
         raise kind(
             f"Redis rejected the command ({detail})", **_context(operation, user_id)

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from memcore.domain import MemoryRecord
 from memcore.domain.fields import Index
+from memcore_redis import legacy
 from memcore_redis.documents import hash_fields, json_document
 from memcore_redis.encoding import (
     INDEXED,
@@ -26,18 +27,25 @@ from memcore_redis.encoding import (
     TAG_SEPARATOR,
     VECTOR,
 )
+from memcore_redis.settings import RedisSettings
 
 #: One Redis command: its name and arguments.
 Command = tuple[Any, ...]
 #: Attributes a cluster node sorts or groups by without reading keys.
 _SORTABLE = frozenset({"user_id", "created_at"})
-_ALL_HASH_FIELDS = (*STORED_NAMES, METADATA_TAGS)
+_FIELDS = (*STORED_NAMES, METADATA_TAGS)
+# A write also drops the fields of the layout before (see memcore_redis.migrate): once a
+# record is written in this layout, a migration never converts its old fields again.
+_ALL_HASH_FIELDS = (*_FIELDS, *legacy.FIELDS)
 
 
 @functools.lru_cache(maxsize=64)
-def _others(written: tuple[str, ...]) -> tuple[str, ...]:
-    """The hash fields a record may have that are not in ``written``."""
-    return tuple(name for name in _ALL_HASH_FIELDS if name not in written)
+def _others(written: tuple[str, ...], *, with_legacy: bool = True) -> tuple[str, ...]:
+    """The hash fields a record may have that are not in ``written`` (``with_legacy``:
+    those of the layout before as well).
+    """
+    names = _ALL_HASH_FIELDS if with_legacy else _FIELDS
+    return tuple(name for name in names if name not in written)
 
 
 _RAW_NAMES = frozenset(name.encode() for name in STORED_NAMES)
@@ -53,6 +61,18 @@ class VectorSpec:
     m: int
     ef_construction: int
     ef_runtime: int
+
+    @classmethod
+    def for_settings(cls, settings: RedisSettings, dimension: int) -> VectorSpec:
+        """The vector field ``settings`` ask for, ``dimension`` numbers long."""
+        return cls(
+            dimension=dimension,
+            datatype=settings.vector_datatype,
+            algorithm=settings.vector_algorithm,
+            m=settings.hnsw_m,
+            ef_construction=settings.hnsw_ef_construction,
+            ef_runtime=settings.hnsw_ef_runtime,
+        )
 
     @property
     def dtype(self) -> type[np.floating[Any]]:
@@ -96,6 +116,12 @@ class Layout(Protocol):
     def write(self, key: str, record: MemoryRecord, vector: NDArray[Any]) -> list[Command]:
         """The commands that replace ``key`` with ``record`` and its unit vector (run
         together, in a transaction if more than one).
+        """
+        ...
+
+    def beside(self, key: str, record: MemoryRecord, vector: NDArray[Any]) -> list[Command]:
+        """Like :meth:`write`, but leaving the fields of the layout before in place: a
+        migration's backfill, while processes of the version before still read them.
         """
         ...
 
@@ -170,6 +196,13 @@ class HashLayout(_Fields):
             ("HDEL", key, *_others(tuple(fields[::2]))),
         ]
 
+    def beside(self, key: str, record: MemoryRecord, vector: NDArray[Any]) -> list[Command]:
+        fields = hash_fields(record)
+        return [
+            ("HSET", key, *fields, VECTOR, vector.tobytes()),
+            ("HDEL", key, *_others(tuple(fields[::2]), with_legacy=False)),
+        ]
+
     def returned(self) -> list[str]:
         return list(STORED_NAMES)
 
@@ -212,6 +245,14 @@ class JsonLayout(_Fields):
         document = json_document(record)
         document[VECTOR] = np.ascontiguousarray(vector, dtype=np.float32)
         return [("JSON.SET", key, "$", orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY))]
+
+    def beside(self, key: str, record: MemoryRecord, vector: NDArray[Any]) -> list[Command]:
+        # A merge patch: a null removes what an earlier backfill of the record wrote.
+        document: dict[str, Any] = dict.fromkeys(_FIELDS)
+        document |= json_document(record)
+        document[VECTOR] = np.ascontiguousarray(vector, dtype=np.float32)
+        patch = orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
+        return [("JSON.MERGE", key, "$", patch)]
 
     def returned(self) -> list[str]:
         return [item for name in STORED_NAMES for item in (f"$.{name}", "AS", name)]

@@ -44,6 +44,8 @@ class IndexInfo:
     key_type: str
     vector_dimension: int | None
     vector_datatype: str | None
+    #: The index's own name (an alias resolves to it).
+    name: str = ""
 
     def problems(self) -> list[str]:
         """What is wrong with the index, in words (empty when nothing is)."""
@@ -72,6 +74,7 @@ class IndexInfo:
             key_type=_text(definition.get("key_type")),
             vector_dimension=int(vector["dim"]) if "dim" in vector else None,
             vector_datatype=_text(vector.get("data_type")) or None,
+            name=_text(info.get("index_name")),
         )
 
 
@@ -112,6 +115,9 @@ class SchemaKeeper:
         #: Bumped by whoever (re)creates the index: see :mod:`memcore_redis.building`.
         self.generation_key = f"{key_prefix}:index_generation{key_suffix}"
         self._records_prefix = f"{key_prefix}:{{"
+        # The index FT.CREATE makes: the index itself, or the one its name is an alias of
+        # after a migration (memcore_redis.migrate).
+        self._target = index
 
     def expected_meta(self, schema: EmbeddingSchema, vector: VectorSpec) -> dict[str, Any]:
         """The metadata this store writes for ``schema``."""
@@ -138,26 +144,36 @@ class SchemaKeeper:
         if info is None:
             await self._create(vector)
         else:
+            self._target = info.name or self._index
             self._compare_index(info, schema)
 
     def creation(self, schema: EmbeddingSchema, vector: VectorSpec) -> list[Command]:
-        """The commands that create what :meth:`ensure` creates, each harmless when it is
-        there already (``SET NX``; ``FT.CREATE`` answers "already exists").
+        """The commands that create what :meth:`ensure` found or created, each harmless
+        when it is there already (``SET NX``; ``FT.CREATE`` and ``FT.ALIASADD`` answer
+        "already exists"). An alias is not created over: ``FT.CREATE`` of an alias's
+        name would make a second index that hides it.
         """
         return [
             self._meta_command(self.expected_meta(schema, vector)),
-            *self._create_commands(vector),
+            *self.create_commands(vector),
         ]
 
     def _meta_command(self, expected: dict[str, Any]) -> Command:
         return ("SET", self._meta_key, json.dumps(expected), "NX")
 
-    def _create_commands(self, vector: VectorSpec) -> list[Command]:
+    def create_commands(self, vector: VectorSpec, index: str | None = None) -> list[Command]:
+        """What creates this store's index (the one its name is an alias of, if it is
+        one), or ``index`` over the same keys.
+        """
+        name = self._target if index is None else index
         # The generation first: a reader that sees the new index also sees it is new.
-        return [
+        commands: list[Command] = [
             ("INCR", self.generation_key),
-            ("FT.CREATE", self._index, *self._layout.schema(self._records_prefix, vector)),
+            ("FT.CREATE", name, *self._layout.schema(self._records_prefix, vector)),
         ]
+        if index is None and name != self._index:
+            commands.append(("FT.ALIASADD", self._index, name))
+        return commands
 
     async def recreate(self, vector: VectorSpec) -> None:
         """Create the index again after it went missing (fine if another process did)."""
@@ -191,7 +207,8 @@ class SchemaKeeper:
                 f"{self._meta_key} has schema version {stored.get('schema_version')!r} "
                 f"(storage_type={stored.get('storage_type')!r}); this "
                 f"agent-memcore-redis writes version {expected['schema_version']} for "
-                f"{expected['storage_type']} storage",
+                f"{expected['storage_type']} storage (an older version moves to it with "
+                f"`memcore migrate`, docs/adapters/redis.md)",
                 operation="ensure_schema",
                 backend=BACKEND,
             )
@@ -239,7 +256,7 @@ class SchemaKeeper:
     async def _create(self, vector: VectorSpec) -> None:
         try:
             with map_redis_errors("ensure_schema"):
-                await round_trip(self._client, self._create_commands(vector))
+                await round_trip(self._client, self.create_commands(vector))
         except StoreError as exc:
             if "already exists" in str(exc.__cause__).lower():
                 return  # another process created it meanwhile; it was checked by meta

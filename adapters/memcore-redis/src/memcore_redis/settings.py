@@ -1,7 +1,13 @@
-"""Settings of the Redis store, read from ``MEMCORE_REDIS_*`` when the store is built."""
+"""Settings of the Redis store, read from ``MEMCORE_REDIS_*`` when the store is built.
+
+Credentials never show: ``repr``/``str`` print the URL with its password replaced
+(:func:`redact_url`), ``password`` is a ``SecretStr``, and a setting that fails to parse
+is reported without its value (a URL may hold a password).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -30,6 +36,7 @@ class RedisSettings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         frozen=True,
+        hide_input_in_errors=True,
     )
 
     url: str = Field(
@@ -120,7 +127,16 @@ class RedisSettings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             msg = "must start with redis://, rediss:// or unix://"
             raise ValueError(msg)
+        try:
+            _ = urlsplit(value).port  # parses the host and port, or says why not
+        except ValueError as exc:
+            msg = f"is not a valid URL ({exc})"
+            raise ValueError(msg) from None
         return value
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if name == "url" else value
 
     @property
     def index(self) -> str:
@@ -138,6 +154,16 @@ class RedisSettings(BaseSettings):
     def uses_tls(self) -> bool:
         """True for ``rediss://`` URLs or ``tls = true``."""
         return self.tls or self.url.startswith("rediss://")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (if any) replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def load_redis_settings(**overrides: Any) -> RedisSettings:

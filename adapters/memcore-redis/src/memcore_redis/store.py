@@ -32,7 +32,6 @@ from memcore.domain import (
     HealthCheck,
     MemoryRecord,
     Page,
-    RecordUpdate,
     SearchFilter,
     SearchHit,
     SearchResults,
@@ -47,11 +46,7 @@ from memcore_redis.client import connection_pool
 from memcore_redis.commands import call, round_trip
 from memcore_redis.documents import record_from_fields
 from memcore_redis.durability import DurabilityGuard
-from memcore_redis.encoding import (
-    record_key,
-    text_from_tag,
-    user_key_prefix,
-)
+from memcore_redis.encoding import record_key, text_from_tag, user_key_prefix
 from memcore_redis.errors import BACKEND, is_missing_index, map_redis_errors
 from memcore_redis.health import HealthProbe
 from memcore_redis.layout import VectorSpec, layout_for
@@ -68,12 +63,12 @@ from memcore_redis.redo import RedoLog
 from memcore_redis.replies import hit, page, row, text
 from memcore_redis.schema import SchemaKeeper
 from memcore_redis.settings import RedisSettings, load_redis_settings
-from memcore_redis.update import Updater
+from memcore_redis.update import Updater, Updates
 
 logger = logging.getLogger(__name__)
 
 
-class RedisStore:
+class RedisStore(Updates):
     """Memories in Redis Stack: one RediSearch index over ``<key_prefix>:{<user>}:<id>`` keys.
 
     Build it with :meth:`from_settings` (reads ``MEMCORE_REDIS_*``) or directly from a
@@ -145,14 +140,7 @@ class RedisStore:
         return self._index
 
     async def ensure_schema(self, schema: EmbeddingSchema) -> None:
-        vector = VectorSpec(
-            dimension=schema.dimension,
-            datatype=self.settings.vector_datatype,
-            algorithm=self.settings.vector_algorithm,
-            m=self.settings.hnsw_m,
-            ef_construction=self.settings.hnsw_ef_construction,
-            ef_runtime=self.settings.hnsw_ef_runtime,
-        )
+        vector = VectorSpec.for_settings(self.settings, schema.dimension)
         await self._guard.start(self._client)  # before the schema key: see durability.py
         await self._keeper.ensure(schema, vector)
         for command in self._keeper.creation(schema, vector):
@@ -192,18 +180,6 @@ class RedisStore:
         if int(checked[0]) != len(distinct):
             await remove_unindexed(self._client, self._index, user_id, distinct, self._redo)
         self._redo.add(writes)
-
-    async def update(
-        self, user_id: str, update: RecordUpdate, vector: UnitVectors | None
-    ) -> MemoryRecord | None:
-        spec = self._require("update")
-        key = record_key(self._prefix, user_id, update.id)
-        with map_redis_errors("update", user_id):
-            command, fields = await self._updater.run(self._client, key, update, vector, spec)
-        if fields is None:
-            return None
-        self._redo.add([command])
-        return record_from_fields(user_id, update.id, fields)
 
     async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
         spec = self._require("get")

@@ -13,7 +13,7 @@ import random
 import pytest
 from redis.asyncio import Redis
 
-from memcore import MemoryService, SearchFilter, StoreError
+from memcore import MemoryService, SearchFilter, StoreFullError
 from memcore_redis.commands import call
 from memcore_redis.testing import free_port
 
@@ -136,8 +136,9 @@ async def test_out_of_memory(stack: Stack, raw: Redis, tally: Tally) -> None:
     await call(raw, "CONFIG", "SET", "maxmemory", used + 64 * 1024)
     tally.injected += 1
     promised = await write_load(stack, tally, users=USERS, per_user=PER_USER)
-    assert tally.errors.get("StoreError", 0) > 0, tally.errors  # typed, not retried, not deferred
-    with pytest.raises(StoreError, match="maxmemory") as raised:
+    assert tally.errors.get("StoreFullError", 0) > 0, tally.errors  # typed, not deferred
+    assert "StoreFullError" not in stack.retries  # not retried
+    with pytest.raises(StoreFullError, match="maxmemory") as raised:
         await stack.service.record_interventions(
             "batch-user",
             [{"intervention_text": f"CANARY {n}", "task": "t", "id": f"b{n}"} for n in range(20)],

@@ -1,14 +1,15 @@
-"""The service calls about what became of interventions: update them, ask what worked.
+"""The service calls of a memory's later life: update it, ask what worked, forget it.
 
-:class:`OutcomeCalls` is a part of :class:`~memcore.MemoryService` (its base class):
+:class:`LifecycleCalls` is a part of :class:`~memcore.MemoryService` (its base class):
 ``update_outcome`` and ``update`` change a stored record in place, embedding it again
 only when its embedded text changes; ``what_worked`` answers "what helped this user in
-a situation like this" with the ranking of :mod:`memcore.domain.worked`.
+a situation like this" with the ranking of :mod:`memcore.domain.worked`; ``delete``,
+``forget`` (one agent or session of a user) and ``forget_user`` remove records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 from memcore.domain import (
@@ -17,6 +18,7 @@ from memcore.domain import (
     MetadataValue,
     Outcome,
     RecordKind,
+    Removed,
 )
 from memcore.domain.worked import WhatWorked
 from memcore.errors import ValidationError
@@ -28,18 +30,21 @@ from memcore.validation import (
     validate_filters,
     validate_k,
     validate_record_id,
+    validate_record_ids,
     validate_text,
     validate_update_values,
     validate_user_id,
 )
 
-__all__ = ["OutcomeCalls"]
+__all__ = ["LifecycleCalls"]
 
 _INTERVENTION_ONLY = frozenset({"outcome", "task", "context"})
 
 
-class OutcomeCalls:
-    """``update_outcome``, ``update`` and ``what_worked`` of :class:`~memcore.MemoryService`."""
+class LifecycleCalls:
+    """``update_outcome``, ``update``, ``what_worked``, ``delete``, ``forget`` and
+    ``forget_user`` of :class:`~memcore.MemoryService`.
+    """
 
     # What the service provides.
     limits: Limits
@@ -92,6 +97,43 @@ class OutcomeCalls:
         values = {name: value for name, value in given.items() if value is not None}
         return await self._update(user_id, record_id, values)
 
+    @observed("delete", ids_arg="record_ids")
+    async def delete(self, user_id: str, record_ids: str | Sequence[str]) -> Removed:
+        """Delete records of ``user_id``; returns how many existed (a :class:`~memcore.Removed`,
+        an int with the delete's status). Missing ids are fine.
+        """
+        user_id = validate_user_id(user_id)
+        ids = validate_record_ids([record_ids] if isinstance(record_ids, str) else record_ids)
+        deleted: Removed = (await self._serve("delete", user_id, ids=ids)).value
+        return deleted
+
+    @observed("forget_user")
+    async def forget_user(self, user_id: str) -> Removed:
+        """Delete everything of ``user_id``; returns how many records there were (see
+        :meth:`delete`).
+        """
+        user_id = validate_user_id(user_id)
+        forgotten: Removed = (await self._serve("forget_user", user_id)).value
+        return forgotten
+
+    @observed("forget")
+    async def forget(
+        self, user_id: str, *, agent_id: str | None = None, session_id: str | None = None
+    ) -> Removed:
+        """Delete ``user_id``'s records of the agent ``agent_id`` and/or the session
+        ``session_id`` (both given: records of both); returns how many (see
+        :meth:`delete`). Unscoped records and other scopes keep
+        everything. Give at least one scope; :meth:`forget_user` deletes everything.
+        """
+        user_id = validate_user_id(user_id)
+        scope = {"agent_id": agent_id, "session_id": session_id}
+        conditions = {name: value for name, value in scope.items() if value is not None}
+        if not conditions:
+            raise ValidationError("agent_id", "give agent_id or session_id (or call forget_user)")
+        filters = validate_filters(conditions, self.limits)
+        forgotten: Removed = (await self._serve("forget", user_id, filters=filters)).value
+        return forgotten
+
     @observed("what_worked")
     async def what_worked(
         self,
@@ -100,10 +142,13 @@ class OutcomeCalls:
         *,
         task: str | None = None,
         k: int = 5,
+        agent_id: str | None = None,
+        session_id: str | None = None,
     ) -> WhatWorked:
         """The ``k`` past interventions of ``user_id`` that best fit ``situation`` and helped.
 
-        The nearest ``candidates`` interventions (of ``task`` only, if given) are ranked by
+        The nearest ``candidates`` interventions (of ``task``, ``agent_id`` and
+        ``session_id`` only, if given) are ranked by
         ``max(similarity, 0) * outcome weight * recency`` (weights and half-life from
         :class:`~memcore.settings.WhatWorkedSettings`); each hit shows the three factors
         and its score. ``rates`` counts the outcomes of every candidate, per task
@@ -113,7 +158,8 @@ class OutcomeCalls:
         user_id = validate_user_id(user_id)
         k = validate_k(k, self.limits)
         validate_text(situation, "situation", self.limits.max_text_chars)
-        conditions: dict[str, Any] = {} if task is None else {"task": task}
+        given = {"task": task, "agent_id": agent_id, "session_id": session_id}
+        conditions = {name: value for name, value in given.items() if value is not None}
         filters = validate_filters(conditions, self.limits).with_kind(RecordKind.INTERVENTION)
         worked: WhatWorked = (
             await self._serve(

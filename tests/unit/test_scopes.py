@@ -1,0 +1,89 @@
+"""Scopes within a user through the service: agent_id and session_id on records,
+validated like user ids, filterable, forgotten by scope, never changed by an update.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from memcore import MemoryService, Outcome, Status, ValidationError
+
+
+async def _scoped(memory: MemoryService) -> dict[str, str]:
+    """One intervention per (agent, session) and an unscoped one; ids by name."""
+    ids = {}
+    for agent, session in (("coach", "s1"), ("coach", "s2"), ("planner", "s1"), (None, None)):
+        receipt = await memory.record_intervention(
+            "u", "Try box breathing", task="breathing", agent_id=agent, session_id=session
+        )
+        ids[f"{agent}/{session}"] = receipt.records[0].id
+    return ids
+
+
+async def test_searches_scoped_to_one_agent_never_return_another(memory: MemoryService) -> None:
+    ids = await _scoped(memory)
+    coach = await memory.search_interventions(
+        "u", "box breathing", k=10, filters={"agent_id": "coach"}
+    )
+    assert {hit.record.id for hit in coach} == {ids["coach/s1"], ids["coach/s2"]}
+    s1 = await memory.list("u", filters={"session_id": "s1"})
+    assert {record.id for record in s1.items} == {ids["coach/s1"], ids["planner/s1"]}
+    worked = await memory.what_worked("u", "box breathing", agent_id="planner", session_id="s1")
+    assert [hit.record.id for hit in worked.hits] == [ids["planner/s1"]]
+    unscoped = await memory.get("u", ids["None/None"])
+    assert (unscoped.agent_id, unscoped.session_id) == (None, None)
+
+
+async def test_reflections_take_scopes_too(memory: MemoryService) -> None:
+    receipt = await memory.record_reflection("u", "Mornings work", agent_id="coach")
+    assert receipt.records[0].agent_id == "coach"
+    found = await memory.search_reflections("u", "mornings", filters={"agent_id": "coach"})
+    assert [hit.record.id for hit in found] == [receipt.records[0].id]
+
+
+@pytest.mark.parametrize("bad", ["", " a", "a*", "x" * 129, "a\x00b", 7])
+async def test_scope_ids_are_validated_like_user_ids(memory: MemoryService, bad: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        await memory.record_intervention("u", "text", task="t", agent_id=bad)  # type: ignore[arg-type]
+    assert raised.value.field == "agent_id"
+    with pytest.raises(ValidationError):
+        await memory.record_reflection("u", "text", session_id=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        await memory.search_interventions("u", "x", filters={"session_id": bad})
+    assert (await memory.stats("u")).interventions == 0
+
+
+async def test_forget_deletes_one_scope_and_nothing_else(memory: MemoryService) -> None:
+    ids = await _scoped(memory)
+    removed = await memory.forget("u", agent_id="coach")
+    assert (removed, removed.status) == (2, Status.STORED)
+    left = {record.id for record in (await memory.list("u")).items}
+    assert left == {ids["planner/s1"], ids["None/None"]}
+    assert await memory.forget("u", session_id="s1", agent_id="nobody") == 0
+    assert await memory.forget("u", session_id="s1") == 1
+    assert {record.id for record in (await memory.list("u")).items} == {ids["None/None"]}
+
+
+async def test_forget_needs_a_scope(memory: MemoryService) -> None:
+    with pytest.raises(ValidationError):
+        await memory.forget("u")
+    with pytest.raises(ValidationError):
+        await memory.forget("u", agent_id="a?")
+
+
+async def test_forget_pages_through_more_than_a_batch(memory: MemoryService) -> None:
+    items = [{"intervention_text": f"t{n}", "task": "t", "agent_id": "bulk"} for n in range(1_100)]
+    await memory.record_interventions("u", items[:600])
+    await memory.record_interventions("u", items[600:])
+    assert await memory.forget("u", agent_id="bulk") == 1_100
+    assert (await memory.stats("u")).interventions == 0
+
+
+async def test_an_update_never_moves_a_record_to_another_scope(memory: MemoryService) -> None:
+    record = (
+        await memory.record_intervention("u", "text", task="t", agent_id="coach", session_id="s1")
+    ).records[0]
+    with pytest.raises(TypeError):
+        await memory.update("u", record.id, agent_id="planner")  # type: ignore[call-arg]
+    updated = await memory.update("u", record.id, outcome=Outcome.TASK_COMPLETED, task="walk")
+    assert (updated.agent_id, updated.session_id) == ("coach", "s1")
