@@ -67,6 +67,17 @@ def test_record_search_inspect_and_stats(cli: CliRunner, env: dict[str, str]) ->
     assert "more: --cursor" in run(cli, env, "inspect", "-u", "ana", "--limit", "2").stdout
     info = json.loads(run(cli, env, "inspect", "--json").stdout)
     assert info["schema"]["dimension"] == 32
+    # The layers this service really has (the CLI's settings: retries, breakers, metrics).
+    store_layers = info["layers"]["store"].split(" > ")
+    assert store_layers[-1] == "memory"
+    assert [layer.split(" ")[0] for layer in store_layers[:-1]] == [
+        "degradation",
+        "breaker",
+        "metrics",
+        "retry",
+    ]
+    assert info["layers"]["service"].endswith("use cases")
+    assert "layers" in run(cli, env, "inspect").stdout
 
     one = json.loads(run(cli, env, "stats", "-u", "ana", "--json").stdout)
     assert one == {

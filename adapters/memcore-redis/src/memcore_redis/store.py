@@ -62,7 +62,7 @@ from memcore_redis.query import (
 from memcore_redis.redo import RedoLog
 from memcore_redis.replies import hit, page, row, text
 from memcore_redis.schema import SchemaKeeper
-from memcore_redis.settings import RedisSettings, load_redis_settings
+from memcore_redis.settings import RedisSettings, load_redis_settings, redis_settings
 from memcore_redis.update import Updater, Updates
 
 logger = logging.getLogger(__name__)
@@ -126,8 +126,10 @@ class RedisStore(Updates):
 
     @classmethod
     def from_settings(cls, settings: MemcoreSettings) -> RedisStore:
-        """Build from ``MEMCORE_REDIS_*``; the core settings give the state directory."""
-        return cls(load_redis_settings(), state_dir=state_dir(settings))
+        """Build from the ``redis`` section of ``settings`` (``MEMCORE_REDIS_*``); the core
+        settings give the state directory.
+        """
+        return cls(redis_settings(settings), state_dir=state_dir(settings))
 
     @property
     def target(self) -> str:
