@@ -192,10 +192,8 @@ class RedisStore(Updates):
     ) -> tuple[list[MemoryRecord], Vectors]:
         spec = self._require("get_with_vectors")
         found = await self._read(user_id, ids, spec, vectors=True)
-        matrix = np.empty((len(found), spec.dimension), dtype=np.float32)
-        for position, (_, vector) in enumerate(found):
-            matrix[position] = vector
-        return [record for record, _ in found], matrix
+        matrix = np.array([vector for _, vector in found], dtype=np.float32)
+        return [record for record, _ in found], matrix.reshape(len(found), spec.dimension)
 
     async def user_ids(self) -> list[str]:
         self._require("user_ids")
@@ -305,6 +303,14 @@ class RedisStore(Updates):
                 keys = found[1:]
         return removed
 
+    def pool_stats(self) -> dict[str, int]:
+        """Connections in use, idle and at most; calls waiting for one now."""
+        return self._pool.stats()
+
+    def pool_waits(self) -> tuple[int, float]:
+        """Calls that waited for a pooled connection so far, and the seconds they waited."""
+        return self._pool.waits()
+
     async def health(self) -> HealthCheck:
         ensured = (
             None if self._schema is None or self._vector is None else (self._schema, self._vector)
@@ -388,11 +394,7 @@ class RedisStore(Updates):
         reads = [self._layout.read(f"{prefix}{record_id}", vector=vectors) for record_id in ids]
         with map_redis_errors(operation, user_id):
             replies = await round_trip(self._client, reads)
-        found = []
-        for record_id, reply in zip(ids, replies, strict=True):
-            decoded = self._layout.decode(reply, spec)
-            if decoded is not None:
-                stored, vector = decoded
-                record = record_from_fields(user_id, record_id, stored)
-                found.append((record, vector))
-        return found
+        decoded = [
+            (i, self._layout.decode(reply, spec)) for i, reply in zip(ids, replies, strict=True)
+        ]
+        return [(record_from_fields(user_id, i, d[0]), d[1]) for i, d in decoded if d is not None]
