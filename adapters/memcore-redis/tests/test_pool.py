@@ -77,3 +77,15 @@ async def test_the_pool_wait_is_in_the_metrics_of_a_connected_service(
         exposition = metrics.exposition().decode()
         assert 'memcore_pool_wait_seconds_total{backend="redis"}' in exposition
         assert 'memcore_pool_connections{backend="redis",state="max"} 1.0' in exposition
+
+
+async def test_pool_stats_count_connections_by_state(make_store: StoreFactory) -> None:
+    """What memcore_pool_connections exports: in use, idle (open and free) and the size."""
+    store = make_store(max_connections=3)
+    await store.ensure_schema(SCHEMA)
+    held = await store._pool.get_connection()
+    try:
+        assert store.pool_stats() == {"in_use": 1, "idle": 0, "max": 3}
+    finally:
+        await store._pool.release(held)
+    assert store.pool_stats() == {"in_use": 0, "idle": 1, "max": 3}

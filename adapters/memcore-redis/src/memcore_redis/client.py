@@ -57,12 +57,11 @@ class QueueingConnectionPool(ConnectionPool):
         return self._waited, self._waited_seconds
 
     def stats(self) -> dict[str, int]:
-        """Connections in use and idle, the pool's size, and callers waiting now."""
+        """Connections by state: ``in_use``, ``idle`` (open and free) and ``max``."""
         return {
             "in_use": len(self._in_use_connections),
             "idle": len(self._available_connections),
             "max": self.max_connections,
-            "waiting": sum(not waiter.done() for waiter in self._waiters),
         }
 
     async def get_connection(self, *args: Any, **kwargs: Any) -> Any:  # noqa: ARG002 - redis-py's signature

@@ -127,6 +127,19 @@ class RedisClusterStore(StoreCalls):
             facts=facts,
         )
 
+    def pool_stats(self) -> dict[str, int]:
+        """The primaries' connection pools added up: ``in_use``, ``idle`` and ``max``."""
+        total = {"in_use": 0, "idle": 0, "max": 0}
+        for store in self._primaries.values():
+            for state, count in store.pool_stats().items():
+                total[state] += count
+        return total
+
+    def pool_waits(self) -> tuple[int, float]:
+        """The primaries' pool waits added up: calls that waited, and the seconds."""
+        waits = [store.pool_waits() for store in self._primaries.values()]
+        return sum(count for count, _ in waits), sum(seconds for _, seconds in waits)
+
     async def aclose(self) -> None:
         if self._closed:
             return

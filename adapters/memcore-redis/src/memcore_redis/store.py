@@ -99,6 +99,9 @@ class RedisStore(Updates):
         )
         self._pool = connection_pool(self.settings, redis_connect_func=self._guard.on_connect)
         self._client: Redis = Redis(connection_pool=self._pool)
+        self.pool_stats = self._pool.stats  # memcore_pool_connections: in_use, idle, max
+        # memcore_pool_waits_total, memcore_pool_wait_seconds_total: calls that waited
+        self.pool_waits = self._pool.waits
         self._layout = layout_for(self.settings.storage_type, cluster_node=self.cluster_node)
         self._returned = self._layout.returned()
         self._updater = Updater(self._layout)
@@ -302,14 +305,6 @@ class RedisStore(Updates):
                 removed += int(deleted)
                 keys = found[1:]
         return removed
-
-    def pool_stats(self) -> dict[str, int]:
-        """Connections in use, idle and at most; calls waiting for one now."""
-        return self._pool.stats()
-
-    def pool_waits(self) -> tuple[int, float]:
-        """Calls that waited for a pooled connection so far, and the seconds they waited."""
-        return self._pool.waits()
 
     async def health(self) -> HealthCheck:
         ensured = (
