@@ -163,6 +163,8 @@ def _breakers(parts: Parts) -> Sequence[Policy]:
     for port, backend in (("store", parts.store.backend), ("embedder", parts.embedder.backend)):
         listener = parts.metrics.breaker_listener(backend) if parts.metrics else None
         breaker = CircuitBreaker(port, config, on_change=listener)
+        if listener is not None:  # exported from the start (closed), not from its first change
+            listener(port, breaker.state)
         policies.append(BreakerPolicy(port, breaker, backend=backend))  # type: ignore[arg-type]
     return policies
 

@@ -127,6 +127,14 @@ class RedisClusterStore(StoreCalls):
             facts=facts,
         )
 
+    def pool_stats(self) -> dict[str, int]:
+        """The primaries' connection pools added up: ``in_use``, ``idle`` and ``max``."""
+        total = {"in_use": 0, "idle": 0, "max": 0}
+        for store in self._primaries.values():
+            for state, count in store.pool_stats().items():
+                total[state] += count
+        return total
+
     async def aclose(self) -> None:
         if self._closed:
             return

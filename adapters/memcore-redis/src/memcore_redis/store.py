@@ -99,6 +99,7 @@ class RedisStore(Updates):
         )
         self._pool = connection_pool(self.settings, redis_connect_func=self._guard.on_connect)
         self._client: Redis = Redis(connection_pool=self._pool)
+        self.pool_stats = self._pool.stats  # memcore_pool_connections: in_use, idle, max
         self._layout = layout_for(self.settings.storage_type, cluster_node=self.cluster_node)
         self._returned = self._layout.returned()
         self._updater = Updater(self._layout)
