@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import numpy as np
@@ -56,8 +56,14 @@ class Encrypted(StoreFront):
         self.policy = EncryptionPolicy(keys, filterable_metadata=filterable_metadata)
         super().__init__(inner, Pipeline([self.policy, *below]))
 
-    async def rotate(self, user_id: str | None = None, *, batch_size: int = 100) -> RotationReport:
-        return await self.policy.rotate(user_id, batch_size=batch_size)
+    async def rotate(
+        self,
+        user_id: str | None = None,
+        *,
+        batch_size: int = 100,
+        progress: Callable[[int], None] | None = None,
+    ) -> RotationReport:
+        return await self.policy.rotate(user_id, batch_size=batch_size, progress=progress)
 
     async def shred(self, user_id: str) -> bool:
         return await self.policy.shred(user_id)
@@ -219,8 +225,10 @@ async def test_rotation_moves_everything_to_the_new_key_in_batches(inner: InMemo
         await old.upsert(user, batch, unit_vectors(25, 3))
     new = encrypting(inner, keyring(k1=K1, k2=K2))
     assert await new.get("alice", ["i0"]) == [records["alice"][0]]  # old keys still decrypt
-    report = await new.rotate(batch_size=10)
+    batches: list[int] = []
+    report = await new.rotate(batch_size=10, progress=batches.append)
     assert (report.users, report.scanned, report.rewritten) == (2, 50, 50)
+    assert batches == [10, 10, 5] * 2  # one call per batch scanned
     assert (await new.rotate(user_id="bob", batch_size=7)).rewritten == 0
     only_new = encrypting(inner, keyring(k2=K2))  # k1 retired
     for user, batch in records.items():
