@@ -39,8 +39,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from memcore.domain import (
     Intervention,
     MemoryRecord,
@@ -56,9 +54,11 @@ from memcore.domain.fields import FieldSpec, Index, Value, canonical, fields_of
 from memcore.domain.filters import FILTERABLE, range_keys
 from memcore.domain.records import RECORD_TYPES
 from memcore.errors import ValidationError
+from memcore.limits import DEFAULT_LIMITS, Limits
 from memcore.vectors import squared_norms, unit_vectors
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "Limits",
     "squared_norms",
     "unit_vectors",
@@ -84,25 +84,6 @@ _SEPARATORS = frozenset({"Zl", "Zp"})  # U+2028, U+2029: line breaks in logs and
 _EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
 _INT64 = 2**63
-
-
-class Limits(BaseModel):
-    """Size limits on input; raise them with care, every backend stores what they allow."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    max_text_chars: int = Field(default=8_000, ge=1, le=1_000_000)
-    max_context_chars: int = Field(default=8_000, ge=0, le=1_000_000)
-    max_task_chars: int = Field(default=256, ge=1, le=10_000)
-    max_metadata_keys: int = Field(default=32, ge=0, le=1_000)
-    max_metadata_value_chars: int = Field(default=1_024, ge=1, le=100_000)
-    max_source_ids: int = Field(default=256, ge=1, le=100_000)
-    max_outcome_history: int = Field(default=100, ge=1, le=10_000)
-    max_k: int = Field(default=100, ge=1, le=10_000)
-    max_batch: int = Field(default=1_000, ge=1, le=100_000)
-
-
-DEFAULT_LIMITS = Limits()
 
 
 def validate_user_id(user_id: object) -> str:
