@@ -10,7 +10,14 @@ import pytest
 from pydantic import SecretStr
 
 from memcore.adapters.memory import InMemoryStore
-from memcore.domain import Intervention, Reflection, SearchFilter
+from memcore.domain import (
+    Intervention,
+    RecordKind,
+    RecordUpdate,
+    Reflection,
+    SearchFilter,
+    utcnow,
+)
 from memcore.errors import (
     ConfigurationError,
     DecryptionError,
@@ -342,3 +349,29 @@ async def test_the_outbox_below_encryption_holds_only_ciphertext(tmp_path: Path)
     assert "stress before session" not in text  # the context
     assert '"low"' not in text  # the encrypted metadata value "mood"
     await outbox.aclose()
+
+
+async def test_updated_content_is_ciphertext_at_rest(inner: InMemoryStore) -> None:
+    store = encrypting(inner)
+    record = sample()
+    await store.upsert("alice", [record], unit_vectors(1, 0))
+    update = RecordUpdate(
+        record.id,
+        RecordKind.INTERVENTION,
+        {"context": "after the call", "metadata": {"lang": "de", "mood": "calm"}},
+        utcnow(),
+        100,
+    )
+    updated = await store.update("alice", update, None)
+    (raw,) = await inner.get("alice", [record.id])
+    assert isinstance(raw, Intervention)
+    for value in (raw.context, raw.metadata["mood"]):
+        assert isinstance(value, str)
+        assert value.startswith(f"{TOKEN_PREFIX}k1:")
+    assert raw.metadata["lang"] == "de"
+    assert isinstance(updated, Intervention)
+    assert (updated.context, dict(updated.metadata)) == (
+        "after the call",
+        {"lang": "de", "mood": "calm"},
+    )
+    assert await store.get("alice", [record.id]) == [updated]
