@@ -17,18 +17,29 @@ from memcore_redis.testing import EmbeddedRedis, ServerNotAvailableError
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
+# With a data directory the data must outlive the server: an append-only file, fsynced
+# every second (what docs/reliability.md recommends).
+PERSISTENT = ("--appendonly", "yes", "--appendfsync", "everysec")
+
 
 @app.callback(invoke_without_command=True)
 def serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 6379,
     data_dir: Annotated[
-        Path | None, typer.Option(help="Keep data here (default: a temporary directory).")
+        Path | None,
+        typer.Option(
+            help="Keep data here, persisted (AOF, fsync every second) across restarts "
+            "(default: a temporary directory, gone on stop)."
+        ),
     ] = None,
     no_json: Annotated[bool, typer.Option("--no-json", help="Do not load RedisJSON.")] = False,
 ) -> None:
     """Run valkey-server with RediSearch and RedisJSON until interrupted (Ctrl-C)."""
     server = EmbeddedRedis(
-        modules=("search",) if no_json else ("search", "json"), port=port, data_dir=data_dir
+        modules=("search",) if no_json else ("search", "json"),
+        port=port,
+        data_dir=data_dir,
+        extra_args=PERSISTENT if data_dir is not None else (),
     )
 
     def _stop(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
