@@ -8,7 +8,8 @@ In production, run it as a process; every request carries an API key, and the ke
     memcore serve      # then: curl -H 'Authorization: Bearer <key>' localhost:8080/v1/stats
 
 This script builds the same application in-process (as you would to mount it in your
-own ASGI app), records an intervention as ``user-42`` and asks what worked::
+own ASGI app), records two interventions as ``user-42``, sets the outcome of one once it
+is known, and asks what worked::
 
     python examples/http_service.py
 """
@@ -25,7 +26,7 @@ API_KEY = "example-key-of-user-42-0123456789"
 
 
 async def main() -> list[str]:
-    """Record two interventions over HTTP, then search; returns the texts found."""
+    """Record two interventions, update an outcome, ask what worked; returns the texts."""
     app = create_app(HttpSettings(auth="api_key", api_keys={API_KEY: "user-42"}))
     headers = {"Authorization": f"Bearer {API_KEY}"}
     async with (
@@ -34,8 +35,9 @@ async def main() -> list[str]:
             transport=httpx.ASGITransport(app), base_url="http://memcore", headers=headers
         ) as client,
     ):
+        ids = []
         for text, outcome in [
-            ("Two minutes of box breathing.", "task_completed"),
+            ("Two minutes of box breathing.", "unknown"),  # not known yet
             ("List five things you can see.", "user_resisted"),
         ]:
             written = await client.post(
@@ -44,14 +46,20 @@ async def main() -> list[str]:
                       "context": "anxious before a job interview"},
             )  # fmt: skip
             print(written.status_code, written.json()["status"])  # noqa: T201 - 201 stored, 202 deferred
-        found = await client.post(
-            "/v1/interventions/search",
-            json={"query": "nervous before a meeting", "filters": {"outcome": "task_completed"}},
-        )
-        hits = found.json()["hits"]
-        for hit in hits:
-            print(f"{hit['score']:.2f} {hit['record']['intervention_text']}")  # noqa: T201 - an example prints
-    return [hit["record"]["intervention_text"] for hit in hits]
+            ids.append(written.json()["records"][0]["id"])
+        # Later, the user says the breathing helped.
+        await client.put(f"/v1/interventions/{ids[0]}/outcome", json={"outcome": "task_completed"})
+        worked = (
+            await client.post(
+                "/v1/interventions/what-worked",
+                json={"situation": "nervous before a meeting", "task": "calm_down"},
+            )
+        ).json()
+        for hit in worked["hits"]:
+            record = hit["record"]
+            print(f"{hit['score']:.2f} {record['outcome']}: {record['intervention_text']}")  # noqa: T201 - an example prints
+        print(*(rate["summary"] for rate in worked["rates"]))  # noqa: T201 - an example prints
+    return [hit["record"]["intervention_text"] for hit in worked["hits"]]
 
 
 if __name__ == "__main__":

@@ -8,12 +8,12 @@ says can reach another user's memories. A scripted chat model stands in for the 
 
 Three conversations with ``user-42``, the first two in one LangGraph thread:
 
-1. Panicking before an interview: the agent looks up what worked (nothing yet) and
-   suggests box breathing.
-2. Later, the user says it helped: the agent records that intervention, with the
-   situation from the thread and its outcome.
-3. Days later, in a new thread, nervous before a presentation: the agent looks up
-   what worked in situations like this and suggests it again::
+1. Panicking before an interview: the agent asks what worked (nothing yet), suggests
+   box breathing and records that intervention, its outcome not known yet.
+2. Later, the user says it helped: the agent reads the intervention's id from the
+   thread and updates its outcome.
+3. Days later, in a new thread, nervous before a presentation: the agent asks what
+   worked and suggests it again, with how often it worked::
 
     pip install agent-memcore-langchain langchain
     python examples/langgraph_agent.py
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -39,6 +40,7 @@ import memcore
 from memcore_langchain import memory_tools
 
 USER = "user-42"
+_STORED = re.compile(r"Stored intervention (\w+)\.")
 
 Step = Callable[[Sequence[BaseMessage]], AIMessage]
 """One model turn: reads the conversation so far, answers or calls a tool."""
@@ -98,16 +100,18 @@ def tool_said(messages: Sequence[BaseMessage]) -> str:
     return next(m.text for m in reversed(messages) if isinstance(m, ToolMessage))
 
 
-def first_user_said(messages: Sequence[BaseMessage]) -> str:
-    """The user's first message in the thread."""
-    return next(m.text for m in messages if isinstance(m, HumanMessage))
+def recorded_id(messages: Sequence[BaseMessage]) -> str:
+    """The id in record_intervention's answer ("Stored intervention <id>.")."""
+    said = (m.text for m in reversed(messages) if isinstance(m, ToolMessage))
+    return next(found[1] for found in map(_STORED.search, said) if found)
 
 
 def suggest_what_worked(messages: Sequence[BaseMessage]) -> str:
-    """Answer from the best of the interventions found."""
-    found = json.loads(tool_said(messages).split(": ", 1)[1])
-    best = found[0]
-    return f"Last time this worked for you: {best['text']} Shall we do it again?"
+    """Answer from what_worked: its best hit, and how often it worked."""
+    said = tool_said(messages)
+    best, _ = json.JSONDecoder().raw_decode(said, said.index("["))
+    rates = said.rsplit("Outcomes per task: ", 1)[1].rstrip(".")
+    return f"This worked for you before: {best[0]['text']} ({rates}). Shall we do it again?"
 
 
 BREATHING = "Two minutes of box breathing: in for four, hold for four, out for four."
@@ -116,7 +120,13 @@ CONVERSATIONS: list[tuple[str, str, list[Step]]] = [
         "monday",
         "My job interview starts in ten minutes and I'm panicking.",
         [
-            call("search_interventions", query=user_said, outcomes=["task_completed"]),
+            call("what_worked", situation=user_said),
+            call(
+                "record_intervention",
+                intervention_text=BREATHING,
+                task="calm_down",
+                context=user_said,
+            ),
             say(f"Let's try this together. {BREATHING}"),
         ],
     ),
@@ -124,13 +134,7 @@ CONVERSATIONS: list[tuple[str, str, list[Step]]] = [
         "monday",
         "The breathing really helped, the interview went well!",
         [
-            call(
-                "record_intervention",
-                intervention_text=BREATHING,
-                task="calm_down",
-                context=first_user_said,
-                outcome="task_completed",
-            ),
+            call("update_outcome", record_id=recorded_id, outcome="task_completed"),
             say("Wonderful! I'll remember that breathing works for you."),
         ],
     ),
@@ -138,12 +142,7 @@ CONVERSATIONS: list[tuple[str, str, list[Step]]] = [
         "thursday",
         "I have to present to the whole team tomorrow and I'm so nervous.",
         [
-            call(
-                "search_interventions",
-                query=user_said,
-                outcomes=["task_completed"],
-                task="calm_down",
-            ),
+            call("what_worked", situation=user_said, task="calm_down"),
             say(suggest_what_worked),
         ],
     ),

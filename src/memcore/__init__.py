@@ -69,7 +69,9 @@ from memcore.errors import (
 )
 from memcore.observability import Metrics, Telemetry, configure_logging
 from memcore.ports import Embedder, MemoryStore, Vectors
+from memcore.registry import register_embedder, register_store
 from memcore.resilience import RetryConfig, retry_async, retry_sync
+from memcore.sections import register_settings
 from memcore.service import MemoryService
 from memcore.settings import MemcoreSettings, load_settings
 from memcore.sync import SyncMemoryService
@@ -141,6 +143,9 @@ __all__ = [
     "connect",
     "load_settings",
     "new_id",
+    "register_embedder",
+    "register_settings",
+    "register_store",
     "retry_async",
     "retry_sync",
     "validate_intervention",

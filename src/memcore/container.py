@@ -165,6 +165,8 @@ def _breakers(parts: Parts) -> Sequence[Policy]:
     for port, backend in (("store", parts.store.backend), ("embedder", parts.embedder.backend)):
         listener = parts.metrics.breaker_listener(backend) if parts.metrics else None
         breaker = CircuitBreaker(port, config, on_change=listener)
+        if listener is not None:  # exported from the start (closed), not from its first change
+            listener(port, breaker.state)
         policies.append(BreakerPolicy(port, breaker, backend=backend))  # type: ignore[arg-type]
     return policies
 
@@ -222,20 +224,15 @@ def _create_store(settings: MemcoreSettings, metrics: Metrics | None) -> MemoryS
     return store
 
 
-def _create_service(
-    settings: MemcoreSettings,
-    metrics: Metrics | None,
-    store: MemoryStore,
-    embedder: Embedder,
-) -> MemoryService:
-    parts = Parts(settings=settings, metrics=metrics, store=store, embedder=embedder)
+def _create_service(parts: Parts, policies: Sequence[Policy]) -> MemoryService:
+    settings = parts.settings
     return MemoryService(
-        store,
-        embedder,
-        policies=build_policies(parts),
+        parts.store,
+        parts.embedder,
+        policies=policies,
         limits=settings.limits,
         telemetry=Telemetry(
-            metrics=metrics,
+            metrics=parts.metrics,
             user_ids=settings.logging.user_id,
             log_content=settings.logging.log_content,
         ),
@@ -248,7 +245,8 @@ def _create_service(
 
 class Container(containers.DeclarativeContainer):
     """Settings -> store and embedder (by name, through the registry) and the policies
-    (:data:`POLICY_ORDER`) -> MemoryService.
+    (:data:`POLICY_ORDER`) -> MemoryService. ``container.policies()`` is the list the
+    service runs, the very objects, outermost first.
     """
 
     settings = providers.Singleton(load_settings)
@@ -257,7 +255,11 @@ class Container(containers.DeclarativeContainer):
     embedder = providers.Singleton(
         lambda settings: registry.embedders.create(settings, settings.embedder), settings
     )
-    service = providers.Singleton(_create_service, settings, metrics, store, embedder)
+    parts = providers.Singleton(
+        Parts, settings=settings, metrics=metrics, store=store, embedder=embedder
+    )
+    policies = providers.Singleton(build_policies, parts)
+    service = providers.Singleton(_create_service, parts, policies)
 
 
 async def build_service(container: Container | None = None, **overrides: Any) -> MemoryService:

@@ -26,6 +26,7 @@ from memcore.domain import EmbeddingSchema, Intervention, MemoryRecord, MemorySt
 from memcore.domain.codec import record_from_dict, record_to_dict
 from memcore.domain.fields import canonical
 from memcore.errors import SchemaMismatchError, ValidationError
+from memcore.pipeline import Port
 from memcore.ports import Vectors
 from memcore.service import MemoryService
 from memcore.validation import (
@@ -119,10 +120,18 @@ async def summarize(service: MemoryService, user_ids: Sequence[str] | None = Non
 
 async def index_info(service: MemoryService) -> dict[str, Any]:
     """The schema the service writes, where the data is (the store's ``target``, without
-    credentials) and what the store and embedder report about themselves.
+    credentials), what the store and embedder report about themselves, and the layers
+    each call goes through (the service's own pipeline, outermost first).
     """
     store, embedder = await service.store.health(), await service.embedder.health()
+    backends: dict[Port, str] = {
+        "service": "use cases",
+        "store": service.store.backend,
+        "embedder": service.embedder.backend,
+    }
+    layers = service.pipeline.describe(backends)
     return {
+        "layers": {port: " > ".join(names) for port, names in layers.items()},
         "store": {
             "backend": service.store.backend,
             "data": service.store.target,

@@ -14,7 +14,7 @@
     │                                 tampered, or its key retired or erased).
     ├── CircuitOpenError              the circuit breaker fails fast; retry after ``retry_after``.
     ├── SchemaMismatchError           embedder dimension/model differs from the store's schema;
-    │                                 re-embed into a new index (see docs/adapters.md).
+    │                                 re-embed into a new index (see docs/concepts.md).
     ├── EmbeddingError                the embedder failed; not retryable (bad key, bad model...).
     │   └── EmbeddingUnavailableError retryable: the embedding service is down or slow.
     │       └── EmbedderCircuitOpenError  (also a CircuitOpenError) the embedder's breaker is open.

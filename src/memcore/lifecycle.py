@@ -1,15 +1,15 @@
-"""The service calls of a memory's later life: update it, ask what worked, forget a scope.
+"""The service calls of a memory's later life: update it, ask what worked, forget it.
 
 :class:`LifecycleCalls` is a part of :class:`~memcore.MemoryService` (its base class):
 ``update_outcome`` and ``update`` change a stored record in place, embedding it again
 only when its embedded text changes; ``what_worked`` answers "what helped this user in
-a situation like this" with the ranking of :mod:`memcore.domain.worked`; ``forget``
-deletes the records of one agent or session of a user.
+a situation like this" with the ranking of :mod:`memcore.domain.worked`; ``delete``,
+``forget`` (one agent or session of a user) and ``forget_user`` remove records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 from memcore.domain import (
@@ -30,6 +30,7 @@ from memcore.validation import (
     validate_filters,
     validate_k,
     validate_record_id,
+    validate_record_ids,
     validate_text,
     validate_update_values,
     validate_user_id,
@@ -41,8 +42,8 @@ _INTERVENTION_ONLY = frozenset({"outcome", "task", "context"})
 
 
 class LifecycleCalls:
-    """``update_outcome``, ``update``, ``what_worked`` and ``forget`` of
-    :class:`~memcore.MemoryService`.
+    """``update_outcome``, ``update``, ``what_worked``, ``delete``, ``forget`` and
+    ``forget_user`` of :class:`~memcore.MemoryService`.
     """
 
     # What the service provides.
@@ -96,13 +97,32 @@ class LifecycleCalls:
         values = {name: value for name, value in given.items() if value is not None}
         return await self._update(user_id, record_id, values)
 
+    @observed("delete", ids_arg="record_ids")
+    async def delete(self, user_id: str, record_ids: str | Sequence[str]) -> Removed:
+        """Delete records of ``user_id``; returns how many existed (a :class:`~memcore.Removed`,
+        an int with the delete's status). Missing ids are fine.
+        """
+        user_id = validate_user_id(user_id)
+        ids = validate_record_ids([record_ids] if isinstance(record_ids, str) else record_ids)
+        deleted: Removed = (await self._serve("delete", user_id, ids=ids)).value
+        return deleted
+
+    @observed("forget_user")
+    async def forget_user(self, user_id: str) -> Removed:
+        """Delete everything of ``user_id``; returns how many records there were (see
+        :meth:`delete`).
+        """
+        user_id = validate_user_id(user_id)
+        forgotten: Removed = (await self._serve("forget_user", user_id)).value
+        return forgotten
+
     @observed("forget")
     async def forget(
         self, user_id: str, *, agent_id: str | None = None, session_id: str | None = None
     ) -> Removed:
         """Delete ``user_id``'s records of the agent ``agent_id`` and/or the session
         ``session_id`` (both given: records of both); returns how many (see
-        :meth:`~memcore.MemoryService.delete`). Unscoped records and other scopes keep
+        :meth:`delete`). Unscoped records and other scopes keep
         everything. Give at least one scope; :meth:`forget_user` deletes everything.
         """
         user_id = validate_user_id(user_id)

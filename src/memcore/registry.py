@@ -7,6 +7,8 @@ A distribution registers a store or embedder class in its ``pyproject.toml``::
 
 The class must have ``from_settings(settings: MemcoreSettings)``. Nothing is imported
 until a backend is asked for by name, so an installed but unused adapter costs nothing.
+Tests and applications add a backend without an entry point: :func:`register_store`,
+:func:`register_embedder` (fsspec's ``register_implementation``).
 Shared rate limiters (``memcore.rate_limiters``), audit sinks (``memcore.audit_sinks``),
 embedding caches (``memcore.embedding_caches``) and per-user data key stores
 (``memcore.data_key_stores``) are found the same way.
@@ -22,7 +24,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from memcore.caching import EmbeddingCache
-from memcore.errors import AdapterNotFoundError
+from memcore.errors import AdapterNotFoundError, ConfigurationError
 from memcore.ports import Embedder, MemoryStore
 from memcore.resilience.ratelimit import RateLimiter
 from memcore.security.audit import AuditSink
@@ -64,10 +66,24 @@ class Registry(Generic[T_co]):
     hints: Mapping[str, str] = field(default_factory=lambda: INSTALL_HINTS)
     auto: tuple[str, ...] = ()
     """What the name ``auto`` means: the first of these that is installed."""
+    registered: dict[str, BackendFactory[T_co]] = field(default_factory=dict)
+    """Backends added in code (:meth:`register`); they win over entry points."""
+
+    def register(self, name: str, factory: BackendFactory[T_co], *, replace: bool = False) -> None:
+        """Make ``factory`` the backend ``name``; an existing name needs ``replace=True``."""
+        if name in self.names() and not replace:
+            raise ConfigurationError(
+                f"{self.kind} {name!r} is already registered; pass replace=True to replace it"
+            )
+        self.registered[name] = factory
+
+    def unregister(self, name: str) -> None:
+        """Forget a backend added with :meth:`register` (entry points stay)."""
+        self.registered.pop(name, None)
 
     def names(self) -> list[str]:
         """Every registered backend name, sorted."""
-        return sorted({ep.name for ep in entry_points(group=self.group)})
+        return sorted({ep.name for ep in entry_points(group=self.group)} | set(self.registered))
 
     def load(self, name: str) -> BackendFactory[T_co]:
         """Import and return the factory registered as ``name``.
@@ -75,6 +91,8 @@ class Registry(Generic[T_co]):
         Raises :class:`~memcore.errors.AdapterNotFoundError` with an install hint when no
         installed package provides it or its package fails to import.
         """
+        if name in self.registered:
+            return self.registered[name]
         found = [ep for ep in entry_points(group=self.group) if ep.name == name]
         setting = self.setting or f"MEMCORE_{self.kind.upper()}"
         if not found:
@@ -138,3 +156,19 @@ embedding_caches: Registry[EmbeddingCache] = Registry(
 data_key_stores: Registry[DataKeyStore] = Registry(
     "memcore.data_key_stores", "data key store", setting="MEMCORE_ENCRYPTION__DATA_KEY_STORE"
 )
+
+
+def register_store(
+    name: str, factory: BackendFactory[MemoryStore], *, replace: bool = False
+) -> None:
+    """Make ``factory`` (a class with ``from_settings``) the store ``name``, so that
+    ``connect(store=name)`` and ``MEMCORE_STORE=name`` build it, with no entry point.
+    """
+    stores.register(name, factory, replace=replace)
+
+
+def register_embedder(
+    name: str, factory: BackendFactory[Embedder], *, replace: bool = False
+) -> None:
+    """Make ``factory`` (a class with ``from_settings``) the embedder ``name``."""
+    embedders.register(name, factory, replace=replace)

@@ -33,11 +33,10 @@ from memcore.domain import (
     Receipt,
     RecordKind,
     Reflection,
-    Removed,
     SearchFilter,
     SearchResults,
 )
-from memcore.errors import NotFoundError, UnhealthyError, ValidationError
+from memcore.errors import NotFoundError, UnhealthyError
 from memcore.intake import intervention_from, interventions_from, reflection_from
 from memcore.lifecycle import LifecycleCalls
 from memcore.observability.health import guarded_check, health_to_dict, schema_check
@@ -52,6 +51,7 @@ from memcore.validation import (
     unit_vectors,
     validate_filters,
     validate_k,
+    validate_page,
     validate_record_ids,
     validate_score,
     validate_text,
@@ -327,38 +327,12 @@ class MemoryService(LifecycleCalls):
     ) -> Page[MemoryRecord]:
         """One page of ``user_id``'s records, oldest first; follow ``next_cursor`` for more."""
         user_id = validate_user_id(user_id)
-        if (
-            isinstance(limit, bool)
-            or not isinstance(limit, int)
-            or not 1 <= limit <= MAX_LIST_LIMIT
-        ):
-            raise ValidationError("limit", f"must be an integer between 1 and {MAX_LIST_LIMIT}")
-        if cursor is not None and not isinstance(cursor, str):
-            raise ValidationError("cursor", "must be a string returned as next_cursor")
+        validate_page(limit, cursor, MAX_LIST_LIMIT)
         checked = validate_filters(filters, self.limits)
         page: Page[MemoryRecord] = (
             await self._serve("list", user_id, filters=checked, limit=limit, cursor=cursor)
         ).value
         return page
-
-    @observed("delete", ids_arg="record_ids")
-    async def delete(self, user_id: str, record_ids: str | Sequence[str]) -> Removed:
-        """Delete records of ``user_id``; returns how many existed (a :class:`~memcore.Removed`,
-        an int with the delete's status). Missing ids are fine.
-        """
-        user_id = validate_user_id(user_id)
-        ids = validate_record_ids([record_ids] if isinstance(record_ids, str) else record_ids)
-        deleted: Removed = (await self._serve("delete", user_id, ids=ids)).value
-        return deleted
-
-    @observed("forget_user")
-    async def forget_user(self, user_id: str) -> Removed:
-        """Delete everything of ``user_id``; returns how many records there were (see
-        :meth:`delete`).
-        """
-        user_id = validate_user_id(user_id)
-        forgotten: Removed = (await self._serve("forget_user", user_id)).value
-        return forgotten
 
     @observed("stats")
     async def stats(self, user_id: str) -> MemoryStats:

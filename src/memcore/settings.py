@@ -1,8 +1,11 @@
 """Configuration from the environment (``MEMCORE_*``), a ``.env`` file, or code.
 
-Nested settings use ``__``: ``MEMCORE_LIMITS__MAX_K=50``. Adapter distributions read
-their own settings under their own prefix (``MEMCORE_REDIS_URL``...) when they are built.
-Nothing is read at import time: call :func:`load_settings`.
+Nested settings use ``__``: ``MEMCORE_LIMITS__MAX_K=50``. Each adapter's settings are a
+section of their own (:mod:`memcore.sections`): ``MEMCORE_REDIS_URL=...`` or
+``load_settings(redis={"url": ...})``, read by the adapter with
+:meth:`MemcoreSettings.section`. An unknown keyword or ``MEMCORE_*`` name raises
+:class:`~memcore.errors.ConfigurationError` with a did-you-mean. Nothing is read at
+import time: call :func:`load_settings`.
 """
 
 from __future__ import annotations
@@ -11,11 +14,22 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from memcore.domain import Outcome
 from memcore.errors import ConfigurationError
+from memcore.sections import (
+    SectionT,
+    check_environment,
+    configuration_error,
+    field_names,
+    load_section,
+    section_model,
+    section_names,
+    sections_elsewhere,
+    split_overrides,
+)
 from memcore.state import default_state_dir
 from memcore.validation import Limits
 
@@ -34,6 +48,7 @@ __all__ = [
     "RateLimitSettings",
     "RetrySettings",
     "WhatWorkedSettings",
+    "configuration_error",
     "load_settings",
     "state_dir",
 ]
@@ -275,7 +290,7 @@ class AuditSettings(BaseModel):
 
 
 class MemcoreSettings(BaseSettings):
-    """Everything the core needs; adapters add their own prefixed settings."""
+    """Everything the core needs; adapters read their own sections (:meth:`section`)."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -312,6 +327,21 @@ class MemcoreSettings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     what_worked: WhatWorkedSettings = Field(default_factory=WhatWorkedSettings)
 
+    _sections: dict[str, BaseSettings] = PrivateAttr(default_factory=dict)
+
+    def section(self, name: str, model: type[SectionT]) -> SectionT:
+        """The adapter settings ``name`` (``redis``): as given to :func:`load_settings`,
+        else read from the model's environment prefix once, on first use.
+        """
+        found = self._sections.get(name)
+        if found is None:
+            found = self._sections[name] = load_section(model)
+        if not isinstance(found, model):
+            raise ConfigurationError(
+                f"settings {name!r} are a {type(found).__name__}, not a {model.__name__}"
+            )
+        return found
+
 
 def state_dir(settings: MemcoreSettings) -> Path:
     """``settings.state_dir``, or the platform's per-user state directory."""
@@ -321,17 +351,26 @@ def state_dir(settings: MemcoreSettings) -> Path:
 def load_settings(**overrides: Any) -> MemcoreSettings:
     """Read settings from the environment and ``.env``; ``overrides`` win over both.
 
-    Raises :class:`~memcore.errors.ConfigurationError` naming the first bad setting as
-    its environment variable (``MEMCORE_LIMITS__MAX_K``).
+    ``overrides`` are core settings (``store="redis"``) and adapter sections, each a dict
+    or its settings model (``redis={"url": "redis://..."}``). Raises
+    :class:`~memcore.errors.ConfigurationError` naming the first bad setting as its
+    environment variable (``MEMCORE_LIMITS__MAX_K``), and for an unknown keyword or
+    ``MEMCORE_*`` variable, with the nearest known name.
     """
+    sections = section_names()
+    given = split_overrides(overrides, MemcoreSettings.model_fields, sections)
+    known = field_names(MemcoreSettings, ENV_PREFIX, delimiter="__")
+    check_environment(ENV_PREFIX, known, elsewhere=sections_elsewhere(sections))
     try:
-        return MemcoreSettings(**overrides)
+        settings = MemcoreSettings(**{k: v for k, v in overrides.items() if k not in given})
     except pydantic.ValidationError as exc:
         raise configuration_error(exc, ENV_PREFIX) from exc
-
-
-def configuration_error(exc: pydantic.ValidationError, prefix: str) -> ConfigurationError:
-    """Turn a pydantic error into a :class:`ConfigurationError` naming the variable."""
-    first = exc.errors()[0]
-    setting = prefix + "__".join(str(part) for part in first["loc"]).upper()
-    return ConfigurationError(f"invalid setting {setting}: {first['msg']}", setting=setting)
+    for name, value in given.items():
+        model = section_model(name)
+        if isinstance(value, BaseSettings):
+            if not isinstance(value, model):
+                raise ConfigurationError(f"{name}= takes a {model.__name__} or a dict")
+            settings._sections[name] = value  # noqa: SLF001 - the settings' own cache
+        else:
+            settings._sections[name] = load_section(model, **value)  # noqa: SLF001
+    return settings

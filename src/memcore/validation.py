@@ -65,6 +65,7 @@ __all__ = [
     "validate_k",
     "validate_metadata",
     "validate_outcome",
+    "validate_page",
     "validate_record_id",
     "validate_reflection",
     "validate_score",
@@ -163,6 +164,14 @@ def validate_k(k: object, limits: Limits = DEFAULT_LIMITS) -> int:
     if not 1 <= k <= limits.max_k:
         raise ValidationError("k", f"must be between 1 and {limits.max_k}, got {k}")
     return k
+
+
+def validate_page(limit: object, cursor: object, max_limit: int) -> None:
+    """Raise unless ``limit`` is an int in ``1..max_limit`` and ``cursor`` a string or ``None``."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= max_limit:
+        raise ValidationError("limit", f"must be an integer between 1 and {max_limit}")
+    if cursor is not None and not isinstance(cursor, str):
+        raise ValidationError("cursor", "must be a string returned as next_cursor")
 
 
 def validate_score(value: object, field: str) -> float:

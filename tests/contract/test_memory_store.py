@@ -10,7 +10,7 @@ import pytest
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.adapters.memory import InMemoryStore
 from memcore.ports import Embedder, MemoryStore
-from memcore.testing import EmbedderContract, StoreContract
+from memcore.testing import AddedFieldContract, EmbedderContract, StoreContract
 
 
 class TestInMemoryStore(StoreContract):
@@ -35,3 +35,11 @@ class TestHashingEmbedder(EmbedderContract):
         embedder = HashingEmbedder(dimension=64)
         yield embedder
         await embedder.aclose()
+
+
+class TestInMemoryStoreFollowsTheFieldTable(AddedFieldContract):
+    @pytest.fixture
+    async def store(self, tmp_path: Path) -> AsyncIterator[MemoryStore]:
+        store = InMemoryStore(snapshot_path=tmp_path / "memory.npz")
+        yield store
+        await store.aclose()

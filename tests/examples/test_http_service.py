@@ -9,11 +9,13 @@ from memcore_http import HttpSettings, create_app
 http = load_example("http_service")
 
 
-async def test_the_example_records_and_finds_what_worked(
+async def test_the_example_records_updates_and_finds_what_worked(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert await http.main() == ["Two minutes of box breathing."]
-    assert capsys.readouterr().out.startswith("201 stored\n201 stored\n")
+    assert await http.main() == ["Two minutes of box breathing.", "List five things you can see."]
+    out = capsys.readouterr().out
+    assert out.startswith("201 stored\n201 stored\n")
+    assert out.endswith("\ncalm_down: 1 of 2 completed\n")
 
 
 async def test_without_its_key_nothing_is_served() -> None:

@@ -67,6 +67,17 @@ def test_record_search_inspect_and_stats(cli: CliRunner, env: dict[str, str]) ->
     assert "more: --cursor" in run(cli, env, "inspect", "-u", "ana", "--limit", "2").stdout
     info = json.loads(run(cli, env, "inspect", "--json").stdout)
     assert info["schema"]["dimension"] == 32
+    # The layers this service really has (the CLI's settings: retries, breakers, metrics).
+    store_layers = info["layers"]["store"].split(" > ")
+    assert store_layers[-1] == "memory"
+    assert [layer.split(" ")[0] for layer in store_layers[:-1]] == [
+        "degradation",
+        "breaker",
+        "metrics",
+        "retry",
+    ]
+    assert info["layers"]["service"].endswith("use cases")
+    assert "layers" in run(cli, env, "inspect").stdout
 
     one = json.loads(run(cli, env, "stats", "-u", "ana", "--json").stdout)
     assert one == {
@@ -210,3 +221,42 @@ def test_a_command_waits_for_the_snapshot_another_holds(cli: CliRunner, tmp_path
     assert writer.returncode == 0, stderr
     stats = run(cli, env, "stats", "-u", "ana", "--json")
     assert json.loads(stats.stdout)["interventions"] == 2
+
+
+def test_update_what_worked_and_scopes(cli: CliRunner, env: dict[str, str], tmp_path: Path) -> None:
+    ids = []
+    for text, agent in (("Try box breathing", "coach"), ("Box breathing, slower", "planner")):
+        result = run(
+            cli, env, "record", text, "-u", "ana", "--task", "calm", "--agent", agent,
+            "--session", "s1", "--json",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        ids.append(json.loads(result.stdout)["id"])
+    done = run(cli, env, "update", ids[0], "-u", "ana", "--outcome", "task_completed", "--json")
+    assert done.exit_code == 0, done.output
+    updated = json.loads(done.stdout)
+    assert updated["outcome"] == "task_completed"
+    assert [entry[0] for entry in updated["outcome_history"]] == ["task_completed"]
+    assert (
+        "updated intervention" in run(cli, env, "update", ids[1], "-u", "ana", "--task", "x").stdout
+    )
+    missing = run(cli, env, "update", "nope", "-u", "ana", "--outcome", "task_completed")
+    assert missing.exit_code != 0
+
+    coach = json.loads(
+        run(cli, env, "search", "breathing", "-u", "ana", "--agent", "coach", "--json").stdout
+    )
+    assert [hit["record"]["id"] for hit in coach] == [ids[0]]
+    worked = json.loads(run(cli, env, "what-worked", "breathing", "-u", "ana", "--json").stdout)
+    assert worked["hits"][0]["record"]["id"] == ids[0]
+    assert worked["hits"][0]["outcome_weight"] == 1.0
+    assert {rate["task"] for rate in worked["rates"]} == {"calm", "x"}
+    table = run(cli, env, "what-worked", "breathing", "-u", "ana", "--session", "s1").stdout
+    assert "calm: 1 of 1 completed" in table
+
+    dump = tmp_path / "dump.jsonl"
+    assert run(cli, env, "export", str(dump)).exit_code == 0
+    assert run(cli, env, "clear", "--all", "--yes").exit_code == 0
+    assert run(cli, env, "import", str(dump)).exit_code == 0
+    again = json.loads(run(cli, env, "inspect", "-u", "ana", "--json").stdout)["items"]
+    assert {r["id"]: r for r in again}[ids[0]] == updated

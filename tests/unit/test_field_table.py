@@ -5,48 +5,25 @@ filters and the stores. A field added through it round-trips everywhere.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
-from memcore.adapters.memory import InMemoryStore
 from memcore.domain import Intervention, RecordKind, Reflection, SearchFilter
 from memcore.domain.codec import record_from_dict, record_to_dict
-from memcore.domain.fields import Index, Value, about, fields_of
+from memcore.domain.fields import Index, Value, fields_of
 from memcore.domain.filters import FILTERABLE
 from memcore.domain.records import RECORD_TYPES
 from memcore.errors import ValidationError
-from memcore.pipeline import Pipeline
 from memcore.resilience.journal import decode_args, encode_args
-from memcore.security.encryption import TOKEN_PREFIX, EncryptionPolicy
-from memcore.security.keyring import Keyring, MasterKeys
-from memcore.testing import SCHEMA, unit_vectors
 from memcore.testing._suite import intervention
+from memcore.testing.store_fields import MoodIntervention, moody
 from memcore.validation import Limits, validate_intervention
-
-
-@dataclass(frozen=True, slots=True)
-class MoodIntervention(Intervention):
-    """An intervention with one more field, declared only through the table."""
-
-    mood: str = field(
-        default="",
-        repr=False,
-        metadata=about(Value.TEXT, sensitive=True, limit="max_task_chars", required=False),
-    )
 
 
 @pytest.fixture
 def _with_mood(monkeypatch: pytest.MonkeyPatch) -> None:
     """Decoders build MoodIntervention for interventions."""
     monkeypatch.setitem(RECORD_TYPES, RecordKind.INTERVENTION, MoodIntervention)
-
-
-def moody(number: int = 1) -> MoodIntervention:
-    base = intervention("u", number)
-    values = {spec.name: getattr(base, spec.name) for spec in fields_of(Intervention)}
-    return MoodIntervention(**values, mood="tense but hopeful")
 
 
 def test_every_field_of_both_records_is_described() -> None:
@@ -82,7 +59,7 @@ def test_embedded_fields_are_what_the_embedding_text_holds() -> None:
 def test_an_added_field_round_trips_through_the_codec_and_journals() -> None:
     record = moody()
     data = record_to_dict(record)
-    assert data["mood"] == "tense but hopeful"
+    assert data["mood"] == record.mood
     assert record_from_dict(data) == record
     back = decode_args(encode_args({"records": [record]}))
     assert back["records"] == [record]
@@ -96,30 +73,3 @@ def test_an_added_field_is_validated_by_its_limit() -> None:
     with pytest.raises(ValidationError) as raised:
         validate_intervention(too_long)
     assert raised.value.field == "mood"
-
-
-@pytest.mark.usefixtures("_with_mood")
-async def test_an_added_field_round_trips_in_the_store_and_its_snapshot(tmp_path: Path) -> None:
-    path = tmp_path / "snapshot.npz"
-    store = InMemoryStore(path)
-    await store.ensure_schema(SCHEMA)
-    await store.upsert("u", [moody()], unit_vectors(1, seed=1))
-    assert await store.get("u", ["i1"]) == [moody()]
-    await store.aclose()
-    reopened = InMemoryStore(path)
-    await reopened.ensure_schema(SCHEMA)
-    assert await reopened.get("u", ["i1"]) == [moody()]
-
-
-@pytest.mark.usefixtures("_with_mood")
-async def test_an_added_sensitive_field_is_encrypted_at_rest() -> None:
-    below = InMemoryStore()
-    keys = MasterKeys(Keyring({"k1": b"1" * 32}, primary="k1"))
-    store = Pipeline([EncryptionPolicy(keys)]).store(below)
-    await store.ensure_schema(SCHEMA)
-    await store.upsert("u", [moody()], unit_vectors(1, seed=1))
-    [stored] = await below.get("u", ["i1"])
-    assert isinstance(stored, MoodIntervention)
-    assert stored.mood.startswith(TOKEN_PREFIX)
-    assert stored.task == moody().task  # not sensitive: kept in clear
-    assert await store.get("u", ["i1"]) == [moody()]

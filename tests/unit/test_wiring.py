@@ -91,8 +91,18 @@ async def test_the_container_builds_from_settings_and_accepts_overrides() -> Non
     container.embedder.override(providers.Object(HashingEmbedder(dimension=8)))
     service = await build_service(container)
     try:
+        assert container.store() is store
         assert service.store.inner is store
         assert service.schema.dimension == 8
+        # The container hands back the layers it built: the very policies the service runs.
+        assert service.pipeline.policies == tuple(container.policies())
+        assert [type(p).__name__ for p in container.policies()] == [
+            "DegradationPolicy",
+            "BreakerPolicy",
+            "BreakerPolicy",
+            "MetricsPolicy",
+            "RetryPolicy",
+        ]
     finally:
         await service.aclose()
 

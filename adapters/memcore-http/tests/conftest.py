@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-USERS = 64
+USERS = 96
 _START_TIMEOUT_S = 30.0
 
 
@@ -114,7 +114,7 @@ def api_key_settings(users: list[str]) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The shared server: API keys for ``user-0`` .. ``user-63``."""
+    """The shared server: API keys for ``user-0`` .. ``user-95``."""
     users = [f"user-{n}" for n in range(USERS)]
     running = start_server(tmp_path_factory.mktemp("serve"), **api_key_settings(users))
     yield running

@@ -25,7 +25,9 @@ from test_routes import record
 def test_a_missing_or_unknown_key_is_401(server: Server, headers: dict[str, str]) -> None:
     with server.client(**headers) as client:
         for method, path in [("POST", "/v1/interventions/search"), ("GET", "/v1/records"),
-                             ("GET", "/v1/stats"), ("DELETE", "/v1/me")]:  # fmt: skip
+                             ("GET", "/v1/stats"), ("DELETE", "/v1/me"),
+                             ("PUT", f"/v1/interventions/{'0' * 32}/outcome"),
+                             ("POST", "/v1/interventions/what-worked")]:  # fmt: skip
             response = client.request(method, path, json={"query": "x"})
             assert response.status_code == 401, (method, path)
             assert response.headers["www-authenticate"] == "Bearer"
@@ -43,6 +45,10 @@ def test_one_users_key_never_reaches_another_users_records(
     search = bob.post("/v1/interventions/search", json={"query": mine["intervention_text"]})
     assert search.json()["hits"] == []
     assert bob.delete(f"/v1/records/{mine['id']}").json()["deleted"] == 0
+    changed = bob.put(f"/v1/interventions/{mine['id']}/outcome", json={"outcome": "no_response"})
+    assert changed.status_code == 404
+    worked = bob.post("/v1/interventions/what-worked", json={"situation": "anxious"})
+    assert worked.json()["hits"] == []
     assert bob.delete("/v1/me", params={"confirm": "true"}).json()["deleted"] == 0
     assert alice.get(f"/v1/records/{mine['id']}").json() == mine
 

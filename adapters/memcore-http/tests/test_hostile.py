@@ -66,6 +66,45 @@ def test_bad_searches_are_422_naming_the_field(
 
 
 @pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"outcome": "great"}, "outcome"),
+        ({}, "outcome"),
+        ({"outcome": "task_completed", "task": "t"}, "task"),
+        ({"outcome": "task_completed", "user_id": "user-1"}, "user_id"),
+        (["task_completed"], "body"),
+    ],
+)
+def test_bad_outcome_updates_are_422_and_change_nothing(
+    alice: httpx.Client, body: object, field: str
+) -> None:
+    written = alice.post("/v1/interventions", json=OK).json()["records"][0]
+    response = alice.put(f"/v1/interventions/{written['id']}/outcome", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field
+    assert alice.get(f"/v1/records/{written['id']}").json() == written
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "situation"),
+        ({"situation": ""}, "situation"),
+        ({"situation": 7}, "situation"),
+        ({"situation": "x", "k": 0}, "k"),
+        ({"situation": "x", "k": "5"}, "k"),
+        ({"situation": "x", "outcome": "task_completed"}, "outcome"),
+    ],
+)
+def test_bad_what_worked_questions_are_422_naming_the_field(
+    alice: httpx.Client, body: object, field: str
+) -> None:
+    response = alice.post("/v1/interventions/what-worked", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field
+
+
+@pytest.mark.parametrize(
     "raw",
     [
         b'{"intervention_text": "x", "task": "t", "metadata": {"a": NaN}}',

@@ -56,6 +56,48 @@ def test_search_finds_by_situation_and_filters(alice: httpx.Client) -> None:
     assert len(both.json()["hits"]) == 2
 
 
+def test_an_outcome_set_later_moves_what_worked(alice: httpx.Client) -> None:
+    pending = record(alice, outcome="unknown")
+    record(alice, intervention_text="List five things you see.", outcome="user_resisted")
+    ask = {"situation": "nervous before an interview", "task": "calm_down", "k": 5}
+    before = alice.post("/v1/interventions/what-worked", json=ask).json()
+    assert {hit["record"]["id"]: hit["outcome_weight"] for hit in before["hits"]}[
+        pending["id"]
+    ] == 0.3  # unknown, by default
+
+    updated = alice.put(
+        f"/v1/interventions/{pending['id']}/outcome", json={"outcome": "task_completed"}
+    )
+    assert updated.status_code == 200, updated.text
+    changed = updated.json()
+    assert (changed["id"], changed["outcome"]) == (pending["id"], "task_completed")
+    assert changed["updated_at"] is not None
+    assert [c["outcome"] for c in changed["outcome_history"]] == ["task_completed"]
+    assert alice.get(f"/v1/records/{pending['id']}").json() == changed
+
+    after = alice.post("/v1/interventions/what-worked", json=ask)
+    assert after.status_code == 200
+    body = after.json()
+    assert (body["status"], body["complete"]) == ("complete", True)
+    best = body["hits"][0]
+    assert best["record"]["id"] == pending["id"]
+    assert best["score"] == best["similarity"] * best["outcome_weight"] * best["recency"]
+    assert body["rates"] == [
+        {"task": "calm_down", "summary": "calm_down: 1 of 2 completed", "completed": 1,
+         "total": 2, "by_outcome": {"task_completed": 1, "user_resisted": 1}},
+    ]  # fmt: skip
+
+
+def test_updating_a_missing_intervention_is_404(alice: httpx.Client) -> None:
+    reflection = alice.post("/v1/reflections", json={"text": "Likes short answers."}).json()
+    for record_id in ("0" * 32, reflection["records"][0]["id"]):
+        response = alice.put(
+            f"/v1/interventions/{record_id}/outcome", json={"outcome": "task_completed"}
+        )
+        assert response.status_code == 404
+        assert response.json()["error"] == "not_found"
+
+
 def test_a_batch_is_written_whole_or_not_at_all(alice: httpx.Client) -> None:
     items = [{**BREATHING, "idempotency_key": f"b{n}"} for n in range(3)]
     written = alice.post("/v1/interventions:batch", json={"items": items})
@@ -131,12 +173,19 @@ def test_forgetting_the_caller_needs_confirmation(alice: httpx.Client) -> None:
 def test_the_openapi_schema_describes_routes_without_a_user_id(server: Server) -> None:
     schema = httpx.get(f"{server.url}/openapi.json").json()
     assert {"/v1/interventions", "/v1/interventions:batch", "/v1/records/{record_id}",
-            "/v1/me", "/v1/stats"} <= set(schema["paths"])  # fmt: skip
+            "/v1/me", "/v1/stats", "/v1/interventions/{record_id}/outcome",
+            "/v1/interventions/what-worked"} <= set(schema["paths"])  # fmt: skip
     assert "user_id" not in str(schema["paths"])
     assert "user_id" not in str(schema["components"]["schemas"])
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     written = schema["paths"]["/v1/interventions"]["post"]["responses"]
     assert {"201", "202", "401", "422", "429", "503"} <= set(written)
+    update = schema["paths"]["/v1/interventions/{record_id}/outcome"]["put"]["responses"]
+    assert {"200", "401", "404", "409", "422"} <= set(update)
+    worked = schema["paths"]["/v1/interventions/what-worked"]["post"]
+    assert worked["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/WhatWorkedIn"
+    )
     intervention = schema["components"]["schemas"]["InterventionIn"]
     assert intervention["additionalProperties"] is False
     assert intervention["properties"]["task"]["description"]

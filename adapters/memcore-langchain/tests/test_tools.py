@@ -11,7 +11,14 @@ import memcore
 from conftest import NEIGHBOUR, USER
 from memcore_langchain import memory_tools
 
-NAMES = ["record_intervention", "search_interventions", "record_reflection", "search_reflections"]
+NAMES = [
+    "record_intervention",
+    "search_interventions",
+    "update_outcome",
+    "what_worked",
+    "record_reflection",
+    "search_reflections",
+]
 
 
 def _by_name(service: memcore.MemoryService, user_id: str = USER) -> dict[str, BaseTool]:
@@ -67,6 +74,55 @@ async def test_record_then_search_interventions(memory: memcore.MemoryService) -
     assert (missed.content, missed.artifact) == ("No interventions found.", [])
 
 
+async def test_an_outcome_known_later_then_what_worked(memory: memcore.MemoryService) -> None:
+    tools = _by_name(memory)
+    breathing = await _call(
+        tools["record_intervention"],
+        intervention_text="Try two minutes of box breathing.",
+        task="calm_down",
+        context="anxious before an interview",
+    )
+    await _call(
+        tools["record_intervention"],
+        intervention_text="List five things you can see.",
+        task="calm_down",
+        outcome="user_resisted",
+    )
+    record_id = breathing.artifact.id
+    updated = await _call(tools["update_outcome"], record_id=record_id, outcome="task_completed")
+    assert updated.content == f"Outcome of intervention {record_id} set to task_completed."
+    assert updated.artifact.metadata["outcome"] == "task_completed"
+    stored = await memory.get(USER, record_id)
+    assert isinstance(stored, memcore.Intervention)
+    assert stored.outcome is memcore.Outcome.TASK_COMPLETED
+
+    worked = await _call(tools["what_worked"], situation="nervous before a meeting")
+    best = worked.artifact[0]
+    assert best.id == record_id
+    assert best.metadata["outcome_weight"] == 1.0
+    assert best.metadata["score"] == best.metadata["similarity"]
+    assert worked.content.startswith("What worked for this user, best first: [")
+    assert worked.content.endswith(" Outcomes per task: calm_down: 1 of 2 completed.")
+    nothing = await _call(tools["what_worked"], situation="x", task="sleep")
+    assert (nothing.content, nothing.artifact) == ("No past interventions found.", [])
+
+
+async def test_another_users_intervention_is_not_found(memory: memcore.MemoryService) -> None:
+    theirs = await _call(
+        _by_name(memory, NEIGHBOUR)["record_intervention"], intervention_text="x", task="t"
+    )
+    mine = _by_name(memory)
+    refused = await _call(
+        mine["update_outcome"], record_id=theirs.artifact.id, outcome="user_resisted"
+    )
+    assert refused.status == "error"
+    assert refused.content.startswith("Not found: no intervention ")
+    record = await memory.get(NEIGHBOUR, theirs.artifact.id)
+    assert isinstance(record, memcore.Intervention)
+    assert record.outcome is memcore.Outcome.UNKNOWN
+    assert (await _call(mine["what_worked"], situation="x")).artifact == []
+
+
 async def test_record_then_search_reflections(memory: memcore.MemoryService) -> None:
     tools = _by_name(memory)
     stored = await _call(
@@ -114,6 +170,14 @@ async def test_the_user_comes_from_the_binding_never_from_the_model(
         ),
         ("search_interventions", {"query": "x", "k": 50}, "Invalid arguments: k: "),
         ("record_reflection", {"text": "x", "source_ids": ["a b"]}, "Invalid input: source_ids[0]"),
+        (
+            "update_outcome",
+            {"record_id": "../etc", "outcome": "task_completed"},
+            "Invalid input: record_id: ",
+        ),
+        ("update_outcome", {"record_id": "a" * 32}, "Invalid arguments: outcome: Field required"),
+        ("what_worked", {"situation": " "}, "Invalid input: situation: "),
+        ("what_worked", {"situation": "x", "k": 50}, "Invalid arguments: k: "),
     ],
 )
 async def test_bad_arguments_come_back_as_tool_errors(
@@ -158,7 +222,15 @@ async def test_a_failing_store_comes_back_as_a_tool_error(
 ) -> None:
     broken = memcore.MemoryService(_Down(error), memory.embedder)
     for tool in memory_tools(broken, USER):
-        arguments = {"query": "x", "text": "x", "intervention_text": "x", "task": "t"}
+        arguments = {
+            "query": "x",
+            "text": "x",
+            "intervention_text": "x",
+            "task": "t",
+            "situation": "x",
+            "record_id": "a" * 32,
+            "outcome": "task_completed",
+        }
         schema_fields = tool.tool_call_schema.model_json_schema()["properties"]
         result = await _call(tool, **{k: v for k, v in arguments.items() if k in schema_fields})
         assert result.status == "error"

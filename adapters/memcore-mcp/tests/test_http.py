@@ -20,9 +20,15 @@ async def test_a_token_for_one_user_never_reads_another(http_server: HttpServer)
         assert found["hits"] == []
         result = await bob.call_tool("search_interventions", {"situation": "x", "user": "alice"})
         assert result.is_error or structured(result)["hits"] == []
+        assert (
+            structured(await bob.call_tool("what_worked", {"situation": "anxious"}))["hits"] == []
+        )
+        change = {"record_id": kept["id"], "outcome": "user_resisted"}
+        assert "NotFoundError" in error_text(await bob.call_tool("update_outcome", change))
     async with http_server.client(token_of("alice")) as alice:
         found = structured(await alice.call_tool("search_interventions", {"situation": "anxious"}))
         assert [hit["id"] for hit in found["hits"]] == [kept["id"]]
+        assert found["hits"][0]["outcome"] == BREATHING["outcome"]  # bob changed nothing
 
 
 async def test_bad_arguments_over_http_are_tool_errors(http_server: HttpServer) -> None:

@@ -26,6 +26,8 @@ async def test_every_tool_has_a_described_schema(tmp_path: Path) -> None:
     assert set(tools) == {
         "record_intervention",
         "search_interventions",
+        "update_outcome",
+        "what_worked",
         "record_reflection",
         "search_reflections",
     }
@@ -39,6 +41,8 @@ async def test_every_tool_has_a_described_schema(tmp_path: Path) -> None:
         assert "$ref" not in json.dumps(tool.output_schema)  # flat: clients check each result
     assert tools["search_interventions"].annotations.read_only_hint is True
     assert tools["record_intervention"].input_schema["required"] == ["text", "task"]
+    assert tools["update_outcome"].input_schema["required"] == ["record_id", "outcome"]
+    assert tools["what_worked"].input_schema["required"] == ["situation"]
 
 
 async def test_record_then_find_what_worked(tmp_path: Path) -> None:
@@ -66,6 +70,36 @@ async def test_record_then_find_what_worked(tmp_path: Path) -> None:
         assert hits["hits"][0]["source_ids"] == [kept["id"]]
 
 
+async def test_an_outcome_learned_later_changes_what_worked(tmp_path: Path) -> None:
+    async with stdio(tmp_path, "--user", "alice") as client:
+        pending = {**BREATHING, "outcome": "unknown"}
+        kept = structured(await client.call_tool("record_intervention", pending))
+        resisted = {**BREATHING, "text": "List five things.", "outcome": "user_resisted"}
+        structured(await client.call_tool("record_intervention", resisted))
+        situation = {"situation": "nervous before a meeting", "task": "calm_down"}
+        before = structured(await client.call_tool("what_worked", situation))
+        [pending_hit] = [hit for hit in before["hits"] if hit["id"] == kept["id"]]
+        assert pending_hit["outcome_weight"] == 0.3  # unknown, by default
+        changed = {"record_id": kept["id"], "outcome": "task_completed"}
+        updated = structured(await client.call_tool("update_outcome", changed))
+        assert updated["outcome"] == "task_completed"
+        assert updated["updated_at"] is not None
+        after = structured(await client.call_tool("what_worked", situation))
+        best = after["hits"][0]
+        assert (best["id"], best["outcome"], best["outcome_weight"]) == (
+            kept["id"],
+            "task_completed",
+            1.0,
+        )
+        assert best["score"] == best["similarity"] > pending_hit["score"]
+        assert after["rates"] == [
+            {"task": "calm_down", "summary": "calm_down: 1 of 2 completed", "completed": 1,
+             "total": 2, "by_outcome": {"task_completed": 1, "user_resisted": 1}},
+        ]  # fmt: skip
+        missing = {"record_id": "0" * 32, "outcome": "task_completed"}
+        assert "NotFoundError" in error_text(await client.call_tool("update_outcome", missing))
+
+
 async def test_a_user_sees_only_their_own_memories(tmp_path: Path) -> None:
     shared = {"MEMCORE_MEMORY__SNAPSHOT_PATH": str(tmp_path / "memories.json")}
     async with stdio(tmp_path, "--user", "alice", **shared) as alice:
@@ -75,6 +109,9 @@ async def test_a_user_sees_only_their_own_memories(tmp_path: Path) -> None:
         assert found["hits"] == []
         sneaky = await bob.call_tool("search_interventions", {"situation": "x", "user_id": "alice"})
         assert sneaky.is_error or structured(sneaky)["hits"] == []
+        assert (
+            structured(await bob.call_tool("what_worked", {"situation": "anxious"}))["hits"] == []
+        )
     async with stdio(tmp_path, **shared, MEMCORE_MCP__USER_ID="alice") as alice:
         found = structured(await alice.call_tool("search_interventions", {"situation": "anxious"}))
         assert len(found["hits"]) == 1
@@ -91,6 +128,11 @@ BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
     ("search_interventions", {"situation": "x", "k": 0}, "k"),
     ("search_interventions", {"situation": "x", "k": "many"}, "k"),
     ("record_reflection", {"text": "x", "source_ids": ["../etc"]}, "source_ids"),
+    ("update_outcome", {"record_id": "../etc", "outcome": "task_completed"}, "record_id"),
+    ("update_outcome", {"record_id": "0" * 32, "outcome": "great"}, "outcome"),
+    ("update_outcome", {"outcome": "task_completed"}, "record_id"),
+    ("what_worked", {"situation": ""}, "situation"),
+    ("what_worked", {"situation": "x", "k": 0}, "k"),
     ("no_such_tool", {}, "no_such_tool"),
 ]
 

@@ -210,3 +210,12 @@ async def test_a_failure_on_one_primary_is_raised_after_the_others_end() -> None
     with pytest.raises(SchemaMismatchError):
         await _on_all([fails(), slow()])
     assert ended == ["slow"]
+
+
+async def test_pool_stats_add_up_the_primaries_pools(cluster_store: RedisClusterStore) -> None:
+    assert cluster_store.pool_stats() == {"in_use": 0, "idle": 0, "max": 0}  # no primary yet
+    await cluster_store.ensure_schema(SCHEMA)
+    stats = cluster_store.pool_stats()
+    assert stats["max"] == 3 * cluster_store.settings.max_connections
+    assert stats["in_use"] == 0
+    assert stats["idle"] >= 3  # each primary answered ensure_schema

@@ -49,3 +49,15 @@ async def test_a_failed_connect_gives_its_slot_back() -> None:
         with pytest.raises(RedisConnectionError, match="connecting to"):
             await pool.get_connection()
     await pool.aclose()
+
+
+async def test_pool_stats_count_connections_by_state(make_store: StoreFactory) -> None:
+    """What memcore_pool_connections exports: in use, idle (open and free) and the size."""
+    store = make_store(max_connections=3)
+    await store.ensure_schema(SCHEMA)
+    held = await store._pool.get_connection()
+    try:
+        assert store.pool_stats() == {"in_use": 1, "idle": 0, "max": 3}
+    finally:
+        await store._pool.release(held)
+    assert store.pool_stats() == {"in_use": 0, "idle": 1, "max": 3}

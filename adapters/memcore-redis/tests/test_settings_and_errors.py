@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import traceback
+import uuid
 
 import pytest
 from redis import exceptions as rex
 
+import memcore
 from memcore import connect
 from memcore.errors import (
     ConfigurationError,
@@ -38,6 +40,28 @@ async def test_the_registry_builds_the_store_from_the_environment(
         assert "s3cret" not in repr(store.settings)
     finally:
         await store.aclose()
+
+
+async def test_connect_takes_the_redis_section_in_code(redis_server_url: str) -> None:
+    prefix = f"s{uuid.uuid4().hex[:12]}"
+    section = {"url": redis_server_url, "key_prefix": prefix, "storage_type": "json"}
+    async with memcore.connect(store="redis", embedder="hashing", redis=section) as memory:
+        assert memory.store.target.endswith(f"#{prefix}-idx")
+        receipt = await memory.record_intervention(
+            "u1", "Breathe.", task="calm", outcome="task_completed"
+        )
+        assert receipt.stored
+        await memory.forget_user("u1")
+    with pytest.raises(ConfigurationError, match="did you mean 'url'"):
+        await memcore.connect(store="redis", redis={"ulr": redis_server_url})
+    with pytest.raises(ConfigurationError, match=r"did you mean redis=\{'url': ...\}"):
+        await memcore.connect(store="redis", redis_url=redis_server_url)
+
+
+def test_an_unknown_redis_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEMCORE_REDIS_KEY_PREFX", "app")
+    with pytest.raises(ConfigurationError, match="did you mean 'MEMCORE_REDIS_KEY_PREFIX'"):
+        stores.create(MemcoreSettings(), "redis")
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """The ``memcore`` command line (``memcore --help``).
 
 One module per command group: :mod:`.records` (record, search, inspect, stats),
+:mod:`.lifecycle` (update, what-worked),
 :mod:`.data` (export, import, clear), :mod:`.ops` (demo, health, serve-metrics),
 :mod:`.security` (rotate-key). Adapters add commands through the ``memcore.cli``
 entry-point group. Errors print as one line and exit non-zero; ``--debug`` shows the
@@ -13,13 +14,19 @@ from importlib.metadata import entry_points
 
 import typer
 
-from memcore.cli import data, ops, records, security
+from memcore.cli import data, lifecycle, ops, records, security
 from memcore.cli._app import app, guarded, run_with_service
 from memcore.observability import health_to_dict
 
 __all__ = ["app", "guarded", "health_to_dict", "main", "run_with_service"]
 
-_COMMAND_MODULES = (data, ops, records, security)  # imported for their @app.command registrations
+_COMMAND_MODULES = (
+    data,
+    lifecycle,
+    ops,
+    records,
+    security,
+)  # imported for their @app.command registrations
 
 
 def _add_adapter_commands() -> None:

@@ -34,6 +34,10 @@ _state = {"debug": False}
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 UserOption = Annotated[str, typer.Option("--user", "-u", help="The user id.")]
+AgentOption = Annotated[str | None, typer.Option("--agent", help="The agent scope (agent_id).")]
+SessionOption = Annotated[
+    str | None, typer.Option("--session", help="The session scope (session_id).")
+]
 # The CLI is for people: it logs warnings and worse unless told otherwise.
 CLI_LOG_LEVEL = "WARNING"
 SNAPSHOT_LOCK_TIMEOUT = 60.0

@@ -8,7 +8,9 @@ import typer
 
 from memcore import debug
 from memcore.cli._app import (
+    AgentOption,
     JsonOption,
+    SessionOption,
     UserOption,
     app,
     print_json,
@@ -32,7 +34,8 @@ EXIT_DEFERRED = 75
 """``memcore record``'s exit code for a deferred write (sysexits' ``EX_TEMPFAIL``)."""
 
 
-def _metadata(pairs: list[str]) -> dict[str, str]:
+def metadata_pairs(pairs: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` options as metadata (string values)."""
     parsed = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -42,7 +45,8 @@ def _metadata(pairs: list[str]) -> dict[str, str]:
     return parsed
 
 
-def _text(record: MemoryRecord) -> str:
+def record_text(record: MemoryRecord) -> str:
+    """An intervention's ``intervention_text`` or a reflection's ``text``."""
     return record.intervention_text if isinstance(record, Intervention) else record.text
 
 
@@ -56,6 +60,8 @@ def record(  # noqa: PLR0917 - typer maps parameters to options
     kind: Annotated[RecordKind, typer.Option(help="What to record.")] = RecordKind.INTERVENTION,
     source: Annotated[list[str] | None, typer.Option(help="Source ids (reflections).")] = None,
     meta: Annotated[list[str] | None, typer.Option(help="Metadata KEY=VALUE (string).")] = None,
+    agent: AgentOption = None,
+    session: SessionOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Record an intervention (``--task``) or a reflection (``--kind reflection``).
@@ -66,15 +72,27 @@ def record(  # noqa: PLR0917 - typer maps parameters to options
     """
 
     async def use(memory: MemoryService) -> Receipt[MemoryRecord]:
-        metadata = _metadata(meta or [])
+        metadata = metadata_pairs(meta or [])
         if kind is RecordKind.REFLECTION:
             return await memory.record_reflection(
-                user, text, source_ids=source or [], metadata=metadata
+                user,
+                text,
+                source_ids=source or [],
+                metadata=metadata,
+                agent_id=agent,
+                session_id=session,
             )
         if task is None:
             raise ValidationError("task", "is required for an intervention (--task)")
         return await memory.record_intervention(
-            user, text, task=task, context=context, outcome=outcome, metadata=metadata
+            user,
+            text,
+            task=task,
+            context=context,
+            outcome=outcome,
+            metadata=metadata,
+            agent_id=agent,
+            session_id=session,
         )
 
     receipt = run_with_service(use)
@@ -97,10 +115,17 @@ def search(  # noqa: PLR0917 - typer maps parameters to options
     kind: Annotated[RecordKind, typer.Option(help="What to search.")] = RecordKind.INTERVENTION,
     outcome: Annotated[list[Outcome] | None, typer.Option(help="Only these outcomes.")] = None,
     task: Annotated[str | None, typer.Option(help="Only this task.")] = None,
+    agent: AgentOption = None,
+    session: SessionOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Search a user's interventions (or reflections), best first."""
-    filters: dict[str, Any] = {"outcomes": outcome or [], "task": task}
+    filters: dict[str, Any] = {
+        "outcomes": outcome or [],
+        "task": task,
+        "agent_id": agent,
+        "session_id": session,
+    }
 
     async def use(memory: MemoryService) -> list[SearchHit[Any]]:
         if kind is RecordKind.REFLECTION:
@@ -120,7 +145,7 @@ def search(  # noqa: PLR0917 - typer maps parameters to options
                 hit.record.id,
                 getattr(hit.record, "task", ""),
                 getattr(getattr(hit.record, "outcome", None), "value", ""),
-                shorten(_text(hit.record)),
+                shorten(record_text(hit.record)),
             )
             for hit in hits
         ),
@@ -171,7 +196,7 @@ def inspect(
                 r.kind.value,
                 getattr(r, "task", ""),
                 getattr(getattr(r, "outcome", None), "value", ""),
-                shorten(_text(r)),
+                shorten(record_text(r)),
             )
             for r in page.items
         ),

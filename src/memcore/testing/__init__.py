@@ -11,20 +11,24 @@ A new store passes when this runs green::
             yield store
             await store.aclose()
 
-Embedders subclass :class:`EmbedderContract` and provide ``embedder`` the same way.
+Embedders subclass :class:`EmbedderContract` and provide ``embedder`` the same way;
+:class:`AddedFieldContract` proves a store follows the field table (see its module).
 Requires the ``agent-memcore[testing]`` extra (pytest, pytest-asyncio).
 """
 
 from memcore.testing._suite import SCHEMA, ContractSuite, unit_vectors
 from memcore.testing.embedder_contract import EmbedderContract
 from memcore.testing.store_contract import StoreContract
+from memcore.testing.store_fields import AddedFieldContract, MoodIntervention
 from memcore.testing.store_isolation import HOSTILE_USER_IDS
 
 __all__ = [
     "HOSTILE_USER_IDS",
     "SCHEMA",
+    "AddedFieldContract",
     "ContractSuite",
     "EmbedderContract",
+    "MoodIntervention",
     "StoreContract",
     "unit_vectors",
 ]

@@ -7,6 +7,7 @@ error                                       status  ``error``
 memcore ``ValidationError``, bad body       422     ``invalid``
 missing or unknown credential               401     ``unauthorized``
 ``NotFoundError``, unknown route            404     ``not_found``
+``ConflictError`` (an update kept racing)   409     ``conflict``
 body over ``max_body_bytes``                413     ``too_large``
 ``RateLimitedError``                        429     ``rate_limited``
 ``CircuitOpenError``, any retryable error   503     ``unavailable``
@@ -33,6 +34,7 @@ from starlette.exceptions import HTTPException
 from memcore import (
     CircuitOpenError,
     ConfigurationError,
+    ConflictError,
     MemcoreError,
     NotFoundError,
     RateLimitedError,
@@ -49,6 +51,7 @@ logger = logging.getLogger("memcore.http")
 _MEMCORE_ERRORS: tuple[tuple[type[MemcoreError], HTTPStatus, str], ...] = (
     (ValidationError, HTTPStatus.UNPROCESSABLE_ENTITY, "invalid"),
     (NotFoundError, HTTPStatus.NOT_FOUND, "not_found"),
+    (ConflictError, HTTPStatus.CONFLICT, "conflict"),
     (RateLimitedError, HTTPStatus.TOO_MANY_REQUESTS, "rate_limited"),
     (CircuitOpenError, HTTPStatus.SERVICE_UNAVAILABLE, "unavailable"),
     (StoreFullError, HTTPStatus.INSUFFICIENT_STORAGE, "store_full"),

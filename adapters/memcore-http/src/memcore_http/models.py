@@ -24,6 +24,7 @@ from memcore import (
     Reflection,
     SearchResults,
     Status,
+    WhatWorked,
 )
 
 Metadata = Annotated[
@@ -98,6 +99,20 @@ class SearchIn(_In):
     filters: FiltersIn | None = None
 
 
+class OutcomeIn(_In):
+    """The outcome of an intervention, known now."""
+
+    outcome: Outcome = Field(description="How it turned out.")
+
+
+class WhatWorkedIn(_In):
+    """The caller's situation, to rank past interventions by similarity and outcome."""
+
+    situation: Text = Field(description="The situation now, described in words.")
+    task: StrictStr | None = Field(default=None, description="Only interventions of this task.")
+    k: StrictInt = Field(default=5, description="How many hits at most.")
+
+
 class ListQuery(_In):
     """One page of the caller's records, oldest first."""
 
@@ -107,8 +122,15 @@ class ListQuery(_In):
     task: str | None = Field(default=None, description="Only this task.")
 
 
+class OutcomeChangeOut(BaseModel):
+    """An outcome an update set, and when."""
+
+    outcome: Outcome
+    at: datetime
+
+
 class InterventionOut(BaseModel):
-    """A stored intervention."""
+    """A stored intervention; ``updated_at`` is ``null`` until an update changes it."""
 
     kind: Literal[RecordKind.INTERVENTION] = RecordKind.INTERVENTION
     id: str
@@ -118,10 +140,14 @@ class InterventionOut(BaseModel):
     outcome: Outcome
     created_at: datetime
     metadata: Metadata
+    updated_at: datetime | None = None
+    outcome_history: list[OutcomeChangeOut] = Field(
+        default_factory=list, description="The outcomes updates set, oldest first."
+    )
 
 
 class ReflectionOut(BaseModel):
-    """A stored reflection."""
+    """A stored reflection; ``updated_at`` is ``null`` until an update changes it."""
 
     kind: Literal[RecordKind.REFLECTION] = RecordKind.REFLECTION
     id: str
@@ -129,6 +155,7 @@ class ReflectionOut(BaseModel):
     source_ids: list[str]
     created_at: datetime
     metadata: Metadata
+    updated_at: datetime | None = None
 
 
 RecordOut = Annotated[InterventionOut | ReflectionOut, Field(discriminator="kind")]
@@ -156,6 +183,37 @@ class SearchOut(BaseModel):
     status: ReadStatus
     complete: bool
     hits: list[HitOut]
+
+
+class WorkedHitOut(BaseModel):
+    """A past intervention and why it ranks here:
+    ``score = max(similarity, 0) * outcome_weight * recency``.
+    """
+
+    score: float
+    similarity: float = Field(description="Cosine similarity of its situation to this one.")
+    outcome_weight: float = Field(description="Its outcome's weight (MEMCORE_WHAT_WORKED__*).")
+    recency: float = Field(description="1, or less with a half-life set.")
+    record: InterventionOut
+
+
+class RateOut(BaseModel):
+    """How the matching interventions of one task turned out."""
+
+    task: str
+    summary: str = Field(description="e.g. 'calm_down: 4 of 5 completed'.")
+    completed: int
+    total: int
+    by_outcome: dict[str, int]
+
+
+class WhatWorkedOut(BaseModel):
+    """What worked, best first, and each task's outcome rates among all the matches."""
+
+    status: ReadStatus
+    complete: bool
+    hits: list[WorkedHitOut]
+    rates: list[RateOut]
 
 
 class PageOut(BaseModel):
@@ -192,21 +250,30 @@ class ErrorOut(BaseModel):
 def record_out(record: MemoryRecord) -> InterventionOut | ReflectionOut:
     """The response form of ``record``."""
     if isinstance(record, Intervention):
-        return InterventionOut(
-            id=record.id,
-            intervention_text=record.intervention_text,
-            task=record.task,
-            context=record.context,
-            outcome=record.outcome,
-            created_at=record.created_at,
-            metadata=dict(record.metadata),
-        )
+        return intervention_out(record)
     return ReflectionOut(
         id=record.id,
         text=record.text,
         source_ids=list(record.source_ids),
         created_at=record.created_at,
         metadata=dict(record.metadata),
+        updated_at=record.updated_at,
+    )
+
+
+def intervention_out(record: Intervention) -> InterventionOut:
+    """The response form of an intervention."""
+    history = [OutcomeChangeOut(outcome=c.outcome, at=c.at) for c in record.outcome_history]
+    return InterventionOut(
+        id=record.id,
+        intervention_text=record.intervention_text,
+        task=record.task,
+        context=record.context,
+        outcome=record.outcome,
+        created_at=record.created_at,
+        metadata=dict(record.metadata),
+        updated_at=record.updated_at,
+        outcome_history=history,
     )
 
 
@@ -222,6 +289,38 @@ def search_out(results: SearchResults[Intervention] | SearchResults[Reflection])
     hits = [HitOut(score=hit.score, record=record_out(hit.record)) for hit in results]
     return SearchOut.model_validate(
         {"status": results.status, "complete": results.complete, "hits": hits}
+    )
+
+
+def what_worked_out(answer: WhatWorked) -> WhatWorkedOut:
+    """What-worked's response form, with its status."""
+    hits = [
+        WorkedHitOut(
+            score=hit.score,
+            similarity=hit.similarity,
+            outcome_weight=hit.outcome_weight,
+            recency=hit.recency,
+            record=intervention_out(hit.record),
+        )
+        for hit in answer.hits
+    ]
+    rates = [
+        RateOut(
+            task=rate.task,
+            summary=str(rate),
+            completed=rate.completed,
+            total=rate.total,
+            by_outcome=dict(rate.by_outcome),
+        )
+        for rate in answer.rates
+    ]
+    return WhatWorkedOut.model_validate(
+        {
+            "status": answer.status,
+            "complete": answer.status is Status.COMPLETE,
+            "hits": hits,
+            "rates": rates,
+        }
     )
 
 

@@ -22,17 +22,22 @@ from memcore_http.models import (
     InterventionIn,
     InterventionOut,
     ListQuery,
+    OutcomeIn,
     PageOut,
     ReflectionIn,
     ReflectionOut,
     SearchIn,
     SearchOut,
     StatsOut,
+    WhatWorkedIn,
+    WhatWorkedOut,
     WrittenOut,
+    intervention_out,
     page_out,
     record_out,
     search_out,
     stats_out,
+    what_worked_out,
     written_out,
 )
 
@@ -76,6 +81,24 @@ async def search_interventions(body: SearchIn, memory: Memory, user: User) -> Se
     """The caller's interventions nearest to a situation, best first."""
     filters = _filters(body.filters)
     return search_out(await memory.search_interventions(user, body.query, body.k, filters))
+
+
+async def update_outcome(
+    record_id: str, body: OutcomeIn, memory: Memory, user: User
+) -> InterventionOut:
+    """Set the outcome of one of the caller's interventions, known only now (no new
+    embedding; the earlier outcomes stay in ``outcome_history``); 404 when the caller
+    has no intervention with this id.
+    """
+    return intervention_out(await memory.update_outcome(user, record_id, body.outcome))
+
+
+async def what_worked(body: WhatWorkedIn, memory: Memory, user: User) -> WhatWorkedOut:
+    """The caller's past interventions that best fit a situation and helped, best first,
+    each with its similarity, outcome weight, recency and score; and per-task rates.
+    """
+    answer = await memory.what_worked(user, body.situation, task=body.task, k=body.k)
+    return what_worked_out(answer)
 
 
 async def record_reflection(
@@ -129,37 +152,44 @@ async def forget_me(
 
 @dataclass(frozen=True)
 class RouteSpec:
-    """One route: method, path, handler; ``status`` is its success status."""
+    """One route: method, path, handler; ``status`` is its success status, ``errors`` the
+    error statuses it may answer besides those of every route.
+    """
 
     method: str
     path: str
     endpoint: Callable[..., Any]
     status: HTTPStatus = HTTPStatus.OK
+    errors: tuple[HTTPStatus, ...] = ()
 
 
 ROUTES = (
     RouteSpec("POST", "/v1/interventions", record_intervention, HTTPStatus.CREATED),
     RouteSpec("POST", "/v1/interventions:batch", record_interventions, HTTPStatus.CREATED),
     RouteSpec("POST", "/v1/interventions/search", search_interventions),
+    RouteSpec(
+        "PUT",
+        "/v1/interventions/{record_id}/outcome",
+        update_outcome,
+        errors=(HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
+    ),
+    RouteSpec("POST", "/v1/interventions/what-worked", what_worked),
     RouteSpec("POST", "/v1/reflections", record_reflection, HTTPStatus.CREATED),
     RouteSpec("POST", "/v1/reflections/search", search_reflections),
     RouteSpec("GET", "/v1/records", list_records),
-    RouteSpec("GET", "/v1/records/{record_id}", get_record),
+    RouteSpec("GET", "/v1/records/{record_id}", get_record, errors=(HTTPStatus.NOT_FOUND,)),
     RouteSpec("DELETE", "/v1/records/{record_id}", delete_record),
     RouteSpec("GET", "/v1/stats", stats),
     RouteSpec("DELETE", "/v1/me", forget_me),
 )
 
-_ERRORS: Mapping[int | str, dict[str, Any]] = {
-    status: {"model": ErrorOut, "description": status.phrase}
-    for status in (
-        HTTPStatus.UNAUTHORIZED,
-        HTTPStatus.UNPROCESSABLE_ENTITY,
-        HTTPStatus.TOO_MANY_REQUESTS,
-        HTTPStatus.SERVICE_UNAVAILABLE,
-        HTTPStatus.INSUFFICIENT_STORAGE,
-    )
-}
+_ERRORS = (
+    HTTPStatus.UNAUTHORIZED,
+    HTTPStatus.UNPROCESSABLE_ENTITY,
+    HTTPStatus.TOO_MANY_REQUESTS,
+    HTTPStatus.SERVICE_UNAVAILABLE,
+    HTTPStatus.INSUFFICIENT_STORAGE,
+)
 _DEFERRED: Mapping[int | str, dict[str, Any]] = {
     HTTPStatus.ACCEPTED: {"model": WrittenOut, "description": "Deferred: in the outbox."}
 }
@@ -169,7 +199,10 @@ def router(authenticate: Authenticator) -> APIRouter:
     """The routes of :data:`ROUTES`, each behind ``authenticate``."""
     api = APIRouter(tags=["memories"])
     for spec in ROUTES:
-        responses = dict(_ERRORS)
+        responses: dict[int | str, dict[str, Any]] = {
+            status: {"model": ErrorOut, "description": status.phrase}
+            for status in (*_ERRORS, *spec.errors)
+        }
         if spec.status is HTTPStatus.CREATED:
             responses.update(_DEFERRED)
         api.add_api_route(

@@ -21,6 +21,8 @@ from memcore_langchain._tools import (
     RecordReflectionArguments,
     SearchInterventionsArguments,
     SearchReflectionsArguments,
+    UpdateOutcomeArguments,
+    WhatWorkedArguments,
     memory_tools,
 )
 from memcore_langchain._vectorstore import MemcoreVectorStore
@@ -32,6 +34,8 @@ __all__ = [
     "RecordReflectionArguments",
     "SearchInterventionsArguments",
     "SearchReflectionsArguments",
+    "UpdateOutcomeArguments",
+    "WhatWorkedArguments",
     "connect_sync",
     "memory_tools",
 ]

@@ -21,10 +21,12 @@ from memcore import (
     MemcoreError,
     MemoryRecord,
     MemoryService,
+    NotFoundError,
     Outcome,
     RateLimitedError,
     Receipt,
     SearchResults,
+    Status,
     ValidationError,
     validate_user_id,
 )
@@ -73,6 +75,28 @@ class SearchInterventionsArguments(_Arguments):
     task: str | None = Field(default=None, description="Only those for this exact task name.")
 
 
+class UpdateOutcomeArguments(_Arguments):
+    """Arguments of the ``update_outcome`` tool."""
+
+    record_id: str = Field(
+        description="The intervention's id, as record_intervention or search_interventions "
+        "returned it."
+    )
+    outcome: Outcome = Field(
+        description=f"How it turned out, now that you know. One of: {_OUTCOMES}."
+    )
+
+
+class WhatWorkedArguments(_Arguments):
+    """Arguments of the ``what_worked`` tool."""
+
+    situation: str = Field(
+        description="The situation now, in words: what the user says, feels or wants."
+    )
+    task: str | None = Field(default=None, description="Only those for this exact task name.")
+    k: int = Field(default=5, ge=1, le=20, description="How many to return, best first.")
+
+
 class RecordReflectionArguments(_Arguments):
     """Arguments of the ``record_reflection`` tool."""
 
@@ -119,6 +143,35 @@ async def _search_interventions(
     return _found("interventions", hits)
 
 
+async def _update_outcome(
+    service: MemoryService, user_id: str, arguments: UpdateOutcomeArguments
+) -> tuple[str, Document]:
+    record = await service.update_outcome(user_id, arguments.record_id, arguments.outcome)
+    said = f"Outcome of intervention {record.id} set to {record.outcome.value}."
+    return said, memory_document(record)
+
+
+async def _what_worked(
+    service: MemoryService, user_id: str, arguments: WhatWorkedArguments
+) -> tuple[str, list[Document]]:
+    answer = await service.what_worked(
+        user_id, arguments.situation, task=arguments.task, k=arguments.k
+    )
+    documents = []
+    for hit in answer.hits:
+        document = memory_document(hit.record, round(hit.score, 3))
+        document.metadata.update(
+            similarity=round(hit.similarity, 3),
+            outcome_weight=hit.outcome_weight,
+            recency=round(hit.recency, 3),
+        )
+        documents.append(document)
+    content = _listed(documents, "What worked for this user, best first", "past interventions")
+    if answer.rates:
+        content += f" Outcomes per task: {'; '.join(map(str, answer.rates))}."
+    return content + _degraded(answer.status is not Status.COMPLETE), documents
+
+
 async def _record_reflection(
     service: MemoryService, user_id: str, arguments: RecordReflectionArguments
 ) -> tuple[str, Document]:
@@ -147,14 +200,19 @@ def _stored(receipt: Receipt[MemoryRecord]) -> tuple[str, Document]:
 
 def _found(noun: str, hits: SearchResults[Any]) -> tuple[str, list[Document]]:
     documents = [memory_document(hit.record, round(hit.score, 3)) for hit in hits]
-    if documents:
-        found = [{"id": doc.id, "text": doc.page_content, **doc.metadata} for doc in documents]
-        content = f"{noun.capitalize()} found, most similar first: {json.dumps(found)}"
-    else:
-        content = f"No {noun} found."
-    if hits.degraded:
-        content += " Memory is degraded right now: some may be missing."
-    return content, documents
+    content = _listed(documents, f"{noun.capitalize()} found, most similar first", noun)
+    return content + _degraded(not hits.complete), documents
+
+
+def _listed(documents: list[Document], heading: str, noun: str) -> str:
+    if not documents:
+        return f"No {noun} found."
+    found = [{"id": doc.id, "text": doc.page_content, **doc.metadata} for doc in documents]
+    return f"{heading}: {json.dumps(found)}"
+
+
+def _degraded(incomplete: bool) -> str:
+    return " Memory is degraded right now: some may be missing." if incomplete else ""
 
 
 class _Tool(NamedTuple):
@@ -182,6 +240,23 @@ _TOOLS = (
         _search_interventions,
     ),
     _Tool(
+        "update_outcome",
+        "Set the outcome of an intervention you recorded earlier, once you know how it went "
+        "(the user says it helped, or did not). Keeps the earlier outcomes as history; "
+        "what_worked ranks by outcome, so update it whenever you learn one.",
+        UpdateOutcomeArguments,
+        _update_outcome,
+    ),
+    _Tool(
+        "what_worked",
+        "Ask what helped this user before in situations like the current one: past "
+        "interventions ranked by similarity and outcome (completed above engaged above "
+        "resisted or abandoned), each with its score, and per task how often it worked "
+        "(e.g. 'calm_down: 4 of 5 completed'). Use it before suggesting something.",
+        WhatWorkedArguments,
+        _what_worked,
+    ),
+    _Tool(
         "record_reflection",
         "Save in long-term memory an insight about this user (a reflection) that you drew "
         "from past interventions, so that you can recall it in later conversations.",
@@ -198,7 +273,8 @@ _TOOLS = (
 
 
 def memory_tools(service: MemoryService, user_id: str) -> list[BaseTool]:
-    """The memory tools of ``user_id``: record and search interventions and reflections.
+    """The memory tools of ``user_id``: record and search interventions and reflections,
+    update an intervention's outcome, and ask what worked.
 
     Bind one set per user (per request, in a server) and give it to a tool-calling agent,
     e.g. ``langchain.agents.create_agent(model, memory_tools(memory, "user-42"))``. Each
@@ -237,6 +313,8 @@ def _make(tool: _Tool, service: MemoryService, user_id: str) -> BaseTool:
 def _explain(exc: MemcoreError) -> str:
     if isinstance(exc, ValidationError):
         return f"Invalid input: {exc.message}. Correct it and call the tool again."
+    if isinstance(exc, NotFoundError):
+        return f"Not found: {exc.message} for this user. Use an id a tool gave you."
     if exc.retryable or isinstance(exc, RateLimitedError):
         return f"Memory is unavailable right now ({exc.message}). Go on without it."
     return f"Memory failed: {exc.message}."

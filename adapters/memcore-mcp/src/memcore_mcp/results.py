@@ -11,9 +11,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, WithJsonSchema
+from pydantic import BaseModel, Field, WithJsonSchema
 
-from memcore import Intervention, Outcome, Reflection, SearchResults
+from memcore import Intervention, Outcome, Reflection, SearchResults, Status, WhatWorked
 
 __all__ = [
     "Forgotten",
@@ -22,8 +22,12 @@ __all__ = [
     "Recorded",
     "ReflectionHit",
     "ReflectionsFound",
+    "Updated",
+    "Worked",
     "interventions_found",
     "reflections_found",
+    "updated",
+    "worked",
 ]
 
 
@@ -39,6 +43,11 @@ def _items(model: type[BaseModel]) -> WithJsonSchema:
     return WithJsonSchema({"type": "array", "items": model.model_json_schema()})
 
 
+OutcomeOut = Annotated[
+    Outcome, WithJsonSchema({"type": "string", "enum": [member.value for member in Outcome]})
+]
+
+
 class InterventionHit(BaseModel):
     """One intervention found; ``score`` is the cosine similarity in [-1, 1]."""
 
@@ -47,9 +56,7 @@ class InterventionHit(BaseModel):
     text: str
     task: str
     context: str
-    outcome: Annotated[
-        Outcome, WithJsonSchema({"type": "string", "enum": [member.value for member in Outcome]})
-    ]
+    outcome: OutcomeOut
     created_at: datetime
 
 
@@ -82,6 +89,48 @@ class ReflectionsFound(_Found):
     hits: Annotated[list[ReflectionHit], _items(ReflectionHit)]
 
 
+class Updated(BaseModel):
+    """The intervention after its outcome was set."""
+
+    id: str
+    outcome: OutcomeOut
+    updated_at: datetime | None
+
+
+class WorkedHit(BaseModel):
+    """A past intervention and why it ranks here: ``score`` is
+    ``max(similarity, 0) * outcome_weight * recency``.
+    """
+
+    id: str
+    text: str
+    task: str
+    context: str
+    outcome: OutcomeOut
+    created_at: datetime
+    similarity: float
+    outcome_weight: float
+    recency: float
+    score: float
+
+
+class Rate(BaseModel):
+    """How the matching interventions of one task turned out."""
+
+    task: str
+    summary: str = Field(description="e.g. 'calm_down: 4 of 5 completed'.")
+    completed: int
+    total: int
+    by_outcome: dict[str, int]
+
+
+class Worked(_Found):
+    """What worked, best first, and each task's outcome rates among all the matches."""
+
+    hits: Annotated[list[WorkedHit], _items(WorkedHit)]
+    rates: Annotated[list[Rate], _items(Rate)]
+
+
 class Forgotten(BaseModel):
     """How many memories were deleted (0 while ``deferred``)."""
 
@@ -99,6 +148,48 @@ def interventions_found(results: SearchResults[Intervention]) -> InterventionsFo
 def reflections_found(results: SearchResults[Reflection]) -> ReflectionsFound:
     """The answer of ``search_reflections``."""
     return _found(results, ReflectionsFound, _reflection_hit)
+
+
+def updated(record: Intervention) -> Updated:
+    """The answer of ``update_outcome``."""
+    return Updated(id=record.id, outcome=record.outcome, updated_at=record.updated_at)
+
+
+def worked(answer: WhatWorked) -> Worked:
+    """The answer of ``what_worked``."""
+    hits = [
+        WorkedHit(
+            id=hit.record.id,
+            text=hit.record.intervention_text,
+            task=hit.record.task,
+            context=hit.record.context,
+            outcome=hit.record.outcome,
+            created_at=hit.record.created_at,
+            similarity=hit.similarity,
+            outcome_weight=hit.outcome_weight,
+            recency=hit.recency,
+            score=hit.score,
+        )
+        for hit in answer.hits
+    ]
+    rates = [
+        Rate(
+            task=rate.task,
+            summary=str(rate),
+            completed=rate.completed,
+            total=rate.total,
+            by_outcome=dict(rate.by_outcome),
+        )
+        for rate in answer.rates
+    ]
+    return Worked.model_validate(
+        {
+            "status": answer.status,
+            "complete": answer.status is Status.COMPLETE,
+            "hits": hits,
+            "rates": rates,
+        }
+    )
 
 
 def _found(

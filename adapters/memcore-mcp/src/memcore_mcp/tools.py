@@ -23,8 +23,12 @@ from memcore_mcp.results import (
     InterventionsFound,
     Recorded,
     ReflectionsFound,
+    Updated,
+    Worked,
     interventions_found,
     reflections_found,
+    updated,
+    worked,
 )
 
 __all__ = ["TOOLS", "MemoryTools", "ToolSpec"]
@@ -106,6 +110,40 @@ class MemoryTools:
         return interventions_found(found)
 
     @_tool_errors
+    async def update_outcome(
+        self,
+        record_id: Annotated[
+            str,
+            Field(description="The id record_intervention or search_interventions gave for it."),
+        ],
+        outcome: Annotated[Outcome, Field(description="How it turned out, now that you know.")],
+    ) -> Updated:
+        """Set the outcome of an intervention recorded earlier, once you know how it went.
+
+        Call it when the user tells you (or you see) whether it helped; what_worked ranks
+        by outcome. Nothing is embedded again; the previous outcomes are kept as history.
+        """
+        return updated(await self.memory.update_outcome(self.user(), record_id, outcome))
+
+    @_tool_errors
+    async def what_worked(
+        self,
+        situation: Annotated[str, Field(description="The user's current situation, in words.")],
+        task: Annotated[
+            str | None, Field(description="Only interventions for this task, e.g. calm_down.")
+        ] = None,
+        k: K = 5,
+    ) -> Worked:
+        """What helped this user before in situations like this one, best first.
+
+        Past interventions are ranked by how similar their situation was and how they
+        turned out (completed above engaged above resisted or abandoned); each hit shows
+        its similarity, outcome weight and score, and ``rates`` says per task how often
+        it worked (e.g. 'calm_down: 4 of 5 completed'). Ask before suggesting something.
+        """
+        return worked(await self.memory.what_worked(self.user(), situation, task=task, k=k))
+
+    @_tool_errors
     async def record_reflection(
         self,
         text: Annotated[str, Field(description="An insight about the user, in one sentence.")],
@@ -160,6 +198,8 @@ _WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_wor
 TOOLS = (
     ToolSpec("record_intervention", _WRITES),
     ToolSpec("search_interventions", _READS),
+    ToolSpec("update_outcome", _WRITES),
+    ToolSpec("what_worked", _READS),
     ToolSpec("record_reflection", _WRITES),
     ToolSpec("search_reflections", _READS),
     ToolSpec(

@@ -20,7 +20,7 @@ from memcore.ports import Vectors
 from memcore.settings import MemcoreSettings
 from memcore_openai._batching import plan
 from memcore_openai._errors import Redactor, Transient, translate
-from memcore_openai._settings import OpenAISettings
+from memcore_openai._settings import OpenAISettings, openai_settings
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +57,9 @@ class OpenAIEmbedder:
         self._closed = False
 
     @classmethod
-    def from_settings(cls, settings: MemcoreSettings) -> OpenAIEmbedder:  # noqa: ARG003
-        """Build from ``MEMCORE_OPENAI_*`` (the core settings carry nothing for us)."""
-        return cls(OpenAISettings.load())
+    def from_settings(cls, settings: MemcoreSettings) -> OpenAIEmbedder:
+        """Build from the ``openai`` section of ``settings`` (``MEMCORE_OPENAI_*``)."""
+        return cls(openai_settings(settings))
 
     def __repr__(self) -> str:
         return (

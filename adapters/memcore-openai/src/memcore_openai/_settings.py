@@ -1,16 +1,20 @@
-"""Settings of the OpenAI embedder, read from ``MEMCORE_OPENAI_*`` when it is built."""
+"""Settings of the OpenAI embedder: memcore's settings section ``openai``.
+
+Read from ``MEMCORE_OPENAI_*`` when the embedder is built, or given in code as
+``memcore.connect(embedder="openai", openai={"api_key": ...})``.
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
-import pydantic
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from memcore.errors import ConfigurationError
-from memcore.settings import configuration_error
+from memcore.sections import load_section
+from memcore.settings import MemcoreSettings
 
+SECTION = "openai"
 ENV_PREFIX = "MEMCORE_OPENAI_"
 
 
@@ -30,18 +34,20 @@ class OpenAISettings(BaseSettings):
         protected_namespaces=(),
     )
 
-    api_key: SecretStr | None = Field(default=None, description="Bearer API key.")
+    base_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="API root such as http://localhost:11434/v1; unset is api.openai.com.",
+    )
+    api_key: SecretStr | None = Field(
+        default=None, validate_default=True, description="Bearer API key."
+    )
     model: str = Field(default="text-embedding-3-small", min_length=1)
     dimensions: int = Field(default=1536, ge=1, le=65_536, description="Vector length expected.")
     send_dimensions: bool = Field(
         default=True,
         description="Send `dimensions` in requests (text-embedding-3 models); turn off for "
         "models or servers that reject it.",
-    )
-    base_url: str | None = Field(
-        default=None,
-        pattern=r"^https?://",
-        description="API root such as http://localhost:11434/v1; unset is api.openai.com.",
     )
     extra_headers: dict[str, SecretStr] = Field(
         default_factory=dict,
@@ -62,24 +68,23 @@ class OpenAISettings(BaseSettings):
         default=300_000, ge=1, description="Token budget of one request (estimated)."
     )
 
-    @model_validator(mode="after")
-    def _key_unless_own_server(self) -> OpenAISettings:
-        if self.api_key is None and self.base_url is None:
-            # Raised as a ValueError so load() turns it into a ConfigurationError.
+    @field_validator("api_key")
+    @classmethod
+    def _key_unless_own_server(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        # base_url is declared first, so it is validated (and in info.data) by now.
+        if value is None and info.data.get("base_url") is None:
             msg = "api_key is required unless base_url points at a server that needs none"
             raise ValueError(msg)
-        return self
+        return value
 
     @classmethod
     def load(cls) -> OpenAISettings:
         """Read the environment; a bad value raises ConfigurationError naming its variable."""
-        try:
-            return cls()
-        except pydantic.ValidationError as exc:
-            error = configuration_error(exc, ENV_PREFIX)
-            if not exc.errors()[0]["loc"]:  # the model-level check: name the key
-                error = ConfigurationError(
-                    f"invalid setting {ENV_PREFIX}API_KEY: {exc.errors()[0]['msg']}",
-                    setting=f"{ENV_PREFIX}API_KEY",
-                )
-            raise error from exc
+        return load_section(cls)
+
+
+def openai_settings(settings: MemcoreSettings) -> OpenAISettings:
+    """The ``openai`` section of ``settings``."""
+    return settings.section(SECTION, OpenAISettings)

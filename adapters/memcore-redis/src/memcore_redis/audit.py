@@ -18,7 +18,7 @@ from memcore.security.audit import AuditEvent
 from memcore.settings import MemcoreSettings
 from memcore_redis.client import new_client
 from memcore_redis.errors import map_redis_errors
-from memcore_redis.settings import load_redis_settings
+from memcore_redis.settings import redis_settings
 
 __all__ = ["RedisStreamAuditSink"]
 
@@ -37,9 +37,9 @@ class RedisStreamAuditSink:
         self.max_events = max_events
 
     @classmethod
-    def from_settings(cls, settings: MemcoreSettings) -> RedisStreamAuditSink:  # noqa: ARG003
-        """Build from ``MEMCORE_REDIS_*`` with a client (and pool) of its own."""
-        redis = load_redis_settings()
+    def from_settings(cls, settings: MemcoreSettings) -> RedisStreamAuditSink:
+        """Build from the ``redis`` section of ``settings``, with a client (and pool) of its own."""
+        redis = redis_settings(settings)
         return cls(new_client(redis), key_prefix=redis.key_prefix)
 
     async def write(self, event: AuditEvent) -> None:

@@ -65,6 +65,14 @@ class QueueingConnectionPool(ConnectionPool):
             raise
         return connection
 
+    def stats(self) -> dict[str, int]:
+        """Connections by state: ``in_use``, ``idle`` (open and free) and ``max``."""
+        return {
+            "in_use": len(self._in_use_connections),
+            "idle": len(self._available_connections),
+            "max": self.max_connections,
+        }
+
     async def release(self, connection: Any) -> None:
         if connection not in self._in_use_connections:
             return  # released twice: its slot is already back

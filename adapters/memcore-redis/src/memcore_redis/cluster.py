@@ -40,7 +40,7 @@ from memcore_redis.client import connection_options
 from memcore_redis.encoding import user_key_prefix
 from memcore_redis.errors import BACKEND, map_redis_errors
 from memcore_redis.node import ClusterNodeStore
-from memcore_redis.settings import RedisSettings, load_redis_settings
+from memcore_redis.settings import RedisSettings, load_redis_settings, redis_settings
 
 __all__ = ["RedisClusterStore"]
 
@@ -69,9 +69,9 @@ class RedisClusterStore(StoreCalls):
         self._closed = False
 
     @classmethod
-    def from_settings(cls, settings: MemcoreSettings) -> RedisClusterStore:  # noqa: ARG003
-        """Build from ``MEMCORE_REDIS_*``."""
-        return cls(load_redis_settings())
+    def from_settings(cls, settings: MemcoreSettings) -> RedisClusterStore:
+        """Build from the ``redis`` section of ``settings`` (``MEMCORE_REDIS_*``)."""
+        return cls(redis_settings(settings))
 
     @property
     def primaries(self) -> dict[str, ClusterNodeStore]:
@@ -126,6 +126,14 @@ class RedisClusterStore(StoreCalls):
             detail="; ".join(problems),
             facts=facts,
         )
+
+    def pool_stats(self) -> dict[str, int]:
+        """The primaries' connection pools added up: ``in_use``, ``idle`` and ``max``."""
+        total = {"in_use": 0, "idle": 0, "max": 0}
+        for store in self._primaries.values():
+            for state, count in store.pool_stats().items():
+                total[state] += count
+        return total
 
     async def aclose(self) -> None:
         if self._closed:

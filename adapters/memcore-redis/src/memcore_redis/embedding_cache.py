@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from memcore.errors import EmbeddingError, StoreError, StoreUnavailableError
 from memcore.settings import MemcoreSettings
 from memcore_redis.errors import map_redis_errors
-from memcore_redis.settings import load_redis_settings
+from memcore_redis.settings import redis_settings
 
 __all__ = ["RedisEmbeddingCache"]
 
@@ -93,9 +93,9 @@ class RedisEmbeddingCache:
             raise _failed(exc) from exc
 
     @classmethod
-    def from_settings(cls, settings: MemcoreSettings) -> RedisEmbeddingCache:  # noqa: ARG003
-        """The cache on the ``MEMCORE_REDIS_URL`` server, under its key prefix."""
-        redis = load_redis_settings()
+    def from_settings(cls, settings: MemcoreSettings) -> RedisEmbeddingCache:
+        """The cache on the ``redis`` section's server, under its key prefix."""
+        redis = redis_settings(settings)
         return cls(redis.url, prefix=f"{redis.key_prefix}:embedding")
 
     async def aclose(self) -> None:

@@ -18,7 +18,7 @@ from memcore.security.keyring import WrappedKey
 from memcore.settings import MemcoreSettings
 from memcore_redis.client import new_client
 from memcore_redis.errors import map_redis_errors
-from memcore_redis.settings import load_redis_settings
+from memcore_redis.settings import redis_settings
 
 __all__ = ["RedisDataKeyStore"]
 
@@ -48,9 +48,9 @@ class RedisDataKeyStore:
         self._replace: Any = client.register_script(_REPLACE)
 
     @classmethod
-    def from_settings(cls, settings: MemcoreSettings) -> RedisDataKeyStore:  # noqa: ARG003
-        """Build from ``MEMCORE_REDIS_*`` with a client (and pool) of its own."""
-        redis = load_redis_settings()
+    def from_settings(cls, settings: MemcoreSettings) -> RedisDataKeyStore:
+        """Build from the ``redis`` section of ``settings``, with a client (and pool) of its own."""
+        redis = redis_settings(settings)
         return cls(new_client(redis), key_prefix=redis.key_prefix)
 
     async def load(self, user_id: str) -> WrappedKey | None:

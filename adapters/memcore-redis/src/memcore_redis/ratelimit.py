@@ -22,7 +22,7 @@ from memcore.resilience.ratelimit import Rate
 from memcore.settings import MemcoreSettings
 from memcore_redis.client import new_client
 from memcore_redis.errors import map_redis_errors
-from memcore_redis.settings import load_redis_settings
+from memcore_redis.settings import redis_settings
 
 __all__ = ["RedisRateLimiter"]
 
@@ -66,9 +66,9 @@ class RedisRateLimiter:
         self._script: Any = client.register_script(_GCRA)
 
     @classmethod
-    def from_settings(cls, settings: MemcoreSettings) -> RedisRateLimiter:  # noqa: ARG003
-        """Build from ``MEMCORE_REDIS_*`` with a client (and pool) of its own."""
-        redis = load_redis_settings()
+    def from_settings(cls, settings: MemcoreSettings) -> RedisRateLimiter:
+        """Build from the ``redis`` section of ``settings``, with a client (and pool) of its own."""
+        redis = redis_settings(settings)
         return cls(new_client(redis), key_prefix=redis.key_prefix)
 
     async def acquire(self, buckets: Sequence[tuple[str, Rate]]) -> float:

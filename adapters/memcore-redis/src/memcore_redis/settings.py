@@ -1,4 +1,7 @@
-"""Settings of the Redis store, read from ``MEMCORE_REDIS_*`` when the store is built.
+"""Settings of the Redis store: memcore's settings section ``redis``.
+
+Read from ``MEMCORE_REDIS_*`` when the store is built, or given in code as
+``memcore.connect(store="redis", redis={"url": ...})``.
 
 Credentials never show: ``repr``/``str`` print the URL with its password replaced
 (:func:`redact_url`), ``password`` is a ``SecretStr``, and a setting that fails to parse
@@ -12,12 +15,13 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-import pydantic
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from memcore.settings import configuration_error
+from memcore.sections import load_section
+from memcore.settings import MemcoreSettings
 
+SECTION = "redis"
 ENV_PREFIX = "MEMCORE_REDIS_"
 
 # Key prefixes go into keys, index PREFIX clauses and SCAN patterns: keep them boring.
@@ -169,9 +173,12 @@ def redact_url(url: str) -> str:
 def load_redis_settings(**overrides: Any) -> RedisSettings:
     """Read ``MEMCORE_REDIS_*``; ``overrides`` win.
 
-    Raises :class:`~memcore.errors.ConfigurationError` naming the variable.
+    Raises :class:`~memcore.errors.ConfigurationError` naming the variable, or for an
+    unknown key or ``MEMCORE_REDIS_*`` name.
     """
-    try:
-        return RedisSettings(**overrides)
-    except pydantic.ValidationError as exc:
-        raise configuration_error(exc, ENV_PREFIX) from exc
+    return load_section(RedisSettings, **overrides)
+
+
+def redis_settings(settings: MemcoreSettings) -> RedisSettings:
+    """The ``redis`` section of ``settings`` (what every ``from_settings`` here builds from)."""
+    return settings.section(SECTION, RedisSettings)

@@ -32,7 +32,6 @@ from memcore.domain import (
     HealthCheck,
     MemoryRecord,
     Page,
-    RecordUpdate,
     SearchFilter,
     SearchHit,
     SearchResults,
@@ -47,11 +46,7 @@ from memcore_redis.client import connection_pool
 from memcore_redis.commands import call, round_trip
 from memcore_redis.documents import record_from_fields
 from memcore_redis.durability import DurabilityGuard
-from memcore_redis.encoding import (
-    record_key,
-    text_from_tag,
-    user_key_prefix,
-)
+from memcore_redis.encoding import record_key, text_from_tag, user_key_prefix
 from memcore_redis.errors import BACKEND, is_missing_index, map_redis_errors
 from memcore_redis.health import HealthProbe
 from memcore_redis.layout import VectorSpec, layout_for
@@ -67,13 +62,13 @@ from memcore_redis.query import (
 from memcore_redis.redo import RedoLog
 from memcore_redis.replies import hit, page, row, text
 from memcore_redis.schema import SchemaKeeper
-from memcore_redis.settings import RedisSettings, load_redis_settings
-from memcore_redis.update import Updater
+from memcore_redis.settings import RedisSettings, load_redis_settings, redis_settings
+from memcore_redis.update import Updater, Updates
 
 logger = logging.getLogger(__name__)
 
 
-class RedisStore:
+class RedisStore(Updates):
     """Memories in Redis Stack: one RediSearch index over ``<key_prefix>:{<user>}:<id>`` keys.
 
     Build it with :meth:`from_settings` (reads ``MEMCORE_REDIS_*``) or directly from a
@@ -104,6 +99,7 @@ class RedisStore:
         )
         self._pool = connection_pool(self.settings, redis_connect_func=self._guard.on_connect)
         self._client: Redis = Redis(connection_pool=self._pool)
+        self.pool_stats = self._pool.stats  # memcore_pool_connections: in_use, idle, max
         self._layout = layout_for(self.settings.storage_type, cluster_node=self.cluster_node)
         self._returned = self._layout.returned()
         self._updater = Updater(self._layout)
@@ -131,8 +127,10 @@ class RedisStore:
 
     @classmethod
     def from_settings(cls, settings: MemcoreSettings) -> RedisStore:
-        """Build from ``MEMCORE_REDIS_*``; the core settings give the state directory."""
-        return cls(load_redis_settings(), state_dir=state_dir(settings))
+        """Build from the ``redis`` section of ``settings`` (``MEMCORE_REDIS_*``); the core
+        settings give the state directory.
+        """
+        return cls(redis_settings(settings), state_dir=state_dir(settings))
 
     @property
     def target(self) -> str:
@@ -185,18 +183,6 @@ class RedisStore:
         if int(checked[0]) != len(distinct):
             await remove_unindexed(self._client, self._index, user_id, distinct, self._redo)
         self._redo.add(writes)
-
-    async def update(
-        self, user_id: str, update: RecordUpdate, vector: UnitVectors | None
-    ) -> MemoryRecord | None:
-        spec = self._require("update")
-        key = record_key(self._prefix, user_id, update.id)
-        with map_redis_errors("update", user_id):
-            command, fields = await self._updater.run(self._client, key, update, vector, spec)
-        if fields is None:
-            return None
-        self._redo.add([command])
-        return record_from_fields(user_id, update.id, fields)
 
     async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
         spec = self._require("get")

@@ -18,7 +18,7 @@ and an update never creates a record. Scripts run by SHA, loaded again after a r
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,15 +27,17 @@ from numpy.typing import NDArray
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
-from memcore.domain import RecordUpdate
+from memcore.domain import MemoryRecord, RecordUpdate
 from memcore.errors import ConflictError
+from memcore.ports import UnitVectors
 from memcore_redis.commands import call
-from memcore_redis.documents import hash_changes, json_changes
-from memcore_redis.encoding import VECTOR
-from memcore_redis.errors import BACKEND
+from memcore_redis.documents import hash_changes, json_changes, record_from_fields
+from memcore_redis.encoding import VECTOR, record_key
+from memcore_redis.errors import BACKEND, map_redis_errors
 from memcore_redis.layout import Command, JsonLayout, Layout, VectorSpec
+from memcore_redis.redo import RedoLog
 
-__all__ = ["Updater"]
+__all__ = ["Updater", "Updates"]
 
 CONFLICT = -1
 
@@ -177,3 +179,25 @@ class Updater:
             )
         decoded = self._layout.decode(reply[1], spec) if int(reply[0]) == 1 else None
         return command, None if decoded is None else decoded[0]
+
+
+class Updates:
+    """:meth:`~memcore.ports.MemoryStore.update` of :class:`~memcore_redis.RedisStore`."""
+
+    _client: Redis
+    _prefix: str
+    _redo: RedoLog
+    _updater: Updater
+    _require: Callable[[str], VectorSpec]
+
+    async def update(
+        self, user_id: str, update: RecordUpdate, vector: UnitVectors | None
+    ) -> MemoryRecord | None:
+        spec = self._require("update")
+        key = record_key(self._prefix, user_id, update.id)
+        with map_redis_errors("update", user_id):
+            command, fields = await self._updater.run(self._client, key, update, vector, spec)
+        if fields is None:
+            return None
+        self._redo.add([command])
+        return record_from_fields(user_id, update.id, fields)

@@ -18,7 +18,7 @@ from memcore.ports import Vectors
 from memcore.settings import MemcoreSettings
 from memcore_sentence_transformers import _model_dir
 from memcore_sentence_transformers._coalesce import Coalescer
-from memcore_sentence_transformers._settings import LocalSettings
+from memcore_sentence_transformers._settings import LocalSettings, local_settings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -61,9 +61,9 @@ class LocalEmbedder:
         )
 
     @classmethod
-    def from_settings(cls, settings: MemcoreSettings) -> LocalEmbedder:  # noqa: ARG003
-        """Build from ``MEMCORE_LOCAL_*`` (the core settings carry nothing for us)."""
-        return cls(LocalSettings.load())
+    def from_settings(cls, settings: MemcoreSettings) -> LocalEmbedder:
+        """Build from the ``local`` section of ``settings`` (``MEMCORE_LOCAL_*``)."""
+        return cls(local_settings(settings))
 
     @property
     def model(self) -> str:

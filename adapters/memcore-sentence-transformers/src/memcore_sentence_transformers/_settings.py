@@ -1,16 +1,21 @@
-"""Settings of the local embedder, read from ``MEMCORE_LOCAL_*`` when it is built."""
+"""Settings of the local embedder: memcore's settings section ``local``.
+
+Read from ``MEMCORE_LOCAL_*`` when the embedder is built, or given in code as
+``memcore.connect(embedder="local", local={"device": "cpu"})``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-import pydantic
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from memcore.settings import configuration_error
+from memcore.sections import load_section
+from memcore.settings import MemcoreSettings
 
+SECTION = "local"
 ENV_PREFIX = "MEMCORE_LOCAL_"
 
 
@@ -61,7 +66,9 @@ class LocalSettings(BaseSettings):
     @classmethod
     def load(cls) -> LocalSettings:
         """Read the environment; a bad value raises ConfigurationError naming its variable."""
-        try:
-            return cls()
-        except pydantic.ValidationError as exc:
-            raise configuration_error(exc, ENV_PREFIX) from exc
+        return load_section(cls)
+
+
+def local_settings(settings: MemcoreSettings) -> LocalSettings:
+    """The ``local`` section of ``settings``."""
+    return settings.section(SECTION, LocalSettings)
