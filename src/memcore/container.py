@@ -240,6 +240,7 @@ def _create_service(parts: Parts, policies: Sequence[Policy]) -> MemoryService:
         deadline=settings.retry.deadline if settings.retry.enabled else None,
         degrade_searches=settings.degradation.policy == "degrade",
         what_worked=settings.what_worked,
+        duplicates=settings.duplicates,
     )
 
 

@@ -24,7 +24,8 @@ from memcore.domain.worked import WhatWorked
 from memcore.errors import ValidationError
 from memcore.observability.operations import observed
 from memcore.pipeline import Result
-from memcore.settings import WhatWorkedSettings
+from memcore.settings import DuplicatePolicy, DuplicateSettings, WhatWorkedSettings
+from memcore.usecases import Duplicates
 from memcore.validation import (
     Limits,
     validate_filters,
@@ -39,6 +40,7 @@ from memcore.validation import (
 __all__ = ["LifecycleCalls"]
 
 _INTERVENTION_ONLY = frozenset({"outcome", "task", "context"})
+_CONTENT = ("agent_id", "session_id", "task", "context", "intervention_text")
 
 
 class LifecycleCalls:
@@ -49,6 +51,7 @@ class LifecycleCalls:
     # What the service provides.
     limits: Limits
     what_worked_settings: WhatWorkedSettings
+    duplicate_settings: DuplicateSettings
     _serve: Callable[..., Awaitable[Result[Any]]]
 
     @observed("update_outcome", ids_arg="record_id")
@@ -172,6 +175,24 @@ class LifecycleCalls:
             )
         ).value
         return worked
+
+    def _duplicates(
+        self, user_id: str, policy: DuplicatePolicy | None, fields: dict[str, Any]
+    ) -> Duplicates | None:
+        """How a new intervention (``fields``) treats a duplicate; unless it is kept, a
+        record without an id or idempotency key gets one from its content and scope, so
+        the same intervention written at once many times still leaves one record.
+        """
+        settings = self.duplicate_settings
+        policy = settings.policy if policy is None else policy
+        if policy not in {"keep", "skip", "merge"}:
+            raise ValidationError("on_duplicate", "must be keep, skip or merge")
+        if policy == "keep":
+            return None
+        if fields["id"] is None and fields["idempotency_key"] is None:
+            content = [fields[name] for name in _CONTENT]
+            fields["idempotency_key"] = "\x1f".join(["duplicate", user_id, *map(str, content)])
+        return Duplicates(policy, settings.threshold, self.limits.max_outcome_history)
 
     async def _update(self, user_id: str, record_id: str, given: dict[str, Any]) -> MemoryRecord:
         user_id = validate_user_id(user_id)

@@ -37,14 +37,15 @@ from memcore.domain import (
     SearchResults,
 )
 from memcore.errors import NotFoundError, UnhealthyError
-from memcore.intake import intervention_from, interventions_from, reflection_from
+from memcore.intake import intervention_from, interventions_from
 from memcore.lifecycle import LifecycleCalls
 from memcore.observability.health import guarded_check, health_to_dict, schema_check
 from memcore.observability.operations import Telemetry, observed
 from memcore.pipeline import Call, Pipeline, Policy, Result
 from memcore.ports import Embedder, MemoryStore
-from memcore.settings import WhatWorkedSettings
-from memcore.usecases import UseCases
+from memcore.reflections import ReflectionCalls
+from memcore.settings import DuplicatePolicy, DuplicateSettings, WhatWorkedSettings
+from memcore.usecases import Duplicates, UseCases
 from memcore.validation import (
     DEFAULT_LIMITS,
     Limits,
@@ -69,7 +70,7 @@ logger = logging.getLogger("memcore.service")
 _Work = Callable[[Call], Awaitable[Result[Any]]]
 
 
-class MemoryService(LifecycleCalls):
+class MemoryService(LifecycleCalls, ReflectionCalls):
     """Record and recall a user's interventions and reflections, and update them.
 
     Build it with :func:`memcore.connect` (from settings), or by hand from any
@@ -83,7 +84,8 @@ class MemoryService(LifecycleCalls):
     ``deadline`` (seconds) bounds each operation: no retry starts after it. With
     ``degrade_searches``, a search whose query cannot be embedded right now (a retryable
     embedder error) returns empty results with status ``degraded`` instead of raising.
-    ``what_worked`` sets how :meth:`what_worked` ranks.
+    ``what_worked`` sets how :meth:`what_worked` ranks, ``duplicates`` what recording a
+    duplicate intervention does.
     """
 
     def __init__(
@@ -98,9 +100,11 @@ class MemoryService(LifecycleCalls):
         deadline: float | None = None,
         degrade_searches: bool = False,
         what_worked: WhatWorkedSettings | None = None,
+        duplicates: DuplicateSettings | None = None,
     ) -> None:
         self.pipeline = Pipeline(policies)
         self.what_worked_settings = what_worked or WhatWorkedSettings()
+        self.duplicate_settings = duplicates or DuplicateSettings()
         self.store = self.pipeline.store(store)
         self.embedder = self.pipeline.embedder(embedder)
         self.limits = limits
@@ -182,12 +186,15 @@ class MemoryService(LifecycleCalls):
         embedding: object = None,
         agent_id: str | None = None,
         session_id: str | None = None,
+        on_duplicate: DuplicatePolicy | None = None,
     ) -> Receipt[Intervention]:
         """Store one intervention; the receipt holds it (with its id) and its status.
 
         ``id`` or ``idempotency_key`` make the write idempotent: a retry lands on the same
         record. ``embedding`` skips the embedder (it must match its dimension).
-        ``agent_id`` and ``session_id`` scope it within the user (filter on them). The status
+        ``agent_id`` and ``session_id`` scope it within the user (filter on them).
+        ``on_duplicate`` (default: ``MEMCORE_DUPLICATES__POLICY``) ``skip`` or ``merge``
+        returns the duplicate already stored instead (merged: seen once more). The status
         is ``stored``, or ``deferred`` when the store was unavailable and the write waits
         in the outbox.
         """
@@ -204,8 +211,9 @@ class MemoryService(LifecycleCalls):
             "agent_id": agent_id,
             "session_id": session_id,
         }
+        duplicates = self._duplicates(user_id, on_duplicate, fields)
         record = intervention_from(user_id, fields, self.limits)
-        return await self._record(user_id, [record], embedding)
+        return await self._record(user_id, [record], embedding, duplicates)
 
     @observed("record_interventions")
     async def record_interventions(
@@ -243,52 +251,6 @@ class MemoryService(LifecycleCalls):
             bound = validate_score(min_score, "min_score")
             hits = SearchResults([h for h in hits if h.score >= bound], status=hits.status)
         return cast("SearchResults[Intervention]", hits)
-
-    # -- reflections ---------------------------------------------------------------------
-
-    @observed("record_reflection")
-    async def record_reflection(
-        self,
-        user_id: str,
-        text: str,
-        *,
-        source_ids: Sequence[str] = (),
-        metadata: Mapping[str, MetadataValue] | None = None,
-        created_at: datetime | None = None,
-        id: str | None = None,  # noqa: A002
-        idempotency_key: str | None = None,
-        embedding: object = None,
-        agent_id: str | None = None,
-        session_id: str | None = None,
-    ) -> Receipt[Reflection]:
-        """Store one reflection drawn from the interventions ``source_ids``; see
-        :meth:`record_intervention` for the receipt.
-        """
-        user_id = validate_user_id(user_id)
-        record = reflection_from(
-            user_id,
-            text,
-            source_ids=source_ids,
-            metadata=metadata,
-            created_at=created_at,
-            given_id=id,
-            idempotency_key=idempotency_key,
-            scope=(agent_id, session_id),
-            limits=self.limits,
-        )
-        return await self._record(user_id, [record], embedding)
-
-    @observed("search_reflections")
-    async def search_reflections(
-        self,
-        user_id: str,
-        query: str | object,
-        k: int = 5,
-        filters: SearchFilter | Mapping[str, Any] | None = None,
-    ) -> SearchResults[Reflection]:
-        """The ``k`` reflections of ``user_id`` most similar to ``query``, best first."""
-        hits = await self._find(user_id, query, k, filters, RecordKind.REFLECTION)
-        return cast("SearchResults[Reflection]", hits)
 
     # -- reading and forgetting ------------------------------------------------------------
 
@@ -366,13 +328,19 @@ class MemoryService(LifecycleCalls):
         )
 
     async def _record(
-        self, user_id: str, records: Sequence[RecordT], embeddings: object
+        self,
+        user_id: str,
+        records: Sequence[RecordT],
+        embeddings: object,
+        duplicates: Duplicates | None = None,
     ) -> Receipt[RecordT]:
         vectors = None
         if embeddings is not None:
             vectors = unit_vectors(embeddings, len(records), self.embedder.dimension)
         receipt: Receipt[RecordT] = (
-            await self._serve("write", user_id, records=records, vectors=vectors)
+            await self._serve(
+                "write", user_id, records=records, vectors=vectors, duplicates=duplicates
+            )
         ).value
         return receipt
 

@@ -38,6 +38,7 @@ __all__ = [
     "BreakerSettings",
     "CacheSettings",
     "DegradationSettings",
+    "DuplicateSettings",
     "EncryptionSettings",
     "HashingSettings",
     "HealthSettings",
@@ -257,7 +258,7 @@ class WhatWorkedSettings(BaseModel):
         default=None, gt=0, description="Age at which recency halves a score; unset: no decay."
     )
     candidates: int = Field(
-        default=50, ge=1, le=10_000, description="How many nearest interventions are ranked."
+        default=20, ge=1, le=10_000, description="How many nearest interventions are ranked."
     )
 
     @model_validator(mode="after")
@@ -265,6 +266,27 @@ class WhatWorkedSettings(BaseModel):
         if any(not 0 <= weight <= 1 for weight in self.outcome_weights.values()):
             raise ValueError("outcome_weights must lie in [0, 1]")
         return self
+
+
+DuplicatePolicy = Literal["keep", "skip", "merge"]
+
+
+class DuplicateSettings(BaseModel):
+    """What recording an intervention does with a duplicate (``MEMCORE_DUPLICATES__*``):
+    one of the same user, task and scope whose embedding is at least ``threshold``
+    similar.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    policy: DuplicatePolicy = Field(
+        default="keep",
+        description="keep (store it too), skip (keep the old one only) or merge (keep the "
+        "old one, count it seen once more).",
+    )
+    threshold: float = Field(
+        default=0.97, ge=-1, le=1, description="Cosine similarity from which it is a duplicate."
+    )
 
 
 class AuditSettings(BaseModel):
@@ -326,6 +348,7 @@ class MemcoreSettings(BaseSettings):
     encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     what_worked: WhatWorkedSettings = Field(default_factory=WhatWorkedSettings)
+    duplicates: DuplicateSettings = Field(default_factory=DuplicateSettings)
 
     _sections: dict[str, BaseSettings] = PrivateAttr(default_factory=dict)
 

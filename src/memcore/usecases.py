@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -43,7 +44,7 @@ from memcore.pipeline import Call, EmbedderFront, Result, StoreFront
 from memcore.ports import UnitVectors
 from memcore.validation import unit_vectors
 
-__all__ = ["TEXT_FIELDS", "UseCases"]
+__all__ = ["TEXT_FIELDS", "Duplicates", "UseCases"]
 
 TEXT_FIELDS: Mapping[RecordKind, str] = {
     RecordKind.INTERVENTION: "intervention_text",
@@ -53,6 +54,16 @@ TEXT_FIELDS: Mapping[RecordKind, str] = {
 _EMBEDDED_CHANGES = frozenset({"text", "task", "context"})
 _UPDATE_ATTEMPTS = 5  # guarded read-embed-write rounds before a ConflictError
 _FORGET_BATCH = 500
+_DUPLICATE_CANDIDATES = 5  # nearest of the task, to find one of the same scope
+
+
+@dataclass(frozen=True)
+class Duplicates:
+    """How a write treats a duplicate: ``skip`` or ``merge`` it from ``threshold`` on."""
+
+    policy: str
+    threshold: float
+    history_limit: int
 
 
 class UseCases:
@@ -90,8 +101,51 @@ class UseCases:
         vectors = call.args["vectors"]
         if vectors is None:
             vectors = await self._embed_texts(call, [record.embedding_text() for record in records])
+        duplicates = call.args.get("duplicates")
+        if duplicates is not None:
+            kept = await self._duplicate(call, records[0], vectors[0], duplicates)
+            if kept is not None:
+                return kept
         stored = await self.store.run(call.on("store", "upsert", records=records, vectors=vectors))
         return Result(Receipt(tuple(records), stored.status), stored.status)
+
+    async def _duplicate(
+        self, call: Call, record: MemoryRecord, vector: Any, duplicates: Duplicates
+    ) -> Result[Receipt[MemoryRecord]] | None:
+        """The receipt of the duplicate ``record`` has among the user's interventions of its
+        task and scope (skipped for it, or merged: seen once more), or ``None``: none.
+        """
+        assert isinstance(record, Intervention)  # noqa: S101 - only interventions come here
+        scope = (record.agent_id, record.session_id)
+        filters = SearchFilter(
+            kind=RecordKind.INTERVENTION, task=record.task, agent_id=scope[0], session_id=scope[1]
+        )
+        found = await self.store.run(
+            call.on("store", "search", vector=vector, k=_DUPLICATE_CANDIDATES, filters=filters)
+        )
+        same_scope = (
+            hit.record
+            for hit in found.value
+            if hit.score >= duplicates.threshold
+            and (hit.record.agent_id, hit.record.session_id) == scope
+        )
+        existing = next(same_scope, None)
+        if existing is None:
+            return None
+        if duplicates.policy == "skip":
+            return Result(Receipt((existing,), Status.STORED), Status.STORED)
+        update = RecordUpdate(
+            existing.id,
+            RecordKind.INTERVENTION,
+            {},
+            utcnow(),
+            duplicates.history_limit,
+            seen_again=True,
+        )
+        merged = await self.store.run(call.on("store", "update", update=update, vector=None))
+        if merged.value is None:  # deleted meanwhile: store this one
+            return None
+        return Result(Receipt((merged.value,), merged.status), merged.status)
 
     async def search(self, call: Call) -> Result[SearchResults[MemoryRecord]]:
         query = call.args["query"]

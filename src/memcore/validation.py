@@ -17,6 +17,7 @@ The rules (limits are :class:`Limits`, configurable as ``MEMCORE_LIMITS__*``):
 - **outcome**: one of :class:`~memcore.Outcome` (its value or the member).
 - **created_at** (and every time): a timezone-aware datetime between 1970 and 2200;
   ``updated_at`` may also be ``None`` (never updated).
+- **seen**: a positive integer.
 - **outcome history**: at most ``max_outcome_history`` (outcome, time) changes.
 - **metadata**: at most ``max_metadata_keys`` keys matching ``[A-Za-z0-9_.-]{1,64}``;
   values ``str`` (at most ``max_metadata_value_chars``), ``int`` (64-bit), finite
@@ -268,6 +269,12 @@ def _record_ids_rule(value: object, name: str, limit: int) -> tuple[str, ...]:
     return tuple(ids)
 
 
+def _count_rule(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < _INT64:
+        raise ValidationError(name, "must be a positive integer")
+    return value
+
+
 def _history_rule(value: object, name: str, limit: int) -> tuple[OutcomeChange, ...]:
     if not isinstance(value, tuple) or len(value) > limit:
         raise ValidationError(name, f"must be a tuple of at most {limit} outcome changes")
@@ -292,6 +299,7 @@ _RULES: dict[Value, _Rule] = {
     Value.METADATA: lambda value, name, _, limits: validate_metadata(value, limits, name),
     Value.RECORD_IDS: _limited(_record_ids_rule),
     Value.OUTCOME_HISTORY: _limited(_history_rule),
+    Value.COUNT: lambda value, name, _, __: _count_rule(value, name),
 }
 
 

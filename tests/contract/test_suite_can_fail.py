@@ -29,6 +29,7 @@ DEFECTS = {
     "test_concurrent_updates_of_one_record_are_all_applied",  # read-modify-write update
     "test_a_record_of_another_kind_is_missing",  # ignores update.kind
     "test_a_guarded_update_of_a_changed_record_conflicts",  # ignores update.guard
+    "test_seen_again_counts_one_more_sighting",  # read-modify-write update
 }
 
 

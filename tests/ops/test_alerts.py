@@ -23,8 +23,8 @@ def _promtool() -> str:
     promtool = shutil.which("promtool")
     if promtool is None:
         if os.environ.get("CI") == "true":
-            pytest.fail("promtool is required in CI: apt-get install -y prometheus")
-        pytest.skip("promtool not installed (apt-get install prometheus); required in CI")
+            pytest.fail("promtool is required in CI: scripts/get-promtool puts it in build/tools")
+        pytest.skip("promtool not on PATH (scripts/get-promtool fetches it); required in CI")
     return promtool
 
 

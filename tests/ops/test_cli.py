@@ -111,6 +111,14 @@ def test_export_clear_import_round_trip(
         assert result.exit_code == 0, result.output
     assert run(cli, env, "stats", "--json").stdout == before
 
+    exported = run(cli, env, "export", str(tmp_path / "again.jsonl"), "--json")
+    assert json.loads(exported.stdout) == {"exported": 4, "users": 2}
+    to_stdout = run(cli, env, "export", "-", "--json")
+    assert json.loads(to_stdout.stderr) == {"exported": 4, "users": 2}
+    assert len(to_stdout.stdout.splitlines()) == 5  # the header and the records
+    imported = run(cli, env, "import", str(dump), "--json")
+    assert json.loads(imported.stdout) == {"imported": 4, "users": 2}
+
 
 def test_clear_never_runs_without_confirmation(cli: CliRunner, env: dict[str, str]) -> None:
     _seed(cli, env)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from memcore.adapters.memory import InMemoryStore
-from memcore.domain import SearchFilter
+from memcore.domain import Outcome, RecordKind, RecordUpdate, SearchFilter, utcnow
 from memcore.errors import StoreError, StoreUnavailableError
 from memcore.pipeline import Pipeline, Policy, StoreFront
 from memcore.ports import MemoryStore
@@ -204,3 +204,14 @@ async def test_deferred_and_degraded_calls_say_so(sink: ListSink) -> None:
     assert await audited.delete("u", ["a"]) == 0
     assert [e.result for e in sink.events] == ["degraded", "deferred"]
     await audited.aclose()
+
+
+async def test_updates_are_audited_with_the_record_id(audited: StoreFront, sink: ListSink) -> None:
+    await audited.upsert("alice", [intervention("alice", 1)], unit_vectors(1, 0))
+    for record_id in ("i1", "missing"):
+        change = RecordUpdate(
+            record_id, RecordKind.INTERVENTION, {"outcome": Outcome.USER_ENGAGED}, utcnow(), 10
+        )
+        await audited.update("alice", change, None)
+    summary = [(e.operation, e.result, e.count, e.record_ids) for e in sink.events[1:]]
+    assert summary == [("update", "ok", 1, ("i1",)), ("update", "ok", 0, ("missing",))]

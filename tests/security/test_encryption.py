@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +10,14 @@ import pytest
 from pydantic import SecretStr
 
 from memcore.adapters.memory import InMemoryStore
-from memcore.domain import Intervention, Reflection, SearchFilter
+from memcore.domain import (
+    Intervention,
+    RecordKind,
+    RecordUpdate,
+    Reflection,
+    SearchFilter,
+    utcnow,
+)
 from memcore.errors import (
     ConfigurationError,
     DecryptionError,
@@ -56,8 +63,14 @@ class Encrypted(StoreFront):
         self.policy = EncryptionPolicy(keys, filterable_metadata=filterable_metadata)
         super().__init__(inner, Pipeline([self.policy, *below]))
 
-    async def rotate(self, user_id: str | None = None, *, batch_size: int = 100) -> RotationReport:
-        return await self.policy.rotate(user_id, batch_size=batch_size)
+    async def rotate(
+        self,
+        user_id: str | None = None,
+        *,
+        batch_size: int = 100,
+        progress: Callable[[int], None] | None = None,
+    ) -> RotationReport:
+        return await self.policy.rotate(user_id, batch_size=batch_size, progress=progress)
 
     async def shred(self, user_id: str) -> bool:
         return await self.policy.shred(user_id)
@@ -219,8 +232,10 @@ async def test_rotation_moves_everything_to_the_new_key_in_batches(inner: InMemo
         await old.upsert(user, batch, unit_vectors(25, 3))
     new = encrypting(inner, keyring(k1=K1, k2=K2))
     assert await new.get("alice", ["i0"]) == [records["alice"][0]]  # old keys still decrypt
-    report = await new.rotate(batch_size=10)
+    batches: list[int] = []
+    report = await new.rotate(batch_size=10, progress=batches.append)
     assert (report.users, report.scanned, report.rewritten) == (2, 50, 50)
+    assert batches == [10, 10, 5] * 2  # one call per batch scanned
     assert (await new.rotate(user_id="bob", batch_size=7)).rewritten == 0
     only_new = encrypting(inner, keyring(k2=K2))  # k1 retired
     for user, batch in records.items():
@@ -334,3 +349,29 @@ async def test_the_outbox_below_encryption_holds_only_ciphertext(tmp_path: Path)
     assert "stress before session" not in text  # the context
     assert '"low"' not in text  # the encrypted metadata value "mood"
     await outbox.aclose()
+
+
+async def test_updated_content_is_ciphertext_at_rest(inner: InMemoryStore) -> None:
+    store = encrypting(inner)
+    record = sample()
+    await store.upsert("alice", [record], unit_vectors(1, 0))
+    update = RecordUpdate(
+        record.id,
+        RecordKind.INTERVENTION,
+        {"context": "after the call", "metadata": {"lang": "de", "mood": "calm"}},
+        utcnow(),
+        100,
+    )
+    updated = await store.update("alice", update, None)
+    (raw,) = await inner.get("alice", [record.id])
+    assert isinstance(raw, Intervention)
+    for value in (raw.context, raw.metadata["mood"]):
+        assert isinstance(value, str)
+        assert value.startswith(f"{TOKEN_PREFIX}k1:")
+    assert raw.metadata["lang"] == "de"
+    assert isinstance(updated, Intervention)
+    assert (updated.context, dict(updated.metadata)) == (
+        "after the call",
+        {"lang": "de", "mood": "calm"},
+    )
+    assert await store.get("alice", [record.id]) == [updated]

@@ -20,6 +20,9 @@ class PooledStore(InMemoryStore):
     def pool_stats(self) -> Mapping[str, int]:
         return {"in_use": 2, "idle": 8}
 
+    def pool_waits(self) -> tuple[int, float]:
+        return 3, 0.25
+
 
 class FailingCountStore(InMemoryStore):
     async def count(self, user_id: str, filters: object) -> int:
@@ -63,6 +66,8 @@ async def test_operations_latencies_cache_and_pool_are_exported() -> None:
     assert _sample(metrics, "memcore_cache_hits_total", backend="hashing") == 1
     assert _sample(metrics, "memcore_cache_misses_total", backend="hashing") == 2
     assert _sample(metrics, "memcore_pool_connections", backend="memory", state="in_use") == 2
+    assert _sample(metrics, "memcore_pool_waits_total", backend="memory") == 3
+    assert _sample(metrics, "memcore_pool_wait_seconds_total", backend="memory") == 0.25
     assert _sample(metrics, "memcore_health_status", component="service") == 0
 
 

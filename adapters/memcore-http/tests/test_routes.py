@@ -88,6 +88,34 @@ def test_an_outcome_set_later_moves_what_worked(alice: httpx.Client) -> None:
     ]  # fmt: skip
 
 
+def test_agent_and_session_scopes_partition_the_callers_memories(alice: httpx.Client) -> None:
+    coach = record(alice, agent_id="coach", session_id="monday")
+    sleep = record(alice, agent_id="sleep-agent")
+    assert (coach["agent_id"], coach["session_id"]) == ("coach", "monday")
+    assert alice.get(f"/v1/records/{coach['id']}").json() == coach
+    for filters, expected in [
+        ({"agent_id": "coach"}, [coach["id"]]),
+        ({"session_id": "monday"}, [coach["id"]]),
+        ({"agent_id": "sleep-agent"}, [sleep["id"]]),
+        ({"agent_id": "nobody"}, []),
+    ]:
+        found = alice.post(
+            "/v1/interventions/search", json={"query": "nervous", "filters": filters}
+        )
+        assert [hit["record"]["id"] for hit in found.json()["hits"]] == expected, filters
+    worked = alice.post(
+        "/v1/interventions/what-worked", json={"situation": "nervous", "agent_id": "sleep-agent"}
+    )
+    assert [hit["record"]["id"] for hit in worked.json()["hits"]] == [sleep["id"]]
+    page = alice.get("/v1/records", params={"agent_id": "coach"}).json()
+    assert [item["id"] for item in page["items"]] == [coach["id"]]
+    hostile = alice.post("/v1/interventions", json={**BREATHING, "agent_id": "*"})
+    assert (hostile.status_code, hostile.json()["field"]) == (422, "agent_id")
+    forgot = alice.delete("/v1/me", params={"confirm": "true", "agent_id": "coach"})
+    assert forgot.json()["deleted"] == 1
+    assert [item["id"] for item in alice.get("/v1/records").json()["items"]] == [sleep["id"]]
+
+
 def test_updating_a_missing_intervention_is_404(alice: httpx.Client) -> None:
     reflection = alice.post("/v1/reflections", json={"text": "Likes short answers."}).json()
     for record_id in ("0" * 32, reflection["records"][0]["id"]):

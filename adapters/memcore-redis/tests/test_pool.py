@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+import memcore
 from memcore.domain import SearchFilter
 from memcore.errors import StoreUnavailableError
 from memcore.testing import SCHEMA, unit_vectors
@@ -49,6 +50,33 @@ async def test_a_failed_connect_gives_its_slot_back() -> None:
         with pytest.raises(RedisConnectionError, match="connecting to"):
             await pool.get_connection()
     await pool.aclose()
+
+
+async def test_the_pool_wait_is_in_the_metrics_of_a_connected_service(
+    make_store: StoreFactory, redis_server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = make_store().settings.key_prefix  # cleaned up with the fixture's stores
+    monkeypatch.setenv("MEMCORE_REDIS_URL", redis_server_url)
+    monkeypatch.setenv("MEMCORE_REDIS_KEY_PREFIX", prefix)
+    monkeypatch.setenv("MEMCORE_REDIS_MAX_CONNECTIONS", "1")
+    async with memcore.connect(store="redis", embedder="hashing") as service:
+        metrics = service.telemetry.metrics
+        assert metrics is not None
+        labels = {"backend": "redis"}
+        before = metrics.registry.get_sample_value("memcore_pool_waits_total", labels)
+        assert before is not None
+        await asyncio.gather(
+            *(service.record_intervention(f"u{n}", "Breathe slowly", task="calm") for n in range(8))
+        )
+        waits = metrics.registry.get_sample_value("memcore_pool_waits_total", labels)
+        waited = metrics.registry.get_sample_value("memcore_pool_wait_seconds_total", labels)
+        assert waits is not None
+        assert waits > before
+        assert waited is not None
+        assert waited > 0
+        exposition = metrics.exposition().decode()
+        assert 'memcore_pool_wait_seconds_total{backend="redis"}' in exposition
+        assert 'memcore_pool_connections{backend="redis",state="max"} 1.0' in exposition
 
 
 async def test_pool_stats_count_connections_by_state(make_store: StoreFactory) -> None:

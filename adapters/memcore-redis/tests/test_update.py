@@ -107,3 +107,26 @@ async def test_the_script_is_loaded_again_after_the_server_forgot_it(
         Outcome.USER_ENGAGED,
         Outcome.TASK_COMPLETED,
     ]
+
+
+@pytest.mark.parametrize("policy", ["skip", "merge"])
+async def test_ten_identical_writes_at_once_from_two_clients_leave_one_record(
+    two_services: tuple[MemoryService, MemoryService], policy: str
+) -> None:
+    writes = [
+        service.record_intervention(
+            "u", "Try box breathing", task="breathing", agent_id="coach", on_duplicate=policy
+        )
+        for service in two_services
+        for _ in range(5)
+    ]
+    receipts = await asyncio.gather(*writes)
+    assert len({receipt.record.id for receipt in receipts}) == 1
+    assert (await two_services[0].stats("u")).interventions == 1
+    later = await two_services[1].record_intervention(
+        "u", "Try box breathing", task="breathing", agent_id="coach", on_duplicate=policy
+    )
+    assert later.record.id == receipts[0].record.id
+    if policy == "merge":
+        assert isinstance(later.record, Intervention)
+        assert later.record.seen >= 2

@@ -16,6 +16,7 @@ import typer
 
 from memcore.cli import data, lifecycle, ops, records, security
 from memcore.cli._app import app, guarded, run_with_service
+from memcore.cli._help import polish
 from memcore.observability import health_to_dict
 
 __all__ = ["app", "guarded", "health_to_dict", "main", "run_with_service"]
@@ -27,6 +28,7 @@ _COMMAND_MODULES = (
     records,
     security,
 )  # imported for their @app.command registrations
+polish(app)
 
 
 def _add_adapter_commands() -> None:
@@ -41,6 +43,7 @@ def _add_adapter_commands() -> None:
             app.add_typer(command, name=ep.name)
         else:
             app.command(ep.name)(command)
+    polish(app)
 
 
 def main() -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from filelock import FileLock
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from memcore import __version__
@@ -133,9 +134,9 @@ def run_with_service(
     return guarded(lambda: asyncio.run(main()))
 
 
-def print_json(data: object) -> None:
-    """One JSON document on stdout."""
-    typer.echo(json.dumps(data, ensure_ascii=False, default=str))
+def print_json(data: object, *, err: bool = False) -> None:
+    """One JSON document on stdout (or stderr)."""
+    typer.echo(json.dumps(data, ensure_ascii=False, default=str), err=err)
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -152,3 +153,12 @@ def shorten(text: str, width: int = 60) -> str:
     """``text`` on one line, cut to ``width`` characters."""
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+@contextlib.contextmanager
+def progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr for long work; yields the ``advance(n)`` callback."""
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)

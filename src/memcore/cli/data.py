@@ -9,31 +9,21 @@ from pathlib import Path
 from typing import IO, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from memcore import debug
 from memcore.cli._app import (
     JsonOption,
     app,
-    err_console,
     guarded,
     print_json,
     print_table,
+    progress,
     run_with_service,
 )
 from memcore.domain import SearchFilter
 from memcore.service import MemoryService
 
 STDIO = Path("-")
-
-
-@contextmanager
-def _progress(label: str, total: int | None) -> Iterator[debug.Progress]:
-    """A progress bar on stderr; yields the ``advance(n)`` callback."""
-    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
 
 
 @contextmanager
@@ -51,32 +41,44 @@ def export_(
     user: Annotated[
         list[str] | None, typer.Option("--user", "-u", help="Only these users (default: all).")
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Export records with their vectors to JSON Lines (one user, some, or all)."""
+    """Export records with their vectors to JSON Lines (one user, some, or all).
+
+    The summary goes to stderr when the records go to stdout ('-').
+    """
 
     async def use(memory: MemoryService) -> debug.TransferResult:
         users = user if user is not None else await memory.store.user_ids()
         total = sum([await memory.store.count(u, SearchFilter()) for u in users])
-        with _open(output, "w") as out, _progress("exporting", total) as advance:
+        with _open(output, "w") as out, progress("exporting", total) as advance:
             return await debug.export_jsonl(memory, out, user_ids=users, progress=advance)
 
     result = run_with_service(use)
-    typer.echo(f"exported {result.records} records of {result.users} users", err=output == STDIO)
+    _summary("exported", result, as_json=as_json, err=output == STDIO)
 
 
 @app.command("import")
 def import_(
     source: Annotated[Path, typer.Argument(help="JSON Lines file from export ('-': stdin).")],
+    as_json: JsonOption = False,
 ) -> None:
     """Import an export file (idempotent: records are upserted by id)."""
     total = None if source == STDIO else guarded(lambda: _records_in(source))
 
     async def use(memory: MemoryService) -> debug.TransferResult:
-        with _open(source, "r") as lines, _progress("importing", total) as advance:
+        with _open(source, "r") as lines, progress("importing", total) as advance:
             return await debug.import_jsonl(memory, lines, progress=advance)
 
     result = run_with_service(use)
-    typer.echo(f"imported {result.records} records of {result.users} users")
+    _summary("imported", result, as_json=as_json)
+
+
+def _summary(done: str, result: debug.TransferResult, *, as_json: bool, err: bool = False) -> None:
+    if as_json:
+        print_json({done: result.records, "users": result.users}, err=err)
+    else:
+        typer.echo(f"{done} {result.records} records of {result.users} users", err=err)
 
 
 def _records_in(path: Path) -> int:

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from memcore.cli._app import JsonOption, app, print_json, run_with_service
+from memcore.cli._app import JsonOption, app, print_json, progress, run_with_service
+from memcore.domain import SearchFilter
 from memcore.errors import ConfigurationError
 from memcore.service import MemoryService
 
@@ -38,7 +39,11 @@ def rotate_key(
             raise ConfigurationError(
                 "encryption is not enabled", setting="MEMCORE_ENCRYPTION__ENABLED"
             )
-        return dataclasses.asdict(await layer.rotate(user, batch_size=batch_size))
+        users = [user] if user is not None else await memory.store.user_ids()
+        total = sum([await memory.store.count(u, SearchFilter()) for u in users])
+        with progress("re-encrypting", total) as advance:
+            rotated = await layer.rotate(user, batch_size=batch_size, progress=advance)
+        return dataclasses.asdict(rotated)
 
     report = run_with_service(use)
     if as_json:

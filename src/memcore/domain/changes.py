@@ -19,7 +19,7 @@ from memcore.domain.records import RECORD_TYPES, Intervention, MemoryRecord
 
 __all__ = ["UPDATABLE", "RecordUpdate", "apply_update"]
 
-_SET_BY_UPDATE = frozenset({"updated_at", "outcome_history"})
+_SET_BY_UPDATE = frozenset({"updated_at", "outcome_history", "seen"})
 _FIXED = frozenset({"id", "user_id", "agent_id", "session_id", "created_at"})
 
 UPDATABLE: Mapping[RecordKind, frozenset[str]] = MappingProxyType(
@@ -32,7 +32,7 @@ UPDATABLE: Mapping[RecordKind, frozenset[str]] = MappingProxyType(
 )
 """The fields an update may set, per kind: all but the identity and scope (``id``,
 ``user_id``, ``agent_id``, ``session_id``), ``created_at``, and what the update itself
-sets (``updated_at``, ``outcome_history``).
+sets (``updated_at``, ``outcome_history``, ``seen``).
 """
 
 
@@ -43,7 +43,8 @@ class RecordUpdate:
     ``kind``: the kind the values belong to; a record of another kind is not the one
     meant (``None``: either kind, for fields both have). With ``guard``, the update
     applies only if the record's ``updated_at`` is still ``if_updated_at`` (the one the
-    caller read): a read-modify-write that loses no concurrent update.
+    caller read): a read-modify-write that loses no concurrent update. ``seen_again``
+    counts one more sighting of an intervention (a duplicate merged into it).
     """
 
     id: str
@@ -53,6 +54,7 @@ class RecordUpdate:
     history_limit: int
     guard: bool = False
     if_updated_at: datetime | None = None
+    seen_again: bool = False
     changed: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -60,6 +62,8 @@ class RecordUpdate:
         changed = set(self.values) | {"updated_at"}
         if "outcome" in self.values:
             changed.add("outcome_history")
+        if self.seen_again:
+            changed.add("seen")
         object.__setattr__(self, "changed", frozenset(changed))
 
     def applies_to(self, record: MemoryRecord) -> bool:
@@ -73,9 +77,12 @@ def apply_update(record: MemoryRecord, update: RecordUpdate) -> MemoryRecord:
     The values replace the record's; ``updated_at`` becomes ``update.at``; a new outcome
     is appended to ``outcome_history`` with that time (unless the last entry is that very
     change: so applying one update twice, as a retry does, changes the record once), and
-    the history keeps its last ``update.history_limit`` entries.
+    the history keeps its last ``update.history_limit`` entries. With ``seen_again``, an
+    intervention's ``seen`` grows by one.
     """
     values: dict[str, Any] = {**update.values, "updated_at": update.at}
+    if update.seen_again and isinstance(record, Intervention):
+        values["seen"] = record.seen + 1
     if "outcome" in update.values and isinstance(record, Intervention):
         change = OutcomeChange(update.values["outcome"], update.at)
         history = record.outcome_history

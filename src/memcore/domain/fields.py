@@ -60,6 +60,8 @@ class Value(str, Enum):
     """Flat ``str | int | float | bool`` values under ``[A-Za-z0-9_.-]`` keys."""
     RECORD_IDS = "record_ids"
     """A tuple of record ids; JSON holds a list."""
+    COUNT = "count"
+    """A positive integer; JSON holds the number."""
     OUTCOME_HISTORY = "outcome_history"
     """A tuple of :class:`~memcore.OutcomeChange`; JSON holds ``[outcome, ISO time]`` pairs."""
 

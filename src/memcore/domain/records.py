@@ -80,6 +80,8 @@ class Intervention:
     """The session (run, thread) it belongs to (``None``: unscoped)."""
     updated_at: datetime | None = field(default=None, metadata=about(Value.TIME))
     """When an update last changed it (``None``: never)."""
+    seen: int = field(default=1, metadata=about(Value.COUNT))
+    """How many times it was recorded: a duplicate merged into it counts here."""
     outcome_history: tuple[OutcomeChange, ...] = field(
         default=(), repr=False, metadata=about(Value.OUTCOME_HISTORY, limit="max_outcome_history")
     )

@@ -17,6 +17,7 @@ from memcore.observability.metrics import (
     CacheCounts,
     Metrics,
     PoolStatsSource,
+    PoolWaitSource,
 )
 from memcore.observability.operations import Telemetry, UserIdMode
 from memcore.observability.tracing import span
@@ -30,6 +31,7 @@ __all__ = [
     "MetricsPolicy",
     "MetricsServer",
     "PoolStatsSource",
+    "PoolWaitSource",
     "Telemetry",
     "UserIdMode",
     "configure_logging",

@@ -29,6 +29,7 @@ __all__ = [
     "CacheCounts",
     "Metrics",
     "PoolStatsSource",
+    "PoolWaitSource",
 ]
 
 # Seconds: sub-millisecond in-memory calls up to multi-second remote embeddings.
@@ -45,6 +46,8 @@ EXPORTED_METRICS = frozenset(
         "memcore_cache_misses_total",
         "memcore_health_status",
         "memcore_pool_connections",
+        "memcore_pool_waits_total",
+        "memcore_pool_wait_seconds_total",
         "memcore_breaker_state",
         "memcore_outbox_records_total",
         "memcore_outbox_waiting_records",
@@ -77,6 +80,15 @@ class PoolStatsSource(Protocol):
 
     def pool_stats(self) -> Mapping[str, int]:
         """Current connection counts by state; cheap and non-blocking."""
+        ...
+
+
+@runtime_checkable
+class PoolWaitSource(Protocol):
+    """A store whose callers may wait for a free pooled connection."""
+
+    def pool_waits(self) -> tuple[int, float]:
+        """How many calls had to wait for a connection so far, and for how many seconds."""
         ...
 
 
@@ -113,6 +125,24 @@ class _ScrapeTimeCollector(Collector):
                 for state, count in store.pool_stats().items():
                     pool.add_metric([backend, state], count)
             yield pool
+        waiting = {b: store for b, store in self.pools.items() if isinstance(store, PoolWaitSource)}
+        if waiting:
+            waits = CounterMetricFamily(
+                "memcore_pool_waits",
+                "Store calls that waited for a free pooled connection.",
+                labels=["backend"],
+            )
+            seconds = CounterMetricFamily(
+                "memcore_pool_wait_seconds",
+                "Time store calls spent waiting for a free pooled connection.",
+                labels=["backend"],
+            )
+            for backend, store in waiting.items():
+                count, waited = store.pool_waits()
+                waits.add_metric([backend], count)
+                seconds.add_metric([backend], waited)
+            yield waits
+            yield seconds
 
 
 class Metrics:

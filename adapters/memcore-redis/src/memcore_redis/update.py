@@ -8,6 +8,7 @@ run by the server with nothing in between, then:
 2. with a guard, answers "conflict" unless the stored ``updated_at`` is the expected one;
 3. appends the new outcome to ``outcome_history`` (unless its last entry is that very
    change: a re-sent update appends nothing) and keeps the last ``limit`` entries;
+   counts one more ``seen`` if asked;
 4. writes the fields in one command (one re-index), deletes the emptied ones, and
    returns the record's fields as the layout's read of it would.
 
@@ -43,7 +44,7 @@ CONFLICT = -1
 
 # ARGV: 1 kind ('' any), 2 guard ('1'), 3 expected updated_at ('' none), 4 history item
 # (JSON, '' none), 5 history limit, 6 fields to set (count of items), 7 fields to delete,
-# then those items, then the read arguments.
+# 8 seen again ('1'), then those items, then the read arguments.
 _HISTORY = """
 local function appended(raw)
   local history = raw and cjson.decode(raw) or {}
@@ -56,23 +57,26 @@ local function appended(raw)
   return cjson.encode(history)
 end
 local n_set, n_del = tonumber(ARGV[6]), tonumber(ARGV[7])
-local first_del, first_read = 8 + n_set, 8 + n_set + n_del
+local first_del, first_read = 9 + n_set, 9 + n_set + n_del
 """
 
 HASH_SCRIPT = (
     _HISTORY
     + """
 local key = KEYS[1]
-local kind = redis.call('HGET', key, 'kind')
+local now = redis.call('HMGET', key, 'kind', 'updated_at', 'outcome_history', 'seen')
+local kind = now[1]
 if not kind or (ARGV[1] ~= '' and kind ~= ARGV[1]) then return {0} end
-if ARGV[2] == '1' and (redis.call('HGET', key, 'updated_at') or '') ~= ARGV[3] then
-  return {-1}
-end
+if ARGV[2] == '1' and (now[2] or '') ~= ARGV[3] then return {-1} end
 local args = {key}
-for i = 8, first_del - 1 do args[#args + 1] = ARGV[i] end
+for i = 9, first_del - 1 do args[#args + 1] = ARGV[i] end
 if ARGV[4] ~= '' then
   args[#args + 1] = 'outcome_history'
-  args[#args + 1] = appended(redis.call('HGET', key, 'outcome_history'))
+  args[#args + 1] = appended(now[3] or nil)
+end
+if ARGV[8] == '1' then
+  args[#args + 1] = 'seen'
+  args[#args + 1] = tostring((tonumber(now[4]) or 1) + 1)
 end
 if n_del > 0 then redis.call('HDEL', key, unpack(ARGV, first_del, first_read - 1)) end
 redis.call('HSET', unpack(args))
@@ -84,7 +88,7 @@ JSON_SCRIPT = (
     _HISTORY
     + """
 local key = KEYS[1]
-local raw = redis.call('JSON.GET', key, '$.kind', '$.updated_at', '$.outcome_history')
+local raw = redis.call('JSON.GET', key, '$.kind', '$.updated_at', '$.outcome_history', '$.seen')
 if not raw then return {0} end
 local doc = cjson.decode(raw)
 local kind = doc['$.kind'][1]
@@ -96,7 +100,7 @@ if ARGV[2] == '1' then
   end
 end
 local args = {}
-for i = 8, first_del - 1, 2 do
+for i = 9, first_del - 1, 2 do
   args[#args + 1] = key
   args[#args + 1] = ARGV[i]
   args[#args + 1] = ARGV[i + 1]
@@ -106,6 +110,11 @@ if ARGV[4] ~= '' then
   args[#args + 1] = key
   args[#args + 1] = '$.outcome_history'
   args[#args + 1] = appended(history and cjson.encode(history) or nil)
+end
+if ARGV[8] == '1' then
+  args[#args + 1] = key
+  args[#args + 1] = '$.seen'
+  args[#args + 1] = tostring((doc['$.seen'][1] or 1) + 1)
 end
 for i = first_del, first_read - 1 do redis.call('JSON.DEL', key, ARGV[i]) end
 redis.call('JSON.MSET', unpack(args))
@@ -150,7 +159,7 @@ class Updater:
             "EVAL", self._script, 1, key,
             "" if update.kind is None else update.kind.value, "1" if update.guard else "0",
             expected, history, update.history_limit, len(items), len(deleted),
-            *items, *deleted, *read,
+            "1" if update.seen_again else "0", *items, *deleted, *read,
         )  # fmt: skip
 
     async def run(

@@ -1,7 +1,9 @@
 """Fixtures of the fault suite: a server of its own per test, a proxy, the report.
 
-``--reliability-report=docs/reliability.md`` rewrites the report section of that file
-(between ``<!-- report:start -->`` and ``<!-- report:end -->``) from this run's counts.
+``--reliability-report=PATH`` writes this run's report there: a new file (tox writes
+``build/reliability.md``, and tests/reliability checks the committed copy against it), or
+the report section of an existing page (between ``<!-- report:start -->`` and
+``<!-- report:end -->``): ``--reliability-report=docs/reliability.md`` updates the docs.
 """
 
 from __future__ import annotations

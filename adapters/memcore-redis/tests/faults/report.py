@@ -125,6 +125,11 @@ def render_into(path: Path, command: str, exitstatus: int) -> None:
         f"Regenerate: `{command}` (last run {stamp}, Python {platform.python_version()}, "
         f"pytest exit status {exitstatus}).\n\n{render()}"
     )
+    section = f"{START}\n{body}\n{END}"
+    if not path.exists():  # a fresh report (build/reliability.md), not a page to update
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(section + "\n", encoding="utf-8")
+        return
     text = path.read_text(encoding="utf-8")
     pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
-    path.write_text(pattern.sub(lambda _: f"{START}\n{body}\n{END}", text), encoding="utf-8")
+    path.write_text(pattern.sub(lambda _: section, text), encoding="utf-8")
