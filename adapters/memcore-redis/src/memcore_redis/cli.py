@@ -15,7 +15,6 @@ import typer
 
 from memcore_redis.testing import EmbeddedRedis, ServerNotAvailableError
 
-
 # With a data directory the data must outlive the server: an append-only file, fsynced
 # every second (what docs/reliability.md recommends).
 PERSISTENT = ("--appendonly", "yes", "--appendfsync", "everysec")
