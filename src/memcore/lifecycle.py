@@ -176,7 +176,7 @@ class LifecycleCalls:
         validate_text(situation, "situation", self.limits.max_text_chars)
         given = {"task": task, "agent_id": agent_id, "session_id": session_id}
         conditions = {name: value for name, value in given.items() if value is not None}
-        filters = validate_filters(conditions, self.limits).with_kind(RecordKind.INTERVENTION)
+        filters = validate_filters(conditions, self.limits, kind=RecordKind.INTERVENTION)
         worked: WhatWorked = (
             await self._serve(
                 "what_worked",

@@ -364,7 +364,7 @@ class MemoryService(LifecycleCalls, ReflectionCalls):
     ) -> SearchResults[MemoryRecord]:
         user_id = validate_user_id(user_id)
         k = validate_k(k, self.limits)
-        narrowed = validate_filters(filters, self.limits).with_kind(kind)
+        narrowed = validate_filters(filters, self.limits, kind=kind)
         if isinstance(query, str):
             validate_text(query, "query", self.limits.max_text_chars)
         else:
