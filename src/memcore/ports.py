@@ -186,7 +186,12 @@ class MemoryStore(Protocol):
 
 @runtime_checkable
 class Embedder(Protocol):
-    """Turns texts into vectors. Implementations are safe for concurrent use."""
+    """Turns texts into vectors. Implementations are safe for concurrent use.
+
+    An adapter (embedder or store) that retries transient failures by itself sets the
+    class attribute ``retries_itself = True``; the service's retry layer then leaves its
+    calls alone, so attempts never multiply (one owner of retries per adapter).
+    """
 
     #: Short backend name used in logs, metrics and errors (``"local"``, ``"openai"``).
     backend: str
