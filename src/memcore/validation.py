@@ -349,9 +349,11 @@ _FILTER_SPECS = {
 """Each filterable field's spec, named as a filter's errors name it."""
 
 
-def validate_filters(filters: object, limits: Limits = DEFAULT_LIMITS) -> SearchFilter:
+def validate_filters(
+    filters: object, limits: Limits = DEFAULT_LIMITS, *, kind: RecordKind | None = None
+) -> SearchFilter:
     """Return ``filters`` as a :class:`~memcore.SearchFilter`, each value checked by the
-    rule of the field it names.
+    rule of the field it names, narrowed to ``kind`` if given.
 
     A dict of hashable values met before is answered from a small cache: agents repeat a
     few filters (``{"outcome": "task_completed"}``) on every search.
@@ -362,13 +364,17 @@ def validate_filters(filters: object, limits: Limits = DEFAULT_LIMITS) -> Search
         except TypeError:  # a list of values, a metadata mapping: checked every time
             pass
         else:
-            return _cached_filter(key, limits)
-    return _checked_filter(filters, limits)
+            return _cached_filter(key, limits, kind)
+    checked = _checked_filter(filters, limits)
+    return checked if kind is None else checked.with_kind(kind)
 
 
 @functools.lru_cache(maxsize=256)
-def _cached_filter(key: frozenset[tuple[Any, type, Any]], limits: Limits) -> SearchFilter:
-    return _checked_filter({name: value for name, _, value in key}, limits)
+def _cached_filter(
+    key: frozenset[tuple[Any, type, Any]], limits: Limits, kind: RecordKind | None
+) -> SearchFilter:
+    checked = _checked_filter({name: value for name, _, value in key}, limits)
+    return checked if kind is None else checked.with_kind(kind)
 
 
 def _checked_filter(filters: object, limits: Limits) -> SearchFilter:

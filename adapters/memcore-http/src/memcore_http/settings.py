@@ -59,6 +59,13 @@ class HttpSettings(BaseSettings):
     shutdown_timeout: int = Field(
         default=30, ge=1, description="Seconds in-flight requests get at shutdown."
     )
+    blas_threads: int = Field(
+        default=1,
+        ge=1,
+        description="Threads numpy's BLAS may use (the in-memory store scores with it). "
+        "Requests already run concurrently; more threads than free cores make each "
+        "search wait for the others.",
+    )
 
     auth: AuthMode | None = Field(
         default=None,

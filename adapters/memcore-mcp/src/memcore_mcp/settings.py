@@ -37,6 +37,13 @@ class McpSettings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="transport=http: bind address.")
     port: int = Field(default=8765, ge=0, le=65535, description="transport=http: port.")
     path: str = Field(default="/mcp", description="transport=http: the endpoint's path.")
+    blas_threads: int = Field(
+        default=1,
+        ge=1,
+        description="Threads numpy's BLAS may use (the in-memory store scores with it). "
+        "Calls already run concurrently; more threads than free cores make each "
+        "search wait for the others.",
+    )
     allow_forget: bool = Field(
         default=False, description="Offer the forget_me tool (deletes every memory of the user)."
     )

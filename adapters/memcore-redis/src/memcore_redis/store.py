@@ -58,9 +58,10 @@ from memcore_redis.query import (
     indexed_command,
     knn_command,
     list_command,
+    unexpired,
 )
 from memcore_redis.redo import RedoLog
-from memcore_redis.replies import hit, page, row, text
+from memcore_redis.replies import hit, live_hits, page, row, text
 from memcore_redis.schema import SchemaKeeper
 from memcore_redis.settings import RedisSettings, load_redis_settings, redis_settings
 from memcore_redis.update import Updater, Updates
@@ -244,7 +245,7 @@ class RedisStore(Updates):
         found = [(key.decode()[start:], row(fields)) for key, fields in zip(
             reply[1::2], reply[2::2], strict=True
         )]  # fmt: skip
-        return SearchResults(await self._hits(user_id, found), status=status)
+        return SearchResults(live_hits(await self._hits(user_id, found)), status=status)
 
     def _search_returned(self) -> builtins.list[str]:
         """What a search returns of each record besides its distance."""
@@ -283,7 +284,7 @@ class RedisStore(Updates):
 
     async def count(self, user_id: str, filters: SearchFilter) -> Count:
         self._require("count")
-        command = count_command(self._index, filter_query(user_id, filters))
+        command = count_command(self._index, unexpired(filter_query(user_id, filters)))
         (reply,), status = await self._query("count", user_id, [command])
         return Count(int(reply[0]), status)
 
