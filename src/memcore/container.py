@@ -241,6 +241,7 @@ def _create_service(parts: Parts, policies: Sequence[Policy]) -> MemoryService:
         degrade_searches=settings.degradation.policy == "degrade",
         what_worked=settings.what_worked,
         duplicates=settings.duplicates,
+        retention=settings.retention,
     )
 
 

@@ -44,6 +44,9 @@ class MemoryStore(Protocol):
     :data:`UnitVectors`); they need not re-validate it, but they must treat every value
     as data, never as query syntax. :mod:`memcore.adapterkit` holds what every store needs.
 
+    A record whose ``expires_at`` has passed is gone: no read returns or counts it, as if
+    it had been deleted (stores reclaim its space when they can).
+
     A write is visible to every read that starts after it returns (read-your-writes).
     Stores are safe to use from many concurrent tasks of one event loop.
     """

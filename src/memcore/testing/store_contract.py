@@ -37,6 +37,7 @@ from memcore.testing._suite import (
     reflection,
     unit_vectors,
 )
+from memcore.testing.store_expiry import ExpiryContract
 from memcore.testing.store_isolation import AdminContract, IsolationContract, LifecycleContract
 from memcore.testing.store_listing import ListingContract
 from memcore.testing.store_scopes import ScopeContract
@@ -345,6 +346,7 @@ class StoreContract(
     LifecycleContract,
     UpdateContract,
     ScopeContract,
+    ExpiryContract,
 ):
     """Every promise of :class:`memcore.ports.MemoryStore`; subclass and provide ``store``."""
 
