@@ -94,6 +94,7 @@ def test_an_unknown_environment_name_raises_with_the_nearest_name(
         "MEMCORE_ENCRYPTION__KEYS__K1",  # a key of a mapping setting
         "MEMCORE_HTTP__PORT",  # memcore's own adapter, not installed here
         "MEMCORE_TEST_REDIS_URL",  # test tooling
+        "MEMCORE_RELIABILITY_REPORT",
     ],
 )
 def test_names_owned_elsewhere_pass(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
