@@ -115,7 +115,7 @@ class RedisStore(Updates):
             layout=self._layout,
             key_suffix=suffix,
         )
-        self._build = IndexBuild(self._index, self._keeper, self._guard)
+        self._build = IndexBuild(self._index, self._keeper, self._guard, self._prefix)
         self._probe = HealthProbe(
             self._client,
             self._index,
@@ -296,15 +296,17 @@ class RedisStore(Updates):
             "LIMIT", 0, self.settings.delete_batch_size, "DIALECT", 2,
         ]  # fmt: skip
         removed = 0
+        # While the index is being built it misses records: those are found by a scan.
+        stragglers = functools.partial(self._build.stragglers, self._client, user_id)
         with map_redis_errors("forget_user", user_id):
-            keys = (await self._ask(user_id, [find]))[0][1:]
+            keys = (await self._ask(user_id, [find]))[0][1:] or await stragglers()
             while keys:
                 # Delete this batch and look for the next one in the same round trip.
                 delete = ("DEL", *keys)
                 deleted, found = await round_trip(self._client, [delete, find])
                 self._redo.add([delete])
                 removed += int(deleted)
-                keys = found[1:]
+                keys = found[1:] or await stragglers()
         return removed
 
     async def health(self) -> HealthCheck:

@@ -62,6 +62,22 @@ async def test_reads_while_the_index_is_rebuilt_say_partial(
     assert_zero(case)
 
 
+async def test_forgetting_a_user_during_a_rebuild_misses_nothing(
+    fault_server: FaultServer, raw: Redis
+) -> None:
+    settings = RedisSettings(url=fault_server.url, key_prefix="forget")
+    first = RedisStore(settings)
+    await first.ensure_schema(SCHEMA)
+    await fill(first, "u", RECORDS)
+    await first.aclose()
+    await call(raw, "FT.DROPINDEX", first.index_name)
+    store = RedisStore(settings)
+    await store.ensure_schema(SCHEMA)  # the index starts its scan
+    assert await store.forget_user("u") == RECORDS  # indexed yet or not
+    assert [key async for key in raw.scan_iter(match="forget:{*", count=1_000)] == []
+    await store.aclose()
+
+
 @pytest.mark.case("index recreated by another process under a running service")
 async def test_an_index_recreated_elsewhere_makes_reads_partial(
     fault_server: FaultServer, raw: Redis, case: Case
