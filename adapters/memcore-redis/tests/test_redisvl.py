@@ -94,7 +94,7 @@ async def test_a_stored_record_reads_as_its_api_fields(
     # No metadata: empty fields are left out.
     assert {name.decode() for name in stored} == {
         "kind", "user_id", "intervention_text", "task", "context", "outcome", "created_at",
-        "created_at_iso", "seen", "vector",
+        "created_at_iso", "vector",
     }  # fmt: skip
     assert stored[b"kind"] == b"intervention"
     assert stored[b"task"] == b"calm_down"
