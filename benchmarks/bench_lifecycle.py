@@ -11,28 +11,32 @@ then alternates, call by call in a seeded random order:
   be called (the script asserts it);
 - ``what_worked`` (``candidates`` nearest re-ranked, k 5) against a plain
   ``search_interventions`` (k 5) of the same situation text, both embedding it with
-  the same hashing embedder.
+  the same hashing embedder;
+- ``search_interventions`` of the users whose records all carry an ``expires_at`` (a
+  month away: every even-numbered user) against those of the users without.
 
 Prints p50 and mean of each and the ratios (targets: update_outcome <= 1.2x the HSET,
-what_worked <= 1.3x the search).
+what_worked <= 1.3x the search, a search with TTLs set within noise of one without).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 
 import numpy as np
 
-from memcore import MemoryService, Outcome
+from memcore import Intervention, MemoryService, Outcome
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.domain import RecordKind, RecordUpdate, utcnow
 from memcore.ports import UnitVectors, Vectors
 from memcore.settings import WhatWorkedSettings
-from memcore_bench.workload import make_workload
+from memcore_bench.workload import Workload, make_workload
 from memcore_redis import RedisSettings, RedisStore
 from memcore_redis.commands import call
 from memcore_redis.encoding import record_key
@@ -53,9 +57,10 @@ class CountingEmbedder(HashingEmbedder):
         return await super().embed(texts)
 
 
-async def timed(
-    calls: dict[str, Callable[[int], Awaitable[object]]], rounds: int
-) -> dict[str, list[float]]:
+Call = Callable[[int], Awaitable[object]]
+
+
+async def timed(calls: dict[str, Call], rounds: int) -> dict[str, list[float]]:
     """Milliseconds per call, the calls alternated in a fresh seeded order each round."""
     times: dict[str, list[float]] = {name: [] for name in calls}
     order = random.Random(1)
@@ -67,6 +72,73 @@ async def timed(
     return times
 
 
+async def load(store: RedisStore, workload: Workload) -> set[str]:
+    """Store ``workload``'s interventions; every even-numbered user's expire in a month.
+    Returns those users.
+    """
+    month = utcnow() + timedelta(days=30)
+    expiring = set(workload.users[::2])
+    for user, rows in workload.batches(500):
+        batch = workload.interventions[rows]
+        if user in expiring:
+            batch = [dataclasses.replace(r, expires_at=month) for r in batch]
+        await store.upsert(user, batch, UnitVectors(workload.vectors[rows]))
+    return expiring
+
+
+def update_calls(
+    memory: MemoryService, store: RedisStore, records: Sequence[Intervention]
+) -> dict[str, Call]:
+    """``update_outcome``, the store's update and the HSET floor, on ``records[i]``."""
+
+    async def update_outcome(i: int) -> object:
+        record = records[i]
+        return await memory.update_outcome(record.user_id, record.id, OUTCOMES[i % 3])
+
+    async def store_update(i: int) -> object:
+        record = records[i]
+        update = RecordUpdate(
+            record.id, RecordKind.INTERVENTION, {"outcome": OUTCOMES[i % 3]}, utcnow(), 100
+        )
+        return await store.update(record.user_id, update, None)
+
+    async def hset(i: int) -> object:
+        key = record_key("bench", records[i].user_id, records[i].id)
+        return await call(store._client, "HSET", key, "outcome", OUTCOMES[i % 3].value)  # noqa: SLF001
+
+    return {"update_outcome": update_outcome, "RedisStore.update": store_update, "HSET floor": hset}
+
+
+def read_calls(
+    memory: MemoryService, workload: Workload, expiring: set[str]
+) -> tuple[dict[str, Call], dict[str, Call]]:
+    """``what_worked`` and its search; searches of users with TTLs and of those without."""
+    queries = workload.queries
+    situations = [f"{q.user} feels stuck before {q.user[-2:]} o'clock" for q in queries]
+    with_ttl = [q for q in queries if q.user in expiring]
+    without = [q for q in queries if q.user not in expiring]
+
+    async def what_worked(i: int) -> object:
+        return await memory.what_worked(
+            queries[i % len(queries)].user, situations[i % len(queries)]
+        )
+
+    async def search(i: int) -> object:
+        query = queries[i % len(queries)]
+        return await memory.search_interventions(query.user, situations[i % len(queries)])
+
+    async def search_ttl(i: int) -> object:
+        query = with_ttl[i % len(with_ttl)]
+        return await memory.search_interventions(query.user, query.vector)
+
+    async def search_no_ttl(i: int) -> object:
+        query = without[i % len(without)]
+        return await memory.search_interventions(query.user, query.vector)
+
+    ranked: dict[str, Call] = {"what_worked": what_worked, "search_interventions": search}
+    return ranked, {"search, TTLs set": search_ttl, "search, no TTLs": search_no_ttl}
+
+
 async def run(n: int, users: int, rounds: int, candidates: int) -> None:
     workload = make_workload(n, users=users, dimension=384, queries=200)
     with EmbeddedRedis() as server:
@@ -74,71 +146,36 @@ async def run(n: int, users: int, rounds: int, candidates: int) -> None:
         embedder = CountingEmbedder(384)
         ranking = WhatWorkedSettings(candidates=candidates)
         async with MemoryService(store, embedder, what_worked=ranking) as memory:
-            for user, rows in workload.batches(500):
-                batch = workload.interventions[rows]
-                await store.upsert(user, batch, UnitVectors(workload.vectors[rows]))
+            expiring = await load(store, workload)
             picked = random.Random(2).sample(range(n), rounds)
-            records = [workload.interventions[i] for i in picked]
-            situations = [
-                f"{q.user} feels stuck before {q.user[-2:]} o'clock" for q in workload.queries
-            ]
-
-            async def update_outcome(i: int) -> object:
-                record = records[i]
-                return await memory.update_outcome(record.user_id, record.id, OUTCOMES[i % 3])
-
-            async def store_update(i: int) -> object:
-                record = records[i]
-                update = RecordUpdate(
-                    record.id, RecordKind.INTERVENTION, {"outcome": OUTCOMES[i % 3]}, utcnow(), 100
-                )
-                return await store.update(record.user_id, update, None)
-
-            async def hset(i: int) -> object:
-                record = records[i]
-                key = record_key("bench", record.user_id, record.id)
-                return await call(store._client, "HSET", key, "outcome", OUTCOMES[i % 3].value)  # noqa: SLF001
-
-            async def what_worked(i: int) -> object:
-                query = workload.queries[i % len(workload.queries)]
-                return await memory.what_worked(query.user, situations[i % len(situations)])
-
-            async def search(i: int) -> object:
-                query = workload.queries[i % len(workload.queries)]
-                return await memory.search_interventions(
-                    query.user, situations[i % len(situations)]
-                )
-
-            for warm in (update_outcome, store_update, hset, what_worked, search):
-                for i in range(20):
-                    await warm(i)
+            updates = update_calls(memory, store, [workload.interventions[i] for i in picked])
+            ranked, searches = read_calls(memory, workload, expiring)
+            for calls in (updates, ranked, searches):
+                for warm in calls.values():
+                    for i in range(20):
+                        await warm(i)
             embedded = embedder.calls
-            writes = await timed(
-                {
-                    "update_outcome": update_outcome,
-                    "RedisStore.update": store_update,
-                    "HSET floor": hset,
-                },
-                rounds,
-            )
+            writes = await timed(updates, rounds)
             assert embedder.calls == embedded, "update_outcome called the embedder"
-            reads = await timed(
-                {"what_worked": what_worked, "search_interventions": search}, rounds
-            )
-    p50 = {name: float(np.median(found)) for name, found in {**writes, **reads}.items()}
+            reads = await timed(ranked, rounds)
+            expiry = await timed(searches, rounds)
+    measured = {**writes, **reads, **expiry}
+    p50 = {name: float(np.median(found)) for name, found in measured.items()}
     print(
         f"N = {n:,} interventions, {users} users, HASH, {rounds} calls each, "
         f"candidates {candidates}\n"
     )
     print("| call | p50 ms | mean ms |\n|---|---|---|")
-    for name, found in {**writes, **reads}.items():
+    for name, found in measured.items():
         print(f"| {name} | {p50[name]:.3f} | {np.mean(found):.3f} |")
     print(
         f"\nupdate_outcome / HSET p50: {p50['update_outcome'] / p50['HSET floor']:.2f}x"
         f" (embedder calls during updates: 0)\n"
         f"RedisStore.update / HSET p50: {p50['RedisStore.update'] / p50['HSET floor']:.2f}x\n"
         f"what_worked / search_interventions p50: "
-        f"{p50['what_worked'] / p50['search_interventions']:.2f}x"
+        f"{p50['what_worked'] / p50['search_interventions']:.2f}x\n"
+        f"search with TTLs / without p50: "
+        f"{p50['search, TTLs set'] / p50['search, no TTLs']:.2f}x"
     )
 
 

@@ -15,7 +15,9 @@ built from its settings and turned off by them::
     cache       (embedder)  repeated texts answered without the model
     breaker     (store, embedder)  judges calls after their retries, fails fast
     metrics     (store, embedder)  each call as the caller felt it, retries included
-    retry       (store, embedder)  each attempt; the one owner of retries
+    retry       (store, embedder)  each attempt; the one owner of retries (an adapter
+                            that retries by itself, ``retries_itself = True``, owns
+                            its own: the layer leaves its port alone)
 
 ``docs/reliability.md`` explains the order; ``memcore inspect`` prints the layers a
 running service has.
@@ -34,7 +36,7 @@ from memcore import registry
 from memcore.caching import CachePolicy, LRUEmbeddingCache
 from memcore.errors import ConfigurationError
 from memcore.observability import Metrics, MetricsPolicy, Telemetry
-from memcore.pipeline import Policy
+from memcore.pipeline import Policy, Port
 from memcore.ports import Embedder, MemoryStore
 from memcore.resilience import RetryConfig, RetryPolicy
 from memcore.resilience.breaker import BreakerConfig, BreakerPolicy, CircuitBreaker
@@ -180,9 +182,17 @@ def _retry(parts: Parts) -> Sequence[Policy]:
     retry = parts.settings.retry
     if not retry.enabled:
         return ()
+    # One owner of retries per adapter: attempts do not multiply.
+    adapters: tuple[tuple[Port, object], ...] = (
+        ("store", parts.store),
+        ("embedder", parts.embedder),
+    )
+    ports = frozenset(port for port, part in adapters if not getattr(part, "retries_itself", False))
+    if not ports:
+        return ()
     config = RetryConfig(**retry.model_dump(exclude={"enabled"}))
     listener = parts.metrics.retry_listener(parts.store.backend) if parts.metrics else None
-    return (RetryPolicy(config, on_retry=listener),)
+    return (RetryPolicy(config, on_retry=listener, ports=ports),)
 
 
 POLICY_ORDER: tuple[PolicyFactory, ...] = (
@@ -231,6 +241,7 @@ def _create_service(parts: Parts, policies: Sequence[Policy]) -> MemoryService:
         degrade_searches=settings.degradation.policy == "degrade",
         what_worked=settings.what_worked,
         duplicates=settings.duplicates,
+        retention=settings.retention,
     )
 
 

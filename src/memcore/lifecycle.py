@@ -9,8 +9,10 @@ a situation like this" with the ranking of :mod:`memcore.domain.worked`; ``delet
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, cast
+from datetime import timedelta
+from typing import Any, TypeVar, cast
 
 from memcore.domain import (
     Intervention,
@@ -18,16 +20,24 @@ from memcore.domain import (
     MetadataValue,
     Outcome,
     RecordKind,
+    Reflection,
     Removed,
+    utcnow,
 )
 from memcore.domain.worked import WhatWorked
 from memcore.errors import ValidationError
 from memcore.observability.operations import observed
 from memcore.pipeline import Result
-from memcore.settings import DuplicatePolicy, DuplicateSettings, WhatWorkedSettings
+from memcore.settings import (
+    DuplicatePolicy,
+    DuplicateSettings,
+    RetentionSettings,
+    WhatWorkedSettings,
+)
 from memcore.usecases import Duplicates
 from memcore.validation import (
     Limits,
+    validate_created_at,
     validate_filters,
     validate_k,
     validate_record_id,
@@ -40,6 +50,8 @@ from memcore.validation import (
 __all__ = ["LifecycleCalls"]
 
 _INTERVENTION_ONLY = frozenset({"outcome", "task", "context"})
+_MAX_TTL = 100 * 365 * 86_400
+RecordT = TypeVar("RecordT", Intervention, Reflection)
 _CONTENT = ("agent_id", "session_id", "task", "context", "intervention_text")
 
 
@@ -52,6 +64,7 @@ class LifecycleCalls:
     limits: Limits
     what_worked_settings: WhatWorkedSettings
     duplicate_settings: DuplicateSettings
+    retention: RetentionSettings
     _serve: Callable[..., Awaitable[Result[Any]]]
 
     @observed("update_outcome", ids_arg="record_id")
@@ -163,7 +176,7 @@ class LifecycleCalls:
         validate_text(situation, "situation", self.limits.max_text_chars)
         given = {"task": task, "agent_id": agent_id, "session_id": session_id}
         conditions = {name: value for name, value in given.items() if value is not None}
-        filters = validate_filters(conditions, self.limits).with_kind(RecordKind.INTERVENTION)
+        filters = validate_filters(conditions, self.limits, kind=RecordKind.INTERVENTION)
         worked: WhatWorked = (
             await self._serve(
                 "what_worked",
@@ -175,6 +188,29 @@ class LifecycleCalls:
             )
         ).value
         return worked
+
+    def _expiring(self, record: RecordT, ttl: float | timedelta | None) -> RecordT:
+        """``record`` expiring ``ttl`` from now (seconds or a timedelta), or after the
+        retention of its kind when it has no ``expires_at``.
+        """
+        if ttl is None:
+            if record.expires_at is not None:
+                return record
+            days = (
+                self.retention.intervention_days
+                if record.kind is RecordKind.INTERVENTION
+                else self.retention.reflection_days
+            )
+            if days is None:
+                return record
+            ttl = timedelta(days=days)
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float, timedelta)):
+            raise ValidationError("ttl", "must be seconds or a timedelta")
+        seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else float(ttl)
+        if not 0 < seconds < _MAX_TTL:
+            raise ValidationError("ttl", "must be positive and under a century")
+        expires_at = validate_created_at(utcnow() + timedelta(seconds=seconds), "ttl")
+        return dataclasses.replace(record, expires_at=expires_at)
 
     def _duplicates(
         self, user_id: str, policy: DuplicatePolicy | None, fields: dict[str, Any]

@@ -44,6 +44,9 @@ class MemoryStore(Protocol):
     :data:`UnitVectors`); they need not re-validate it, but they must treat every value
     as data, never as query syntax. :mod:`memcore.adapterkit` holds what every store needs.
 
+    A record whose ``expires_at`` has passed is gone: no read returns or counts it, as if
+    it had been deleted (stores reclaim its space when they can).
+
     A write is visible to every read that starts after it returns (read-your-writes).
     Stores are safe to use from many concurrent tasks of one event loop.
     """
@@ -186,7 +189,12 @@ class MemoryStore(Protocol):
 
 @runtime_checkable
 class Embedder(Protocol):
-    """Turns texts into vectors. Implementations are safe for concurrent use."""
+    """Turns texts into vectors. Implementations are safe for concurrent use.
+
+    An adapter (embedder or store) that retries transient failures by itself sets the
+    class attribute ``retries_itself = True``; the service's retry layer then leaves its
+    calls alone, so attempts never multiply (one owner of retries per adapter).
+    """
 
     #: Short backend name used in logs, metrics and errors (``"local"``, ``"openai"``).
     backend: str

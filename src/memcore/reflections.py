@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from memcore.domain import (
@@ -31,6 +31,7 @@ class ReflectionCalls:
     limits: Limits
     _record: Callable[..., Awaitable[Any]]
     _find: Callable[..., Awaitable[Any]]
+    _expiring: Callable[..., Any]
 
     @observed("record_reflection")
     async def record_reflection(
@@ -46,9 +47,10 @@ class ReflectionCalls:
         embedding: object = None,
         agent_id: str | None = None,
         session_id: str | None = None,
+        ttl: float | timedelta | None = None,
     ) -> Receipt[Reflection]:
         """Store one reflection drawn from the interventions ``source_ids``; see
-        :meth:`record_intervention` for the receipt.
+        :meth:`record_intervention` for the scopes, ``ttl`` and the receipt.
         """
         user_id = validate_user_id(user_id)
         record = reflection_from(
@@ -62,7 +64,9 @@ class ReflectionCalls:
             scope=(agent_id, session_id),
             limits=self.limits,
         )
-        receipt: Receipt[Reflection] = await self._record(user_id, [record], embedding)
+        receipt: Receipt[Reflection] = await self._record(
+            user_id, [self._expiring(record, ttl)], embedding
+        )
         return receipt
 
     @observed("search_reflections")

@@ -15,7 +15,8 @@ A name that is no setting is a typo until proven otherwise: a keyword argument, 
 a section, or a ``MEMCORE_*`` environment variable that names nothing raises
 :class:`~memcore.errors.ConfigurationError` with the nearest known name
 (:func:`did_you_mean`). Environment names of memcore's own adapters that are not
-installed, and ``MEMCORE_TEST_*`` (test tooling), are left alone.
+installed, and those of test tooling (``MEMCORE_TEST_*``, ``MEMCORE_RELIABILITY_REPORT``),
+are left alone.
 """
 
 from __future__ import annotations
@@ -49,8 +50,9 @@ ROOT_PREFIX = "MEMCORE_"
 # Sections of memcore's own distributions: their variables may be set where the
 # distribution is not installed (one environment for several processes).
 FIRST_PARTY = frozenset({"redis", "openai", "local", "http", "mcp"})
-# MEMCORE_TEST_REDIS_URL and the like: read by test tooling, not by settings.
-TOOLING = ("TEST_",)
+# Read by test tooling, not by settings: MEMCORE_TEST_REDIS_URL and the like, and where the
+# reliability suite writes its report (MEMCORE_RELIABILITY_REPORT).
+TOOLING = ("TEST_", "RELIABILITY_REPORT")
 
 SectionT = TypeVar("SectionT", bound=BaseSettings)
 

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar, cast
 
 from typing_extensions import Self
@@ -44,7 +44,12 @@ from memcore.observability.operations import Telemetry, observed
 from memcore.pipeline import Call, Pipeline, Policy, Result
 from memcore.ports import Embedder, MemoryStore
 from memcore.reflections import ReflectionCalls
-from memcore.settings import DuplicatePolicy, DuplicateSettings, WhatWorkedSettings
+from memcore.settings import (
+    DuplicatePolicy,
+    DuplicateSettings,
+    RetentionSettings,
+    WhatWorkedSettings,
+)
 from memcore.usecases import Duplicates, UseCases
 from memcore.validation import (
     DEFAULT_LIMITS,
@@ -85,7 +90,7 @@ class MemoryService(LifecycleCalls, ReflectionCalls):
     ``degrade_searches``, a search whose query cannot be embedded right now (a retryable
     embedder error) returns empty results with status ``degraded`` instead of raising.
     ``what_worked`` sets how :meth:`what_worked` ranks, ``duplicates`` what recording a
-    duplicate intervention does.
+    duplicate intervention does, ``retention`` how long records are kept by default.
     """
 
     def __init__(
@@ -101,10 +106,12 @@ class MemoryService(LifecycleCalls, ReflectionCalls):
         degrade_searches: bool = False,
         what_worked: WhatWorkedSettings | None = None,
         duplicates: DuplicateSettings | None = None,
+        retention: RetentionSettings | None = None,
     ) -> None:
         self.pipeline = Pipeline(policies)
         self.what_worked_settings = what_worked or WhatWorkedSettings()
         self.duplicate_settings = duplicates or DuplicateSettings()
+        self.retention = retention or RetentionSettings()
         self.store = self.pipeline.store(store)
         self.embedder = self.pipeline.embedder(embedder)
         self.limits = limits
@@ -187,6 +194,7 @@ class MemoryService(LifecycleCalls, ReflectionCalls):
         agent_id: str | None = None,
         session_id: str | None = None,
         on_duplicate: DuplicatePolicy | None = None,
+        ttl: float | timedelta | None = None,
     ) -> Receipt[Intervention]:
         """Store one intervention; the receipt holds it (with its id) and its status.
 
@@ -194,7 +202,9 @@ class MemoryService(LifecycleCalls, ReflectionCalls):
         record. ``embedding`` skips the embedder (it must match its dimension).
         ``agent_id`` and ``session_id`` scope it within the user (filter on them).
         ``on_duplicate`` (default: ``MEMCORE_DUPLICATES__POLICY``) ``skip`` or ``merge``
-        returns the duplicate already stored instead (merged: seen once more). The status
+        returns the duplicate already stored instead (merged: seen once more). ``ttl``
+        (seconds or a timedelta) sets ``expires_at`` (default: ``MEMCORE_RETENTION__*``).
+        The status
         is ``stored``, or ``deferred`` when the store was unavailable and the write waits
         in the outbox.
         """
@@ -212,7 +222,7 @@ class MemoryService(LifecycleCalls, ReflectionCalls):
             "session_id": session_id,
         }
         duplicates = self._duplicates(user_id, on_duplicate, fields)
-        record = intervention_from(user_id, fields, self.limits)
+        record = self._expiring(intervention_from(user_id, fields, self.limits), ttl)
         return await self._record(user_id, [record], embedding, duplicates)
 
     @observed("record_interventions")
@@ -226,7 +236,7 @@ class MemoryService(LifecycleCalls, ReflectionCalls):
         and its error names it (``items[2].task``).
         """
         user_id = validate_user_id(user_id)
-        records = interventions_from(user_id, items, self.limits)
+        records = [self._expiring(r, None) for r in interventions_from(user_id, items, self.limits)]
         return await self._record(user_id, records, embeddings)
 
     @observed("search_interventions")
@@ -354,7 +364,7 @@ class MemoryService(LifecycleCalls, ReflectionCalls):
     ) -> SearchResults[MemoryRecord]:
         user_id = validate_user_id(user_id)
         k = validate_k(k, self.limits)
-        narrowed = validate_filters(filters, self.limits).with_kind(kind)
+        narrowed = validate_filters(filters, self.limits, kind=kind)
         if isinstance(query, str):
             validate_text(query, "query", self.limits.max_text_chars)
         else:

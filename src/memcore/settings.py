@@ -47,6 +47,7 @@ __all__ = [
     "MemcoreSettings",
     "MetricsSettings",
     "RateLimitSettings",
+    "RetentionSettings",
     "RetrySettings",
     "WhatWorkedSettings",
     "configuration_error",
@@ -268,6 +269,21 @@ class WhatWorkedSettings(BaseModel):
         return self
 
 
+class RetentionSettings(BaseModel):
+    """How long memories are kept by default (``MEMCORE_RETENTION__*``): a record written
+    without ``ttl`` or ``expires_at`` expires this many days after it is recorded.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    intervention_days: float | None = Field(
+        default=None, gt=0, description="Days an intervention is kept; unset: forever."
+    )
+    reflection_days: float | None = Field(
+        default=None, gt=0, description="Days a reflection is kept; unset: forever."
+    )
+
+
 DuplicatePolicy = Literal["keep", "skip", "merge"]
 
 
@@ -349,6 +365,7 @@ class MemcoreSettings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     what_worked: WhatWorkedSettings = Field(default_factory=WhatWorkedSettings)
     duplicates: DuplicateSettings = Field(default_factory=DuplicateSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     _sections: dict[str, BaseSettings] = PrivateAttr(default_factory=dict)
 

@@ -137,6 +137,12 @@ class SyncMemoryService:
         """See :meth:`MemoryService.forget_user`."""
         return self._run(self.service.forget_user(user_id))
 
+    def forget(
+        self, user_id: str, *, agent_id: str | None = None, session_id: str | None = None
+    ) -> int:
+        """See :meth:`MemoryService.forget`."""
+        return self._run(self.service.forget(user_id, agent_id=agent_id, session_id=session_id))
+
     def stats(self, user_id: str) -> MemoryStats:
         """See :meth:`MemoryService.stats`."""
         return self._run(self.service.stats(user_id))

@@ -24,23 +24,20 @@ The rules (limits are :class:`Limits`, configurable as ``MEMCORE_LIMITS__*``):
   ``float`` or ``bool``. No ``None``, no nesting.
 - **k**: an ``int`` in ``1..max_k``; **batch**: 1..``max_batch`` items.
 - **embeddings**: a real floating-point array of shape ``(n, dimension)``, finite, each
-  row with a non-zero norm.
+  row with a non-zero norm (:func:`unit_vectors`, written in :mod:`memcore.vectors`).
 - **filters**: known fields only, each value of the right type (see :class:`~memcore.SearchFilter`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
-
-import numpy as np
-from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field
 
 from memcore.domain import (
     Intervention,
@@ -57,10 +54,13 @@ from memcore.domain.fields import FieldSpec, Index, Value, canonical, fields_of
 from memcore.domain.filters import FILTERABLE, range_keys
 from memcore.domain.records import RECORD_TYPES
 from memcore.errors import ValidationError
-from memcore.ports import UnitVectors
+from memcore.limits import DEFAULT_LIMITS, Limits
+from memcore.vectors import squared_norms, unit_vectors
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "Limits",
+    "squared_norms",
     "unit_vectors",
     "validate_intervention",
     "validate_k",
@@ -84,25 +84,6 @@ _SEPARATORS = frozenset({"Zl", "Zp"})  # U+2028, U+2029: line breaks in logs and
 _EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
 _INT64 = 2**63
-
-
-class Limits(BaseModel):
-    """Size limits on input; raise them with care, every backend stores what they allow."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    max_text_chars: int = Field(default=8_000, ge=1, le=1_000_000)
-    max_context_chars: int = Field(default=8_000, ge=0, le=1_000_000)
-    max_task_chars: int = Field(default=256, ge=1, le=10_000)
-    max_metadata_keys: int = Field(default=32, ge=0, le=1_000)
-    max_metadata_value_chars: int = Field(default=1_024, ge=1, le=100_000)
-    max_source_ids: int = Field(default=256, ge=1, le=100_000)
-    max_outcome_history: int = Field(default=100, ge=1, le=10_000)
-    max_k: int = Field(default=100, ge=1, le=10_000)
-    max_batch: int = Field(default=1_000, ge=1, le=100_000)
-
-
-DEFAULT_LIMITS = Limits()
 
 
 def validate_user_id(user_id: object) -> str:
@@ -362,70 +343,50 @@ def validate_reflection(record: object, limits: Limits = DEFAULT_LIMITS) -> Refl
     return validate_record(record, limits)
 
 
-def validate_filters(filters: object, limits: Limits = DEFAULT_LIMITS) -> SearchFilter:
+_FILTER_SPECS = {
+    name: dataclasses.replace(spec, name=f"filters.{name}") for name, spec in FILTERABLE.items()
+}
+"""Each filterable field's spec, named as a filter's errors name it."""
+
+
+def validate_filters(
+    filters: object, limits: Limits = DEFAULT_LIMITS, *, kind: RecordKind | None = None
+) -> SearchFilter:
     """Return ``filters`` as a :class:`~memcore.SearchFilter`, each value checked by the
-    rule of the field it names.
+    rule of the field it names, narrowed to ``kind`` if given.
+
+    A dict of hashable values met before is answered from a small cache: agents repeat a
+    few filters (``{"outcome": "task_completed"}``) on every search.
     """
+    if isinstance(filters, dict):
+        try:
+            key = frozenset((name, type(value), value) for name, value in filters.items())
+        except TypeError:  # a list of values, a metadata mapping: checked every time
+            pass
+        else:
+            return _cached_filter(key, limits, kind)
+    checked = _checked_filter(filters, limits)
+    return checked if kind is None else checked.with_kind(kind)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_filter(
+    key: frozenset[tuple[Any, type, Any]], limits: Limits, kind: RecordKind | None
+) -> SearchFilter:
+    checked = _checked_filter({name: value for name, _, value in key}, limits)
+    return checked if kind is None else checked.with_kind(kind)
+
+
+def _checked_filter(filters: object, limits: Limits) -> SearchFilter:
     parsed = SearchFilter.parse(filters)  # type: ignore[arg-type]
     for name, values in parsed.tags.items():
-        spec = FILTERABLE[name]
+        spec = _FILTER_SPECS[name]
         if spec.about.value is not Value.KIND:
             for value in values:
-                _check(dataclasses.replace(spec, name=f"filters.{name}"), value, limits)
+                _check(spec, value, limits)
     for name, bounds in parsed.ranges.items():
         for key, bound in zip(range_keys(name), bounds, strict=True):
             if bound is not None:
                 validate_created_at(bound, f"filters.{key}")
     validate_metadata(parsed.metadata, limits, "filters.metadata")
     return parsed
-
-
-def squared_norms(rows: NDArray[np.floating[Any]]) -> NDArray[np.floating[Any]] | None:
-    """Each row's squared length, if every one is finite and non-zero, in one pass (einsum
-    raises no FP warnings); ``None`` otherwise, including when a square over- or
-    underflowed, so that the caller's exact checks decide.
-    """
-    if len(rows) == 1:  # a single write or query: one scalar to look at
-        square = float(np.einsum("i,i->", rows[0], rows[0]))
-        if math.isfinite(square) and square > 0:
-            return np.array([square], dtype=rows.dtype)
-        return None
-    squares: NDArray[np.floating[Any]] = np.einsum("ij,ij->i", rows, rows)
-    return squares if np.isfinite(squares).all() and squares.all() else None
-
-
-def unit_vectors(vectors: object, rows: int, dimension: int) -> UnitVectors:
-    """``vectors`` as :data:`~memcore.ports.UnitVectors`: a new C-contiguous float32
-    ``(rows, dimension)`` array with every row scaled to unit length, else raise.
-
-    Accepts any real floating dtype (converted without touching the input); rejects other
-    dtypes, wrong shapes, NaN/Inf and all-zero rows (cosine is undefined for them). A
-    ``(dimension,)`` row is accepted for ``rows == 1``.
-    """
-    if not isinstance(vectors, np.ndarray):
-        raise ValidationError("embedding", f"must be a numpy array, not {type(vectors).__name__}")
-    if vectors.dtype.kind != "f":
-        raise ValidationError("embedding", f"dtype must be floating point, not {vectors.dtype}")
-    if vectors.ndim == 1 and rows == 1:
-        vectors = vectors.reshape(1, -1)
-    if vectors.shape != (rows, dimension):
-        raise ValidationError(
-            "embedding", f"shape must be ({rows}, {dimension}), got {tuple(vectors.shape)}"
-        )
-    with np.errstate(over="ignore"):  # float64 beyond float32 becomes inf, rejected below
-        rows32 = np.asarray(vectors, dtype=np.float32)
-    squares = squared_norms(rows32)
-    scalable: NDArray[np.floating[Any]] = rows32
-    if squares is None:
-        if not np.isfinite(rows32).all():
-            raise ValidationError("embedding", "must contain only finite values (no NaN or Inf)")
-        # Decide in float64: float32 squares of huge or tiny values over- or underflow.
-        scalable = rows32.astype(np.float64)
-        squares = np.einsum("ij,ij->i", scalable, scalable)
-        if rows and not squares.all():
-            raise ValidationError("embedding", "rows must not be all zeros")
-    if rows == 1:  # a single write or query: scaling by one scalar is cheaper
-        scaled = scalable * (1.0 / math.sqrt(float(squares[0])))
-    else:
-        scaled = scalable / np.sqrt(squares)[:, np.newaxis]
-    return UnitVectors(np.ascontiguousarray(scaled, dtype=np.float32))

@@ -268,3 +268,6 @@ def test_update_what_worked_and_scopes(cli: CliRunner, env: dict[str, str], tmp_
     assert run(cli, env, "import", str(dump)).exit_code == 0
     again = json.loads(run(cli, env, "inspect", "-u", "ana", "--json").stdout)["items"]
     assert {r["id"]: r for r in again}[ids[0]] == updated
+
+    expiring = run(cli, env, "record", "brief", "-u", "ana", "--task", "t", "--ttl", "60", "--json")
+    assert json.loads(expiring.stdout)["expires_at"] is not None

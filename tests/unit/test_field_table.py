@@ -40,6 +40,7 @@ def test_filters_follow_the_indexed_fields() -> None:
         "created_at": Index.NUMBER,
         "agent_id": Index.TAG,
         "session_id": Index.TAG,
+        "expires_at": Index.NUMBER,
     }
     done = SearchFilter.parse({"outcomes": ["task_completed"], "task": "walk"})
     assert set(done.tags) == {"outcome", "task"}

@@ -53,7 +53,6 @@ def _shelf() -> Iterator[None]:
     [
         ({"stor": "memory"}, "did you mean 'store'?"),
         ({"limit": {}}, "did you mean 'limits'?"),
-        ({"redis_url": "redis://x"}, "did you mean redis={'url': ...}?"),
         ({"nothing_like_it": 1}, "unknown setting 'nothing_like_it'"),
     ],
 )
@@ -63,6 +62,12 @@ async def test_an_unknown_keyword_raises_with_the_nearest_name(
     with pytest.raises(ConfigurationError, match="unknown setting") as caught:
         await memcore.connect(**overrides)  # type: ignore[arg-type]
     assert hint in str(caught.value)
+
+
+@pytest.mark.usefixtures("shelf")
+async def test_a_section_key_spelled_flat_names_its_section() -> None:
+    with pytest.raises(ConfigurationError, match=r"did you mean shelf=\{'capacity': \.\.\.\}\?"):
+        await memcore.connect(store="shelf", shelf_capacity=3)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -89,6 +94,7 @@ def test_an_unknown_environment_name_raises_with_the_nearest_name(
         "MEMCORE_ENCRYPTION__KEYS__K1",  # a key of a mapping setting
         "MEMCORE_HTTP__PORT",  # memcore's own adapter, not installed here
         "MEMCORE_TEST_REDIS_URL",  # test tooling
+        "MEMCORE_RELIABILITY_REPORT",
     ],
 )
 def test_names_owned_elsewhere_pass(monkeypatch: pytest.MonkeyPatch, name: str) -> None:

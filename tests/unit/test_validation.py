@@ -11,8 +11,14 @@ import numpy as np
 import pytest
 
 from memcore import Intervention, MemoryService, Outcome, ValidationError, validate_intervention
-from memcore.domain import SearchFilter, utcnow
-from memcore.validation import Limits, squared_norms, unit_vectors, validate_user_id
+from memcore.domain import RecordKind, SearchFilter, utcnow
+from memcore.validation import (
+    Limits,
+    squared_norms,
+    unit_vectors,
+    validate_filters,
+    validate_user_id,
+)
 
 Call = Callable[[MemoryService], Coroutine[Any, Any, Any]]
 
@@ -246,3 +252,24 @@ async def test_composed_and_decomposed_ids_and_tags_are_one_value(memory: Memory
         filters = {"task": value, "metadata": {"lang": value}}
         assert len(await memory.search_interventions(user, "hi", filters=filters)) == 1
     assert (await memory.stats(NFD)).interventions == 1
+    scoped = await memory.record_intervention(NFC, "hi", task="t", agent_id=NFD, session_id=NFD)
+    assert (scoped.record.agent_id, scoped.record.session_id) == (NFC, NFC)
+    found = await memory.search_interventions(NFD, "hi", filters={"agent_id": NFC})
+    assert [hit.record.id for hit in found] == [scoped.id]
+
+
+def test_a_repeated_filter_is_the_same_checked_filter_and_types_stay_apart() -> None:
+    given = {"outcome": "task_completed", "task": "breathe"}
+    first = validate_filters(dict(given), kind=RecordKind.INTERVENTION)
+    again = validate_filters(dict(given), kind=RecordKind.INTERVENTION)
+    assert again is first  # answered from the cache
+    assert first == SearchFilter.parse(given).with_kind(RecordKind.INTERVENTION)
+    assert validate_filters(dict(given)) == SearchFilter.parse(given)  # no kind: not narrowed
+    with pytest.raises(ValidationError, match=r"filters\.kind"):
+        validate_filters({"kind": "reflection"}, kind=RecordKind.INTERVENTION)
+    # 1 == True and hash alike, but a bad value is refused whatever came before it.
+    assert validate_filters({"task": "1"}).tags["task"] == {"1"}
+    with pytest.raises(ValidationError, match=r"filters\.task"):
+        validate_filters({"task": 1})
+    with pytest.raises(ValidationError, match=r"filters\.task"):
+        validate_filters({"task": True})

@@ -141,6 +141,8 @@ def test_the_sync_facade_works_without_an_event_loop() -> None:
         assert [hit.record.id for hit in worked.hits] == [recorded.id]
         assert len(memory.search_interventions("u", "hello", min_score=-1.0)) == 1
         assert memory.search_interventions("u", "hello", min_score=0.999) == []
+        memory.record_intervention("u", "scoped", task="greet", agent_id="a")
+        assert memory.forget("u", agent_id="a") == 1
 
 
 async def test_the_sync_facade_works_inside_a_running_loop() -> None:

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import memcore
 from conftest import Server, api_key_settings, free_port, key_of, start_server
+from memcore_http import HttpSettings, create_app
 from memcore_redis.testing import EmbeddedRedis
 from test_routes import BREATHING, record
 
@@ -113,3 +115,17 @@ async def _stored_text(record_id: str) -> str:
         found = await memory.get("dev", record_id)
     assert isinstance(found, memcore.Intervention)
     return found.intervention_text
+
+
+def _blas_threads() -> int:
+    [blas] = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    return int(blas["num_threads"])
+
+
+async def test_blas_keeps_to_its_threads_while_the_app_serves() -> None:
+    app = create_app(HttpSettings(auth="none", blas_threads=1))
+    with threadpool_limits(2, user_api="blas"):
+        assert _blas_threads() == 2
+        async with app.router.lifespan_context(app):
+            assert _blas_threads() == 1  # one search does not wait for a second thread
+        assert _blas_threads() == 2

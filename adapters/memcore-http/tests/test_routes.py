@@ -207,7 +207,7 @@ def test_the_openapi_schema_describes_routes_without_a_user_id(server: Server) -
     assert "user_id" not in str(schema["components"]["schemas"])
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     written = schema["paths"]["/v1/interventions"]["post"]["responses"]
-    assert {"201", "202", "401", "422", "429", "503"} <= set(written)
+    assert {"201", "202", "401", "422", "429", "503", "507"} <= set(written)
     update = schema["paths"]["/v1/interventions/{record_id}/outcome"]["put"]["responses"]
     assert {"200", "401", "404", "409", "422"} <= set(update)
     worked = schema["paths"]["/v1/interventions/what-worked"]["post"]

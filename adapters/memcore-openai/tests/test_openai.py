@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from memcore import registry
+from memcore.container import build_service
 from memcore.errors import ConfigurationError, EmbeddingError, EmbeddingUnavailableError
 from memcore.ports import Embedder
 from memcore.settings import MemcoreSettings
@@ -277,3 +278,30 @@ async def test_a_server_without_keys_works_without_one(make_embedder: MakeEmbedd
         embedder = make_embedder(base_url=open_server.base_url, api_key=None)
         assert (await embedder.embed(["x"])).shape == (1, DIMENSIONS)
         await embedder.aclose()
+
+
+async def test_through_the_service_total_attempts_are_the_configured_attempts(
+    server: FakeEmbeddingsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One retry owner: the service's retry layer (3 attempts here) leaves the embedder,
+    which retries by itself, alone; ``Retry-After`` is honoured.
+    """
+    for name, value in {
+        "MEMCORE_OPENAI_API_KEY": API_KEY,
+        "MEMCORE_OPENAI_BASE_URL": server.base_url,
+        "MEMCORE_OPENAI_DIMENSIONS": str(DIMENSIONS),
+        "MEMCORE_OPENAI_MAX_RETRIES": "2",
+    }.items():
+        monkeypatch.setenv(name, value)
+    service = await build_service(
+        store="memory", embedder="openai", retry={"max_attempts": 3, "base_delay": 0.01}
+    )
+    try:
+        server.inject(*[Fault(status=503, headers={"Retry-After": "0.2"})] * 20)
+        started = time.monotonic()
+        with pytest.raises(EmbeddingUnavailableError, match="gave up after 3"):
+            await service.record_intervention("u", "hello", task="t")
+        assert len(server.requests) == 3  # MEMCORE_OPENAI_MAX_RETRIES + 1, not 3 x 3
+        assert time.monotonic() - started >= 0.4  # two waits of Retry-After
+    finally:
+        await service.aclose()

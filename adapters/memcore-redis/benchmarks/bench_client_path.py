@@ -30,6 +30,7 @@ from redis.asyncio.connection import AbstractConnection
 from memcore_bench.redis_targets import MemcoreRedisTarget, RedisFloor, RedisVLTarget
 from memcore_bench.runner import shuffled
 from memcore_bench.workload import make_workload
+from memcore_redis import commands
 
 EVICT_BYTES = 64 * 1024 * 1024  # more than the machine's caches
 
@@ -45,36 +46,61 @@ class Replay:
         self.tapes: dict[bytes, list[Any]] = {}
         self._send = AbstractConnection.send_packed_command
         self._read = AbstractConnection.read_response
+        self._send_packed = commands.send_packed
+        self._next_reply = commands.next_reply
 
     def install(self) -> None:
         replay = self
 
         async def send(connection: Any, command: Any, *args: Any, **kwargs: Any) -> None:
             key = command if isinstance(command, bytes) else b"".join(command)
-            queue = connection.__dict__.setdefault("replies", collections.deque())
-            if replay.replaying and key in replay.tapes:
-                queue.extend(replay.tapes[key])
-                return
-            connection.recording = None if replay.replaying else replay.tapes.setdefault(key, [])
-            if connection.recording is not None:
-                connection.recording.clear()
-            await replay._send(connection, command, *args, **kwargs)
+            if not replay.replayed(connection, key):
+                await replay._send(connection, command, *args, **kwargs)
 
         async def read(connection: Any, *args: Any, **kwargs: Any) -> Any:
-            queue = connection.__dict__.get("replies")
-            if queue:
-                return queue.popleft()
-            reply = await replay._read(connection, *args, **kwargs)
-            if getattr(connection, "recording", None) is not None:
-                connection.recording.append(reply)
-            return reply
+            return await replay.reply(connection, lambda: replay._read(connection, *args, **kwargs))
+
+        # memcore's round trips send and read through memcore_redis.commands instead.
+        def send_packed(connection: Any, packed: bytes) -> None:
+            if not replay.replayed(connection, packed):
+                replay._send_packed(connection, packed)
+
+        async def next_reply(connection: Any) -> Any:
+            return await replay.reply(connection, lambda: replay._next_reply(connection))
 
         AbstractConnection.send_packed_command = send  # type: ignore[method-assign, assignment]
         AbstractConnection.read_response = read  # type: ignore[method-assign, assignment]
+        commands.send_packed = send_packed
+        commands.next_reply = next_reply
+
+    def replayed(self, connection: Any, key: bytes) -> bool:
+        """Queue the recorded replies to ``key`` on ``connection`` if replaying (True), else
+        start recording them.
+        """
+        queue = connection.__dict__.setdefault("replies", collections.deque())
+        if self.replaying and key in self.tapes:
+            queue.extend(self.tapes[key])
+            return True
+        connection.recording = None if self.replaying else self.tapes.setdefault(key, [])
+        if connection.recording is not None:
+            connection.recording.clear()
+        return False
+
+    async def reply(self, connection: Any, read: Callable[[], Awaitable[Any]]) -> Any:
+        """The next queued reply, else one read from the server (recorded if recording)."""
+        queue = connection.__dict__.get("replies")
+        if queue:
+            return queue.popleft()
+        reply = await read()
+        if getattr(connection, "recording", None) is not None:
+            connection.recording.append(reply)
+        return reply
 
     def uninstall(self) -> None:
         AbstractConnection.send_packed_command = self._send  # type: ignore[method-assign]
         AbstractConnection.read_response = self._read  # type: ignore[method-assign]
+        commands.send_packed = self._send_packed
+        commands.next_reply = self._next_reply
 
 
 async def _time(call: Callable[[], Awaitable[object]], evict: np.ndarray[Any, Any] | None) -> float:

@@ -141,18 +141,22 @@ async def test_keys_deleted_underneath_are_noticed_at_start(
         await second.ensure_schema(SCHEMA)
 
 
-async def test_risky_server_settings_are_warned_about(
-    make_store: StoreFactory, raw_redis: aioredis.Redis, caplog: pytest.LogCaptureFixture
+async def test_risky_server_settings_are_warned_about_once_per_process(
+    own_server: EmbeddedRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
-    policy = (await raw_redis.config_get("maxmemory-policy"))["maxmemory-policy"]
-    await raw_redis.config_set("maxmemory-policy", "allkeys-lru")
-    try:
-        with caplog.at_level(logging.WARNING, logger="memcore_redis"):
-            await make_store().ensure_schema(SCHEMA)
-    finally:
-        await raw_redis.config_set("maxmemory-policy", policy)
-    assert "no persistence" in caplog.text  # the test server runs without
-    assert "maxmemory-policy allkeys-lru" in caplog.text
+    raw = aioredis.Redis.from_url(own_server.url, protocol=2)
+    await raw.config_set("maxmemory-policy", "allkeys-lru")
+    stores = [RedisStore(RedisSettings(url=own_server.url, key_prefix=p)) for p in "ab"]
+    with caplog.at_level(logging.WARNING, logger="memcore_redis"):
+        await stores[0].ensure_schema(SCHEMA)
+        assert "no persistence" in caplog.text  # the test server runs without
+        assert "maxmemory-policy allkeys-lru" in caplog.text
+        caplog.clear()
+        await stores[1].ensure_schema(SCHEMA)  # another store, same server: said already
+    assert "no persistence" not in caplog.text
+    for store in stores:
+        await store.aclose()
+    await raw.aclose()
 
 
 def test_connections_never_resend_commands_by_themselves() -> None:

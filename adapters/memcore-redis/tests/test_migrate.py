@@ -17,6 +17,9 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
+from redisvl.index import SearchIndex
+from redisvl.query import FilterQuery
+from redisvl.query.filter import Tag
 
 from memcore.domain import Intervention, MemoryRecord, SearchFilter
 from memcore.ports import UnitVectors
@@ -160,6 +163,11 @@ async def test_dry_run_counts_and_writes_nothing_then_migrate_reads_back_and_sea
     again = await _migrate(store)
     assert (again["status"], again["records"]) == ("up_to_date", 0)
     await _creation_replayed_keeps_one_index(raw_redis, store)
+    # RedisVL opens the migrated index through the alias, and filters by user.
+    index = SearchIndex.from_existing(store.settings.index, redis_url=store.settings.url)
+    rows = index.query(FilterQuery(Tag("user_id") == "José Pérez", ["kind"], num_results=50))
+    assert len(rows) == sum(r.user_id == "José Pérez" for r in records)
+    index.disconnect()
 
 
 async def _creation_replayed_keeps_one_index(raw: aioredis.Redis, store: RedisStore) -> None:

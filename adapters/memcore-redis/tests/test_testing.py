@@ -7,8 +7,10 @@ import signal
 import subprocess
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
+import redis
 
 from memcore_redis.testing.server import (
     TEST_URL_ENV,
@@ -58,7 +60,7 @@ def test_the_cli_serves_until_interrupted() -> None:
         assert f"ready at redis://127.0.0.1:{port}/0" in ready
         assert ping("127.0.0.1", port)
         process.send_signal(signal.SIGINT)
-        out, _ = process.communicate(timeout=20)
+        out, _ = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
@@ -66,6 +68,38 @@ def test_the_cli_serves_until_interrupted() -> None:
     assert process.returncode == 0
     assert "stopping" in out.decode()
     assert not ping("127.0.0.1", port)
+
+
+def _serve(*args: str) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(  # noqa: S603 - our own module
+        [sys.executable, "-m", "memcore_redis.cli", *args], stdout=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    assert "ready at" in process.stdout.readline().decode()
+    return process
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=20)
+
+
+def test_the_cli_with_a_data_dir_keeps_the_data_across_restarts(tmp_path: Path) -> None:
+    port = str(free_port())
+    process = _serve("--port", port, "--data-dir", str(tmp_path))
+    try:
+        with redis.Redis(port=int(port)) as client:
+            assert client.config_get("appendonly") == {"appendonly": "yes"}
+            assert client.config_get("appendfsync") == {"appendfsync": "everysec"}
+            client.set("kept", "yes")
+    finally:
+        _stop(process)
+    process = _serve("--port", port, "--data-dir", str(tmp_path))
+    try:
+        with redis.Redis(port=int(port)) as client:
+            assert client.get("kept") == b"yes"
+    finally:
+        _stop(process)
 
 
 def test_the_fixture_loads_only_when_asked_for(pytester: pytest.Pytester) -> None:

@@ -140,6 +140,18 @@ async def test_health_reports_model_and_dimension(embedder: LocalEmbedder) -> No
     assert check.latency_ms > 0
 
 
+async def test_health_reports_the_model_load_apart_from_the_latency() -> None:
+    embedder = LocalEmbedder(LocalSettings())  # not loaded yet: the check loads it
+    check = await embedder.health()
+    assert check.status.value == "healthy"
+    assert check.facts["loaded_before_check"] is False
+    load_ms = float(check.facts["model_load_ms"])
+    assert 0 < check.latency_ms < load_ms  # one forward pass, not the load
+    again = await embedder.health()
+    assert "model_load_ms" not in again.facts
+    await embedder.aclose()
+
+
 async def test_a_recent_probe_is_trusted_until_the_interval_passes(
     minilm: SentenceTransformer,
 ) -> None:

@@ -8,6 +8,7 @@ enough to exercise search end to end, but it knows nothing of meaning: use a rea
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import re
@@ -56,12 +57,13 @@ class HashingEmbedder:
         """The same as :meth:`embed`, for callers without an event loop."""
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
         for row, text in enumerate(texts):
+            counts: dict[int, float] = {}
             for feature in _features(text):
-                digest = int.from_bytes(
-                    hashlib.blake2b(feature.encode(), digest_size=8).digest(), "big"
-                )
-                bucket, sign = divmod(digest, 2)
-                out[row, bucket % self._dimension] += 1.0 if sign else -1.0
+                bucket, sign = _slot(feature, self._dimension)
+                counts[bucket] = counts.get(bucket, 0.0) + sign
+            # Sums of +-1 are exact, in any order: the same vector as adding one feature
+            # at a time into the array, without a numpy scalar update per feature.
+            out[row, list(counts)] = list(counts.values())
             norm = np.linalg.norm(out[row])
             if norm == 0.0:  # features cancelled out; fall back to a fixed direction
                 out[row, 0] = 1.0
@@ -82,6 +84,14 @@ class HashingEmbedder:
 
     async def aclose(self) -> None:
         return None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _slot(feature: str, dimension: int) -> tuple[int, float]:
+    """The bucket a feature counts in, and its sign (words repeat: cached)."""
+    digest = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "big")
+    bucket, sign = divmod(digest, 2)
+    return bucket % dimension, 1.0 if sign else -1.0
 
 
 def _features(text: str) -> list[str]:

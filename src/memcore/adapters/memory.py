@@ -11,12 +11,14 @@ threads, through the sync facade) never see a half-written shard.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,7 @@ from memcore.domain import (
     SearchFilter,
     SearchHit,
     apply_update,
+    utcnow,
 )
 from memcore.domain.codec import record_from_dict, record_to_dict
 from memcore.errors import ConflictError, SchemaMismatchError, StoreError
@@ -60,6 +63,8 @@ class InMemoryStore:
         self._shards: dict[str, Shard] = {}
         self._codes = Codes()
         self._lock = threading.RLock()
+        self.expired = 0
+        """Expired records dropped so far (health facts ``expired``)."""
 
     @property
     def target(self) -> str:
@@ -94,6 +99,7 @@ class InMemoryStore:
             shard = self._shards.get(user_id)
             if shard is None:
                 shard = self._shards[user_id] = Shard(schema.dimension)
+            self._purge(shard)
             for record, vector in zip(records, vectors, strict=True):
                 shard.put(record, vector, self._codes)
 
@@ -103,9 +109,10 @@ class InMemoryStore:
         self._guard.require("update")
         with self._lock:
             shard = self._shards.get(user_id)
-            row = None if shard is None else shard.rows.get(update.id)
-            if shard is None or row is None or not update.applies_to(shard.records[row]):
+            live = [] if shard is None else self._live_rows(shard, [update.id])
+            if shard is None or not live or not update.applies_to(shard.records[live[0]]):
                 return None
+            row = live[0]
             record = shard.records[row]
             if update.guard and record.updated_at != update.if_updated_at:
                 raise ConflictError(
@@ -124,7 +131,7 @@ class InMemoryStore:
             shard = self._shards.get(user_id)
             if shard is None:
                 return []
-            return [shard.records[shard.rows[i]] for i in ids if i in shard.rows]
+            return [shard.records[row] for row in self._live_rows(shard, ids)]
 
     async def get_with_vectors(
         self, user_id: str, ids: Sequence[str]
@@ -132,7 +139,7 @@ class InMemoryStore:
         schema = self._guard.require("get_with_vectors")
         with self._lock:
             shard = self._shards.get(user_id)
-            rows = [] if shard is None else [shard.rows[i] for i in ids if i in shard.rows]
+            rows = [] if shard is None else self._live_rows(shard, ids)
             if shard is None or not rows:
                 return [], np.empty((0, schema.dimension), dtype=np.float32)
             return [shard.records[row] for row in rows], shard.vectors[rows]
@@ -148,6 +155,7 @@ class InMemoryStore:
             shard = self._shards.get(user_id)
             if shard is None:
                 return 0
+            self._purge(shard)
             removed = sum(shard.remove(record_id) for record_id in dict.fromkeys(ids))
             if shard.size == 0:
                 del self._shards[user_id]
@@ -212,7 +220,10 @@ class InMemoryStore:
         self._guard.require("forget_user")
         with self._lock:
             shard = self._shards.pop(user_id, None)
-            return 0 if shard is None else shard.size
+            if shard is None:
+                return 0
+            self._purge(shard)
+            return shard.size
 
     async def health(self) -> HealthCheck:
         started = time.perf_counter()
@@ -225,7 +236,12 @@ class InMemoryStore:
             status=HealthStatus.HEALTHY if ready else HealthStatus.DEGRADED,
             latency_ms=(time.perf_counter() - started) * 1000,
             detail=f"{records} records of {users} users" if ready else "schema not set",
-            facts={"backend": self.backend, "users": users, "records": records},
+            facts={
+                "backend": self.backend,
+                "users": users,
+                "records": records,
+                "expired": self.expired,
+            },
         )
 
     async def save(self) -> None:
@@ -237,8 +253,19 @@ class InMemoryStore:
     async def aclose(self) -> None:
         await self.save()
 
+    def _live_rows(self, shard: Shard, ids: Sequence[str]) -> builtins.list[int]:
+        """The rows of ``ids`` that exist and have not expired, in order."""
+        now = utcnow()
+        rows = [shard.rows[record_id] for record_id in ids if record_id in shard.rows]
+        return [row for row in rows if _alive(shard.records[row].expires_at, now)]
+
+    def _purge(self, shard: Shard) -> None:
+        """Drop ``shard``'s expired records (counted in :attr:`expired`)."""
+        for record_id in shard.expired(time.time()):
+            self.expired += shard.remove(record_id)
+
     def _matching_rows(self, shard: Shard, filters: SearchFilter) -> NDArray[np.intp] | None:
-        return shard.matching(filters, self._codes)
+        return shard.matching(filters, self._codes, time.time())
 
     def _dump(self, path: Path) -> None:
         schema = self._guard.schema
@@ -287,6 +314,10 @@ class InMemoryStore:
             if shard is None:
                 shard = self._shards[record.user_id] = Shard(schema.dimension)
             shard.put(record, vector, self._codes)
+
+
+def _alive(expires_at: datetime | None, now: datetime) -> bool:
+    return expires_at is None or expires_at > now
 
 
 def _order_key(record: MemoryRecord) -> tuple[float, str]:

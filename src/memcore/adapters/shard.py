@@ -57,7 +57,7 @@ def _seconds(record: MemoryRecord, name: str) -> float:
 class Shard:
     """One user's records, vectors and filter columns, row ``i`` for ``records[i]``."""
 
-    __slots__ = ("columns", "records", "rows", "size", "vectors")
+    __slots__ = ("columns", "expiring", "records", "rows", "size", "vectors")
 
     def __init__(self, dimension: int, capacity: int = 16) -> None:
         self.vectors: NDArray[np.float32] = np.empty((capacity, dimension), dtype=np.float32)
@@ -68,10 +68,14 @@ class Shard:
         self.records: list[MemoryRecord] = []
         self.rows: dict[str, int] = {}
         self.size = 0
+        self.expiring = 0  # rows with an expires_at
 
     def put(self, record: MemoryRecord, vector: NDArray[np.float32], codes: Codes) -> None:
         """Insert ``record`` or replace the record with its id."""
         row = self.rows.get(record.id)
+        if row is not None:
+            self.expiring -= self.records[row].expires_at is not None
+        self.expiring += record.expires_at is not None
         if row is None:
             row = self.size
             if row == len(self.vectors):
@@ -92,6 +96,7 @@ class Shard:
         row = self.rows.pop(record_id, None)
         if row is None:
             return False
+        self.expiring -= self.records[row].expires_at is not None
         last = self.size - 1
         if row != last:  # move the last row into the hole to stay contiguous
             moved = self.records[last]
@@ -103,12 +108,16 @@ class Shard:
         self.size = last
         return True
 
-    def matching(self, filters: SearchFilter, codes: Codes) -> NDArray[np.intp] | None:
-        """Row numbers matching ``filters``, or ``None`` when every row does."""
-        if filters.is_empty:
+    def matching(self, filters: SearchFilter, codes: Codes, now: float) -> NDArray[np.intp] | None:
+        """Row numbers matching ``filters`` and not expired at ``now`` (POSIX seconds), or
+        ``None`` when every row does.
+        """
+        if filters.is_empty and not self.expiring:
             return None
         n = self.size
         mask = np.ones(n, dtype=bool)
+        if self.expiring:
+            mask &= ~(self.columns["expires_at"][:n] <= now)  # NaN: never expires
         for name, values in filters.tags.items():
             wanted = codes.known(name, values)
             column = self.columns[name][:n]
@@ -123,6 +132,13 @@ class Shard:
         if filters.metadata:
             rows = rows[[filters.matches(self.records[row]) for row in rows]]
         return rows
+
+    def expired(self, now: float) -> list[str]:
+        """The ids of the records expired at ``now``."""
+        if not self.expiring:
+            return []
+        rows = np.flatnonzero(self.columns["expires_at"][: self.size] <= now)
+        return [self.records[row].id for row in rows.tolist()]
 
     def _grow(self) -> None:
         capacity = 2 * len(self.vectors)

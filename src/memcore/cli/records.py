@@ -62,6 +62,9 @@ def record(  # noqa: PLR0917 - typer maps parameters to options
     meta: Annotated[list[str] | None, typer.Option(help="Metadata KEY=VALUE (string).")] = None,
     agent: AgentOption = None,
     session: SessionOption = None,
+    ttl: Annotated[
+        float | None, typer.Option(help="Seconds until it expires (default: the retention).")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Record an intervention (``--task``) or a reflection (``--kind reflection``).
@@ -81,6 +84,7 @@ def record(  # noqa: PLR0917 - typer maps parameters to options
                 metadata=metadata,
                 agent_id=agent,
                 session_id=session,
+                ttl=ttl,
             )
         if task is None:
             raise ValidationError("task", "is required for an intervention (--task)")
@@ -93,6 +97,7 @@ def record(  # noqa: PLR0917 - typer maps parameters to options
             metadata=metadata,
             agent_id=agent,
             session_id=session,
+            ttl=ttl,
         )
 
     receipt = run_with_service(use)

@@ -20,7 +20,7 @@ from memcore.domain.records import RECORD_TYPES, Intervention, MemoryRecord
 __all__ = ["UPDATABLE", "RecordUpdate", "apply_update"]
 
 _SET_BY_UPDATE = frozenset({"updated_at", "outcome_history", "seen"})
-_FIXED = frozenset({"id", "user_id", "agent_id", "session_id", "created_at"})
+_FIXED = frozenset({"id", "user_id", "agent_id", "session_id", "created_at", "expires_at"})
 
 UPDATABLE: Mapping[RecordKind, frozenset[str]] = MappingProxyType(
     {
@@ -31,7 +31,8 @@ UPDATABLE: Mapping[RecordKind, frozenset[str]] = MappingProxyType(
     }
 )
 """The fields an update may set, per kind: all but the identity and scope (``id``,
-``user_id``, ``agent_id``, ``session_id``), ``created_at``, and what the update itself
+``user_id``, ``agent_id``, ``session_id``), ``created_at``, ``expires_at``, and what the
+update itself
 sets (``updated_at``, ``outcome_history``, ``seen``).
 """
 

@@ -4,7 +4,7 @@ Each field of :class:`~memcore.Intervention` and :class:`~memcore.Reflection` ca
 its dataclass metadata, an :class:`About`: what kind of value it holds (:class:`Value`),
 whether it is part of the embedded text, whether it is content (``sensitive``: encrypted
 at rest, never logged), how stores index it for filters (:class:`Index`), and the
-:class:`~memcore.validation.Limits` attribute that bounds it. From that table:
+:class:`~memcore.limits.Limits` attribute that bounds it. From that table:
 
 - :mod:`memcore.domain.codec` writes and reads records as JSON, by field name;
 - :mod:`memcore.validation` checks every field by its value kind and limit;
@@ -86,7 +86,7 @@ class About:
     """Memory content: encrypted at rest (metadata: values not kept in clear), never logged."""
     index: Index | None = None
     limit: str | None = None
-    """The :class:`~memcore.validation.Limits` attribute that bounds its size."""
+    """The :class:`~memcore.limits.Limits` attribute that bounds its size."""
     required: bool = True
     """A text that must not be blank; a field whose default is ``None`` may be ``None``."""
 

@@ -78,6 +78,10 @@ class Intervention:
     """The agent whose memory it is, within the user's (``None``: unscoped)."""
     session_id: str | None = field(default=None, metadata=about(Value.USER_ID, index=Index.TAG))
     """The session (run, thread) it belongs to (``None``: unscoped)."""
+    expires_at: datetime | None = field(
+        default=None, metadata=about(Value.TIME, index=Index.NUMBER)
+    )
+    """When it expires: from then on no read returns or counts it (``None``: never)."""
     updated_at: datetime | None = field(default=None, metadata=about(Value.TIME))
     """When an update last changed it (``None``: never)."""
     seen: int = field(default=1, metadata=about(Value.COUNT))
@@ -133,6 +137,10 @@ class Reflection:
     """The agent whose memory it is, within the user's (``None``: unscoped)."""
     session_id: str | None = field(default=None, metadata=about(Value.USER_ID, index=Index.TAG))
     """The session (run, thread) it belongs to (``None``: unscoped)."""
+    expires_at: datetime | None = field(
+        default=None, metadata=about(Value.TIME, index=Index.NUMBER)
+    )
+    """When it expires: from then on no read returns or counts it (``None``: never)."""
     updated_at: datetime | None = field(default=None, metadata=about(Value.TIME))
     """When an update last changed it (``None``: never)."""
 

@@ -185,7 +185,17 @@ def _record_metrics(
     *,
     failure: BaseException | None,
 ) -> None:
-    metrics.operations.labels(operation, backend, status).inc()
-    metrics.operation_seconds.labels(operation, backend).observe(seconds)
+    count, latency = _children(metrics, operation, backend, status)
+    count.inc()
+    latency.observe(seconds)
     if failure is not None:
         metrics.errors.labels(operation, backend, type(failure).__name__).inc()
+
+
+@functools.lru_cache(maxsize=1_024)
+def _children(metrics: Metrics, operation: str, backend: str, status: str) -> tuple[Any, Any]:
+    """The counter and histogram children of one operation's labels, looked up once."""
+    return (
+        metrics.operations.labels(operation, backend, status),
+        metrics.operation_seconds.labels(operation, backend),
+    )

@@ -6,7 +6,8 @@
 
 The service is opened in the lifespan's startup and closed in its shutdown, which
 uvicorn awaits after in-flight requests end: ``aclose()`` replays the outbox one last
-time, so deferred writes reach a store that is back before the process exits.
+time, so deferred writes reach a store that is back before the process exits. While
+it serves, numpy's BLAS keeps to ``blas_threads`` threads (see the setting).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from threadpoolctl import threadpool_limits
 
 import memcore
 from memcore import HealthStatus, MemoryService
@@ -47,11 +49,12 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.memory = await open_memory()
-        try:
-            yield
-        finally:
-            await app.state.memory.aclose()
+        with threadpool_limits(settings.blas_threads, user_api="blas"):
+            app.state.memory = await open_memory()
+            try:
+                yield
+            finally:
+                await app.state.memory.aclose()
 
     app = FastAPI(
         title="memcore",

@@ -5,12 +5,11 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Literal
 
-import pydantic
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from memcore.sections import load_section
 from memcore.security.credentials import Credentials
-from memcore.settings import configuration_error
 
 __all__ = ["ENV_PREFIX", "HttpSettings", "load_http_settings"]
 
@@ -59,6 +58,13 @@ class HttpSettings(BaseSettings):
     shutdown_timeout: int = Field(
         default=30, ge=1, description="Seconds in-flight requests get at shutdown."
     )
+    blas_threads: int = Field(
+        default=1,
+        ge=1,
+        description="Threads numpy's BLAS may use (the in-memory store scores with it). "
+        "Requests already run concurrently; more threads than free cores make each "
+        "search wait for the others.",
+    )
 
     auth: AuthMode | None = Field(
         default=None,
@@ -83,8 +89,7 @@ class HttpSettings(BaseSettings):
 
 
 def load_http_settings(**overrides: Any) -> HttpSettings:
-    """Read ``MEMCORE_HTTP__*``; raises ConfigurationError naming the first bad setting."""
-    try:
-        return HttpSettings(**overrides)
-    except pydantic.ValidationError as exc:
-        raise configuration_error(exc, ENV_PREFIX) from exc
+    """Read ``MEMCORE_HTTP__*``; raises ConfigurationError naming the first bad setting, or
+    an unknown name with the nearest known one.
+    """
+    return load_section(HttpSettings, **overrides)

@@ -20,6 +20,7 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from threadpoolctl import threadpool_limits
 
 import memcore
 from memcore.security.credentials import user_for
@@ -86,8 +87,14 @@ def build_server(memory: memcore.MemoryService, settings: McpSettings) -> MCPSer
 
 async def serve(settings: McpSettings) -> None:
     """Serve until the client hangs up (stdio) or SIGTERM/SIGINT (http), then close the
-    service, which replays deferred writes one last time.
+    service, which replays deferred writes one last time. numpy's BLAS keeps to
+    ``blas_threads`` threads meanwhile.
     """
+    with threadpool_limits(settings.blas_threads, user_api="blas"):
+        await _serve(settings)
+
+
+async def _serve(settings: McpSettings) -> None:
     async with memcore.connect() as memory:
         server = build_server(memory, settings)
         if settings.transport == "stdio":

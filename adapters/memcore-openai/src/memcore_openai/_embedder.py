@@ -42,6 +42,9 @@ class OpenAIEmbedder:
     """
 
     backend = "openai"
+    #: The one owner of its retries (``MEMCORE_OPENAI_MAX_RETRIES``, ``Retry-After``):
+    #: memcore's retry layer leaves this embedder's calls alone.
+    retries_itself = True
 
     def __init__(self, settings: OpenAISettings | None = None) -> None:
         self.settings = settings if settings is not None else OpenAISettings.load()

@@ -15,7 +15,8 @@ answer is ``partial`` and the next read looks at ``FT.INFO`` again.
 
 A call that finds the index missing asks :meth:`IndexBuild.recover`: data loss if the
 dataset went with it (:mod:`memcore_redis.durability`), else the index is created again
-and reads are ``partial`` until it is built.
+and reads are ``partial`` until it is built. Until then, :meth:`IndexBuild.stragglers`
+finds a user's keys the index may miss, so that forgetting a user misses none.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from redis.exceptions import ResponseError
 
 from memcore.domain import Status
 from memcore_redis.durability import DurabilityGuard
+from memcore_redis.encoding import user_key_prefix
 from memcore_redis.errors import is_missing_index
 from memcore_redis.layout import Command, VectorSpec
 from memcore_redis.schema import IndexInfo, SchemaKeeper
@@ -44,8 +46,11 @@ Ask = Callable[[Sequence[Sequence[Any]]], Awaitable[list[Any]]]
 class IndexBuild:
     """One store's view of its index: whole (every record indexed) or maybe not."""
 
-    def __init__(self, index: str, keeper: SchemaKeeper, guard: DurabilityGuard) -> None:
+    def __init__(
+        self, index: str, keeper: SchemaKeeper, guard: DurabilityGuard, key_prefix: str
+    ) -> None:
         self.index = index
+        self.key_prefix = key_prefix
         self.generation_key = keeper.generation_key
         self.whole = False
         self._keeper = keeper
@@ -74,6 +79,15 @@ class IndexBuild:
             await self.recover(client, operation, vector)
             return await self.read(ask, queries, client, operation, vector, again=False)
         return replies[len(probe) :], self.status(replies[: len(probe)])
+
+    async def stragglers(self, client: Redis, user_id: str) -> list[bytes]:
+        """While the index is not known whole: every key of ``user_id`` (a SCAN, which
+        walks the whole keyspace); else none. Key prefixes and tags hold no glob syntax.
+        """
+        if self.whole:
+            return []
+        match = f"{user_key_prefix(self.key_prefix, user_id)}*"
+        return [key async for key in client.scan_iter(match=match, count=1_000)]
 
     async def recover(self, client: Redis, operation: str, vector: VectorSpec) -> None:
         """The index is missing: raise :class:`~memcore.errors.DataLossError` if the epoch

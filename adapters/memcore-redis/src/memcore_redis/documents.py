@@ -63,6 +63,7 @@ class _Slot(NamedTuple):
 
     name: str
     indexed: bool  # written even when empty
+    default: Any  # an unindexed value equal to it is left out
     time: bool  # has an ISO twin
     as_text: Callable[[Any], Any]
     as_json: Callable[[Any], Any]
@@ -86,6 +87,7 @@ def _slots(record_type: type) -> tuple[_Slot, ...]:
             _Slot(
                 spec.name,
                 indexed=spec.about.index is not None,
+                default=spec.default,
                 time=kind is Value.TIME,
                 as_text=tag_value if tag else _AS_TEXT.get(kind, _same),
                 as_json=tag_value if tag else _AS_JSON.get(kind, _same),
@@ -107,7 +109,7 @@ def _metadata_tags(metadata: Mapping[str, Any]) -> list[str]:
 
 def hash_fields(record: MemoryRecord) -> list[Any]:
     """The hash fields of ``record`` as ``name, value, name, value...`` (vector aside):
-    empty unindexed values and unset (``None``) ones left out.
+    unset (``None``) values, and unindexed ones empty or at their default, left out.
 
     Times are always in ISO text too: RediSearch returns a hash field that is a NUMERIC
     attribute of the same name rounded to 12 digits (10 ms of a POSIX time).
@@ -119,8 +121,12 @@ def hash_fields(record: MemoryRecord) -> list[Any]:
     return flat
 
 
+def _left_out(slot: _Slot, value: Any) -> bool:
+    return value is None or (not slot.indexed and (not value or value == slot.default))
+
+
 def _hash_slot(slot: _Slot, value: Any) -> list[Any]:
-    if value is None or not (value or slot.indexed):
+    if _left_out(slot, value):
         return []
     if slot.time:
         return [slot.name, slot.as_text(value), slot.name + ISO_SUFFIX, value.isoformat()]
@@ -133,8 +139,9 @@ def _hash_tags(metadata: Mapping[str, Any]) -> list[Any]:
 
 
 def json_document(record: MemoryRecord) -> dict[str, Any]:
-    """The RedisJSON document of ``record`` (vector aside): empty unindexed values left
-    out, a time's ISO text only when the number cannot give it back exactly.
+    """The RedisJSON document of ``record`` (vector aside): unset values, and unindexed
+    ones empty or at their default, left out; a time's ISO text only when the number
+    cannot give it back exactly.
     """
     document: dict[str, Any] = {KIND.name: record.kind.value}
     for slot in _slots(type(record)):
@@ -146,7 +153,7 @@ def json_document(record: MemoryRecord) -> dict[str, Any]:
 
 
 def _json_slot(slot: _Slot, value: Any) -> dict[str, Any]:
-    if value is None or not (value or slot.indexed):
+    if _left_out(slot, value):
         return {}
     if slot.time and not exact_in_seconds(value):
         return {slot.name: slot.as_json(value), slot.name + ISO_SUFFIX: value.isoformat()}

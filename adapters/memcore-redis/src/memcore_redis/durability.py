@@ -25,7 +25,8 @@ Data loss is logged at ERROR once and counted (``memcore_errors_total`` with
 ``error_type="DataLossError"``) for each call it stops.
 
 At start-up it also warns (logger ``memcore_redis``) when the server has no persistence
-(``appendonly no`` and no ``save`` points) or an evicting ``maxmemory-policy``.
+(``appendonly no`` and no ``save`` points) or an evicting ``maxmemory-policy``: once per
+process and server, however many stores a process opens on it.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ __all__ = ["DurabilityGuard"]
 logger = logging.getLogger("memcore_redis")
 
 _EVICTING = ("allkeys-", "volatile-")
+_WARNED: set[str] = set()  # run ids of the servers whose setup this process warned about
 
 
 class DurabilityGuard:
@@ -167,6 +169,9 @@ class DurabilityGuard:
         raise error
 
     async def _warn_about_setup(self, client: Redis) -> None:
+        if self.run_id in _WARNED:
+            return
+        _WARNED.add(str(self.run_id))
         with map_redis_errors("ensure_schema"):
             try:
                 reply = await call(

@@ -194,6 +194,7 @@ class HashLayout(_Fields):
         return [
             ("HSET", key, *fields, VECTOR, vector.tobytes()),
             ("HDEL", key, *_others(tuple(fields[::2]))),
+            expiry(key, record),
         ]
 
     def beside(self, key: str, record: MemoryRecord, vector: NDArray[Any]) -> list[Command]:
@@ -244,7 +245,10 @@ class JsonLayout(_Fields):
     def write(self, key: str, record: MemoryRecord, vector: NDArray[Any]) -> list[Command]:
         document = json_document(record)
         document[VECTOR] = np.ascontiguousarray(vector, dtype=np.float32)
-        return [("JSON.SET", key, "$", orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY))]
+        return [
+            ("JSON.SET", key, "$", orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)),
+            expiry(key, record),
+        ]
 
     def beside(self, key: str, record: MemoryRecord, vector: NDArray[Any]) -> list[Command]:
         # A merge patch: a null removes what an earlier backfill of the record wrote.
@@ -280,6 +284,13 @@ class JsonLayout(_Fields):
             return None
         found = fields.pop(VECTOR, None)
         return fields, None if found is None else np.asarray(found, dtype=np.float32)
+
+
+def expiry(key: str, record: MemoryRecord) -> Command:
+    """The key's native expiry at the record's ``expires_at``, or none (it may have had one)."""
+    if record.expires_at is None:
+        return ("PERSIST", key)
+    return ("PEXPIREAT", key, int(record.expires_at.timestamp() * 1000))
 
 
 def layout_for(storage_type: str, *, cluster_node: bool = False) -> Layout:

@@ -23,6 +23,13 @@ DISTANCE = "__dist"
 _NO_KIND = "none"
 
 
+def unexpired(prefilter: str) -> str:
+    """``prefilter`` but records whose ``expires_at`` has passed (the server deletes an
+    expired key, and the index its document, soon after, not at once).
+    """
+    return f"{prefilter} -@expires_at:[-inf {time.time()!r}]"
+
+
 def filter_query(user_id: str, filters: SearchFilter) -> str:
     """The pre-filter for ``user_id``'s records matching ``filters``, as one conjunction."""
     clauses = [_tag("user_id", tag_value(user_id))]

@@ -58,9 +58,10 @@ from memcore_redis.query import (
     indexed_command,
     knn_command,
     list_command,
+    unexpired,
 )
 from memcore_redis.redo import RedoLog
-from memcore_redis.replies import hit, page, row, text
+from memcore_redis.replies import hit, live_hits, page, row, text
 from memcore_redis.schema import SchemaKeeper
 from memcore_redis.settings import RedisSettings, load_redis_settings, redis_settings
 from memcore_redis.update import Updater, Updates
@@ -114,7 +115,7 @@ class RedisStore(Updates):
             layout=self._layout,
             key_suffix=suffix,
         )
-        self._build = IndexBuild(self._index, self._keeper, self._guard)
+        self._build = IndexBuild(self._index, self._keeper, self._guard, self._prefix)
         self._probe = HealthProbe(
             self._client,
             self._index,
@@ -244,7 +245,7 @@ class RedisStore(Updates):
         found = [(key.decode()[start:], row(fields)) for key, fields in zip(
             reply[1::2], reply[2::2], strict=True
         )]  # fmt: skip
-        return SearchResults(await self._hits(user_id, found), status=status)
+        return SearchResults(live_hits(await self._hits(user_id, found)), status=status)
 
     def _search_returned(self) -> builtins.list[str]:
         """What a search returns of each record besides its distance."""
@@ -283,7 +284,7 @@ class RedisStore(Updates):
 
     async def count(self, user_id: str, filters: SearchFilter) -> Count:
         self._require("count")
-        command = count_command(self._index, filter_query(user_id, filters))
+        command = count_command(self._index, unexpired(filter_query(user_id, filters)))
         (reply,), status = await self._query("count", user_id, [command])
         return Count(int(reply[0]), status)
 
@@ -295,15 +296,17 @@ class RedisStore(Updates):
             "LIMIT", 0, self.settings.delete_batch_size, "DIALECT", 2,
         ]  # fmt: skip
         removed = 0
+        # While the index is being built it misses records: those are found by a scan.
+        stragglers = functools.partial(self._build.stragglers, self._client, user_id)
         with map_redis_errors("forget_user", user_id):
-            keys = (await self._ask(user_id, [find]))[0][1:]
+            keys = (await self._ask(user_id, [find]))[0][1:] or await stragglers()
             while keys:
                 # Delete this batch and look for the next one in the same round trip.
                 delete = ("DEL", *keys)
                 deleted, found = await round_trip(self._client, [delete, find])
                 self._redo.add([delete])
                 removed += int(deleted)
-                keys = found[1:]
+                keys = found[1:] or await stragglers()
         return removed
 
     async def health(self) -> HealthCheck:

@@ -1,0 +1,260 @@
+"""The service as ``memcore.connect()`` builds it, the bare ``RedisStore`` and the raw
+redis-py floor, in one run, hash and JSON: single add, bulk ingest and filtered KNN.
+
+    python adapters/memcore-redis/benchmarks/bench_service.py --n 10000
+
+One embedded server, the data of ``bench_redis.py`` (384 dimensions, 20 users), and
+precomputed embeddings everywhere (the service takes them through its public API, with
+the retry, metrics, breaker and degradation layers ``connect()`` adds). Per storage type:
+
+- **single add**: one new record a call (``record_intervention(..., embedding=...)``;
+  ``store.upsert`` of one record; one ``HSET`` or ``JSON.SET``), in blocks that alternate
+  between the targets; p50 of the wall time, and the client's time per add: the CPU
+  time of this process (``time.process_time``: what the client computes, sends and
+  parses, not the time it waits for the server, which shares the machine's cores);
+- **bulk ingest**: records a second, 500 a call (``record_interventions`` with
+  ``embeddings``; ``store.upsert``; a pipeline of 500 ``HSET``/``JSON.SET``), and the
+  client's CPU time per ingested record;
+- **filtered KNN**: p50 and p99 of a user's 10 nearest (``search_interventions`` with a
+  query vector; ``store.search``; ``FT.SEARCH`` with the user pre-filter), alternating.
+
+Prints a table per storage type, every figure beside the floor's and its ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import orjson
+import redis.asyncio as aioredis
+from bench_redis import Data, floor_fields, make_data
+from numpy.typing import NDArray
+
+import memcore
+from memcore.domain import SearchFilter
+from memcore.ports import UnitVectors
+from memcore_redis import RedisSettings, RedisStore
+from memcore_redis.commands import call
+from memcore_redis.testing import EmbeddedRedis
+
+BATCH = 500
+DIM = 384  # the hashing embedder's default: connect() builds it with this dimension
+TEXT = "Tried the breathing routine after the check-in"
+
+Call = Callable[[], Awaitable[object]]
+
+
+class Target:
+    """One way to write and search, with what the server spent on it."""
+
+    def __init__(self, name: str, add: Call, ingest: Callable[[Data], Awaitable[None]],
+                 knn: Callable[[str, NDArray[np.float32]], Awaitable[object]]) -> None:  # fmt: skip
+        self.name, self.add, self.ingest, self.knn = name, add, ingest, knn
+        self.add_ms: list[float] = []
+        self.add_cpu_s = 0.0
+        self.knn_ms: list[float] = []
+        self.ingest_rate = 0.0
+        self.ingest_client_us = 0.0
+
+
+async def floor_target(raw: aioredis.Redis, storage: str, one: dict[Any, Any]) -> Target:
+    """redis-py with hiredis: a pipeline of HSET or JSON.SET, a bare FT.SEARCH; a single
+    add writes the fields ``one`` under a new key.
+    """
+    json_storage = storage == "json"
+    on = "$." if json_storage else ""
+    await call(
+        raw, "FT.CREATE", f"floor-{storage}", "ON", storage.upper(), "PREFIX", 1,
+        f"floor-{storage}:", "SCHEMA",
+        *(item for name in ("user_id", "kind", "outcome", "task")
+          for item in (f"{on}{name}", "AS", name, "TAG")),
+        f"{on}created_at", "AS", "created_at", "NUMERIC", f"{on}vec", "AS", "vec", "VECTOR",
+        "HNSW", 10, "TYPE", "FLOAT32", "DIM", DIM, "DISTANCE_METRIC", "COSINE",
+        "M", 16, "EF_CONSTRUCTION", 200,
+    )  # fmt: skip
+
+    def command(key: str, fields: dict[Any, Any]) -> tuple[Any, ...]:
+        if not json_storage:
+            return ("HSET", key, *itertools.chain.from_iterable(fields.items()))
+        vector = np.frombuffer(fields.pop("vec"), dtype=np.float32)
+        document = {**fields, "vec": vector}
+        return ("JSON.SET", key, "$", orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY))
+
+    fresh = itertools.count()
+
+    async def add() -> None:
+        await raw.execute_command(*command(f"floor-{storage}:s{next(fresh)}", dict(one)))  # type: ignore[no-untyped-call]
+
+    async def ingest(data: Data) -> None:
+        for start in range(0, len(data.records), BATCH):
+            async with raw.pipeline(transaction=False) as pipe:
+                for i in range(start, min(start + BATCH, len(data.records))):
+                    fields = floor_fields(data.records[i], data.vectors[i])
+                    pipe.execute_command(*command(f"floor-{storage}:{i}", fields))
+                await pipe.execute()
+
+    async def knn(user: str, query: NDArray[np.float32]) -> object:
+        tag = user.replace("-", "\\-")
+        return await call(
+            raw, "FT.SEARCH", f"floor-{storage}", f"(@user_id:{{{tag}}})=>[KNN 10 @vec $v]",
+            "PARAMS", 2, "v", query.tobytes(), "DIALECT", 2,
+        )  # fmt: skip
+
+    return Target("redis-py floor", add, ingest, knn)
+
+
+def store_target(store: RedisStore, vector: NDArray[np.float32], data: Data) -> Target:
+    """The bare store: validated records and vectors handed straight to it."""
+    fresh = itertools.count()
+    user = data.users[0]
+
+    async def add() -> None:
+        record = replace(data.records[0], id=f"s{next(fresh)}", user_id=user)
+        await store.upsert(user, [record], UnitVectors(vector[None, :]))
+
+    async def ingest(data: Data) -> None:
+        for u, name in enumerate(data.users):
+            rows = np.flatnonzero(data.owner == u)
+            for start in range(0, len(rows), BATCH):
+                chunk = rows[start : start + BATCH]
+                records = [data.records[i] for i in chunk]
+                await store.upsert(name, records, UnitVectors(data.vectors[chunk]))
+
+    async def knn(user: str, query: NDArray[np.float32]) -> object:
+        return await store.search(user, UnitVectors(query), 10, SearchFilter())
+
+    return Target("memcore store only", add, ingest, knn)
+
+
+def service_target(
+    service: memcore.MemoryService, vector: NDArray[np.float32], data: Data
+) -> Target:
+    """The service ``connect()`` built, through its public API with embeddings given."""
+    user = data.users[0]
+
+    async def add() -> None:
+        await service.record_intervention(user, TEXT, task="breathing", embedding=vector)
+
+    async def ingest(data: Data) -> None:
+        for u, name in enumerate(data.users):
+            rows = np.flatnonzero(data.owner == u)
+            for start in range(0, len(rows), BATCH):
+                chunk = rows[start : start + BATCH]
+                items = [_item(data.records[i]) for i in chunk]
+                await service.record_interventions(name, items, embeddings=data.vectors[chunk])
+
+    async def knn(user: str, query: NDArray[np.float32]) -> object:
+        return await service.search_interventions(user, query, 10)
+
+    return Target("memcore service", add, ingest, knn)
+
+
+def _item(record: Any) -> dict[str, Any]:
+    return {
+        "id": record.id, "intervention_text": record.intervention_text, "task": record.task,
+        "context": record.context, "outcome": record.outcome, "created_at": record.created_at,
+        "metadata": dict(record.metadata),
+    }  # fmt: skip
+
+
+async def measure(targets: list[Target], data: Data, adds: int) -> None:
+    """Ingest into each target, then alternate single adds and KNN queries among them."""
+    for target in targets:
+        began, cpu = time.perf_counter(), time.process_time()
+        await target.ingest(data)
+        target.ingest_client_us = (time.process_time() - cpu) * 1e6 / len(data.records)
+        target.ingest_rate = len(data.records) / (time.perf_counter() - began)
+    block = 25
+    for _ in range(max(1, adds // block)):
+        for target in targets:
+            cpu = time.process_time()
+            for _ in range(block):
+                began = time.perf_counter()
+                await target.add()
+                target.add_ms.append((time.perf_counter() - began) * 1000)
+            target.add_cpu_s += time.process_time() - cpu
+    for user, query in data.queries[:50]:  # warm-up: connections, learnt plans
+        for target in targets:
+            await target.knn(data.users[user], query)
+    for user, query in data.queries:
+        for target in targets:
+            began = time.perf_counter()
+            await target.knn(data.users[user], query)
+            target.knn_ms.append((time.perf_counter() - began) * 1000)
+
+
+def table(storage: str, n: int, targets: list[Target]) -> str:
+    floor = targets[0]
+
+    def figures(target: Target) -> list[float]:
+        adds = np.array(target.add_ms)
+        client = target.add_cpu_s * 1e6 / len(adds)
+        knn = np.array(target.knn_ms)
+        return [
+            float(np.percentile(adds, 50)), client, target.ingest_client_us,
+            float(np.percentile(knn, 50)), float(np.percentile(knn, 99)), target.ingest_rate,
+        ]  # fmt: skip
+
+    names = [
+        "single add p50 (ms)", "client time per add (µs)", "client time per ingested record (µs)",
+        "filtered KNN p50 (ms)", "filtered KNN p99 (ms)", "bulk ingest (records/s)",
+    ]  # fmt: skip
+    columns = [figures(target) for target in targets]
+    head = " | ".join(t.name for t in targets[1:])
+    lines = [
+        f"{storage}, N = {n:,}",
+        "",
+        f"| figure | {floor.name} | {head} |",
+        "|---|---|" + "---|" * (len(targets) - 1),
+    ]
+    for row, name in enumerate(names):
+        base = columns[0][row]
+        cells = [f"{c[row]:,.3f} ({c[row] / base:.2f}x)" for c in columns[1:]]
+        lines.append(f"| {name} | {base:,.3f} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
+async def run(url: str, storage: str, n: int, adds: int, queries: int) -> str:
+    data = make_data(n, 20, DIM, queries)
+    vector = data.vectors[0]
+    raw = aioredis.Redis.from_url(url, protocol=2)
+    floor = await floor_target(raw, storage, floor_fields(data.records[0], vector))
+    store = RedisStore(RedisSettings(url=url, key_prefix=f"bare-{storage}", storage_type=storage))
+    await store.ensure_schema(memcore.EmbeddingSchema(dimension=DIM, model="memcore-hashing-v1"))
+    section = {"url": url, "key_prefix": f"svc-{storage}", "storage_type": storage}
+    try:
+        async with memcore.connect(store="redis", embedder="hashing", redis=section) as service:
+            targets = [
+                floor,
+                store_target(store, vector, data),
+                service_target(service, vector, data),
+            ]
+            await measure(targets, data, adds)
+    finally:
+        await store.aclose()
+        await raw.aclose()
+    return table(storage, n, targets)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--n", type=int, default=10_000, help="records per target")
+    parser.add_argument("--adds", type=int, default=500, help="single adds per target")
+    parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--storage", choices=["hash", "json", "both"], default="both")
+    args = parser.parse_args()
+    storages = ["hash", "json"] if args.storage == "both" else [args.storage]
+    with EmbeddedRedis() as server:
+        for storage in storages:
+            print(asyncio.run(run(server.url, storage, args.n, args.adds, args.queries)), "\n")
+
+
+if __name__ == "__main__":
+    main()
