@@ -252,6 +252,10 @@ async def test_composed_and_decomposed_ids_and_tags_are_one_value(memory: Memory
         filters = {"task": value, "metadata": {"lang": value}}
         assert len(await memory.search_interventions(user, "hi", filters=filters)) == 1
     assert (await memory.stats(NFD)).interventions == 1
+    scoped = await memory.record_intervention(NFC, "hi", task="t", agent_id=NFD, session_id=NFD)
+    assert (scoped.record.agent_id, scoped.record.session_id) == (NFC, NFC)
+    found = await memory.search_interventions(NFD, "hi", filters={"agent_id": NFC})
+    assert [hit.record.id for hit in found] == [scoped.id]
 
 
 def test_a_repeated_filter_is_the_same_checked_filter_and_types_stay_apart() -> None:

@@ -115,6 +115,7 @@ def test_development_mode_acts_for_its_one_user(tmp_path: Path) -> None:
         ({"MEMCORE_HTTP__AUTH": "api_key", "MEMCORE_HTTP__API_KEYS": '{"short": "u"}'}, "16"),
         ({"MEMCORE_HTTP__AUTH": "trusted_header"}, "MEMCORE_HTTP__TRUSTED_HEADER"),
         ({"MEMCORE_HTTP__AUTH": "none", "MEMCORE_HTTP__WORKERS": "2"}, "MEMCORE_HTTP__WORKERS"),
+        ({"MEMCORE_HTTP__AUHT": "none"}, "did you mean 'MEMCORE_HTTP__AUTH'?"),
     ],
 )
 def test_the_server_refuses_to_start_without_a_sound_auth_choice(

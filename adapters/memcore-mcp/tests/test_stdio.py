@@ -166,6 +166,7 @@ async def test_forget_me_is_offered_only_when_allowed_and_confirmed(tmp_path: Pa
         (("--transport", "http"), {}, "MEMCORE_MCP__TOKENS"),
         (("--transport", "http"), {"MEMCORE_MCP__TOKENS": '{"short": "alice"}'}, "16"),
         (("--transport", "carrier-pigeon", "--user", "alice"), {}, "MEMCORE_MCP__TRANSPORT"),
+        (("--user", "alice"), {"MEMCORE_MCP__ALLOW_FOGET": "true"}, "MEMCORE_MCP__ALLOW_FORGET"),
     ],
 )
 def test_the_server_refuses_to_start_without_a_user_scope(

@@ -60,7 +60,7 @@ def test_the_cli_serves_until_interrupted() -> None:
         assert f"ready at redis://127.0.0.1:{port}/0" in ready
         assert ping("127.0.0.1", port)
         process.send_signal(signal.SIGINT)
-        out, _ = process.communicate(timeout=20)
+        out, _ = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()

@@ -239,3 +239,39 @@ def test_a_custom_directory_is_named_after_itself(tmp_path: Path) -> None:
     )
     embedder = LocalEmbedder(LocalSettings(model_path=directory))
     assert (embedder.model, embedder.dimension) == ("my-model", 8)
+
+
+async def test_forward_passes_run_on_the_configured_threads_in_the_worker_only(
+    minilm: SentenceTransformer,
+) -> None:
+    import torch  # noqa: PLC0415 - the test's own look at torch
+
+    before = torch.get_num_threads()
+    wanted = 1 if before > 1 else 2
+    embedder = LocalEmbedder(LocalSettings(threads=wanted), preloaded=minilm)
+    try:
+        assert await embedder._in_worker(torch.get_num_threads) == wanted
+        assert torch.get_num_threads() == before  # the rest of the process is untouched
+        assert (await embedder.health()).facts["threads"] == wanted
+    finally:
+        await embedder.aclose()
+
+
+def test_one_thread_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert LocalEmbedder(LocalSettings()).threads == 1
+    monkeypatch.setenv("MEMCORE_LOCAL_THREADS", "3")
+    assert LocalEmbedder().threads == 3
+
+
+async def test_loading_prints_no_progress_bar_and_leaves_bars_on(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    from transformers.utils import logging as hf_logging  # noqa: PLC0415
+
+    embedder = LocalEmbedder(LocalSettings(max_wait_ms=0))
+    try:
+        await embedder.warm_up()
+    finally:
+        await embedder.aclose()
+    assert "Loading weights" not in capfd.readouterr().err
+    assert hf_logging.is_progress_bar_enabled()

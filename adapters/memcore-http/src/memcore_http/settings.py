@@ -5,12 +5,11 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Literal
 
-import pydantic
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from memcore.sections import load_section
 from memcore.security.credentials import Credentials
-from memcore.settings import configuration_error
 
 __all__ = ["ENV_PREFIX", "HttpSettings", "load_http_settings"]
 
@@ -90,8 +89,7 @@ class HttpSettings(BaseSettings):
 
 
 def load_http_settings(**overrides: Any) -> HttpSettings:
-    """Read ``MEMCORE_HTTP__*``; raises ConfigurationError naming the first bad setting."""
-    try:
-        return HttpSettings(**overrides)
-    except pydantic.ValidationError as exc:
-        raise configuration_error(exc, ENV_PREFIX) from exc
+    """Read ``MEMCORE_HTTP__*``; raises ConfigurationError naming the first bad setting, or
+    an unknown name with the nearest known one.
+    """
+    return load_section(HttpSettings, **overrides)

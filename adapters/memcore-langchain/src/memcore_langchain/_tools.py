@@ -226,8 +226,9 @@ _TOOLS = (
     _Tool(
         "record_intervention",
         "Save in long-term memory something you just said or did for the user (an "
-        "intervention): the task it served, the situation, and the outcome if known. Save "
-        "each meaningful suggestion, so that later you can look up what worked for this user.",
+        "intervention): the task it served, the situation, and the outcome if known (else "
+        "set it later with update_outcome). Save each meaningful suggestion, so that later "
+        "you can look up what worked for this user.",
         RecordInterventionArguments,
         _record_intervention,
     ),

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import pydantic
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from memcore import validate_user_id
+from memcore.sections import load_section
 from memcore.security.credentials import Credentials
-from memcore.settings import configuration_error
 
 __all__ = ["ENV_PREFIX", "McpSettings", "load_mcp_settings"]
 
@@ -69,8 +68,7 @@ class McpSettings(BaseSettings):
 
 
 def load_mcp_settings(**overrides: Any) -> McpSettings:
-    """Read ``MEMCORE_MCP__*``; raises ConfigurationError naming the first bad setting."""
-    try:
-        return McpSettings(**overrides)
-    except pydantic.ValidationError as exc:
-        raise configuration_error(exc, ENV_PREFIX) from exc
+    """Read ``MEMCORE_MCP__*``; raises ConfigurationError naming the first bad setting, or
+    an unknown name with the nearest known one.
+    """
+    return load_section(McpSettings, **overrides)

@@ -81,8 +81,9 @@ class MemoryTools:
     ) -> Recorded:
         """Remember an intervention you made for the user, so you can later find what worked.
 
-        Record it once its outcome is known if you can; the context should describe the
-        situation well enough to be recognised the next time it comes up.
+        If its outcome is not known yet, leave it unknown and set it later with
+        update_outcome. The context should describe the situation well enough to be
+        recognised the next time it comes up.
         """
         receipt = await self.memory.record_intervention(
             self.user(), text, task=task, context=context, outcome=outcome, metadata=metadata

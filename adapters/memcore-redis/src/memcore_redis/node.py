@@ -15,13 +15,13 @@ single server:
 from __future__ import annotations
 
 import builtins
+import dataclasses
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from memcore.adapterkit import decode_cursor
-from memcore.domain import MemoryRecord, Page, SearchFilter, SearchHit
+from memcore.domain import MemoryRecord, Page, SearchFilter, SearchHit, Status
 from memcore_redis.commands import round_trip
-from memcore_redis.errors import map_redis_errors
 from memcore_redis.query import filter_query
 from memcore_redis.replies import hit, page, text
 from memcore_redis.settings import RedisSettings
@@ -53,12 +53,13 @@ class ClusterNodeStore(RedisStore):
         batch, offset = limit + 1, 0
         # By id: a write landing meanwhile shifts the offsets, and a key may come twice.
         taken: dict[str, tuple[float, str, MemoryRecord]] = {}
+        status = Status.COMPLETE
         while True:
-            with map_redis_errors("list", user_id):
-                (reply,) = await self._ask(user_id, [(
-                    "FT.SEARCH", self._index, f"{query} @created_at:[{lower} +inf]", "NOCONTENT",
-                    "SORTBY", "created_at", "ASC", "LIMIT", offset, batch, "DIALECT", 2,
-                )])  # fmt: skip
+            (reply,), answered = await self._query("list", user_id, [(
+                "FT.SEARCH", self._index, f"{query} @created_at:[{lower} +inf]", "NOCONTENT",
+                "SORTBY", "created_at", "ASC", "LIMIT", offset, batch, "DIALECT", 2,
+            )])  # fmt: skip
+            status = status if answered is Status.COMPLETE else answered
             start = len(self._user_prefix(user_id))
             ids = [text(key)[start:] for key in reply[1:]]
             records = await self._records(user_id, ids, "list")
@@ -72,7 +73,8 @@ class ClusterNodeStore(RedisStore):
             offset += batch
             ordered = sorted(taken.values(), key=lambda row: row[:2])
             if len(ids) < batch or (len(ordered) > limit and last > ordered[limit][0]):
-                return page([record for *_, record in ordered], limit)
+                listed = page([record for *_, record in ordered], limit)
+                return dataclasses.replace(listed, status=status)
 
     def _search_returned(self) -> builtins.list[str]:
         return []  # the records are read by key

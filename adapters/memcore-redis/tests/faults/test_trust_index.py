@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from memcore import DataLossError, OutcomeUnknownError, SearchFilter, Status
+from memcore import DataLossError, OutcomeUnknownError, SearchFilter, Status, ValidationError
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.observability import Metrics, Telemetry
 from memcore.service import MemoryService
@@ -176,4 +176,26 @@ async def test_a_flushed_server_is_data_loss_now_and_at_the_next_start(
     with pytest.raises(DataLossError, match="dataset was replaced"):
         await case.call(restarted.ensure_schema(SCHEMA))
     await restarted.aclose()
+    assert_zero(case)
+
+
+@pytest.mark.case("one user id typed composed, then decomposed")
+async def test_composed_and_decomposed_ids_are_one_user_on_redis(
+    fault_server: FaultServer, case: Case
+) -> None:
+    nfc, nfd = "Jos\u00e9 P\u00e9rez", "Jose\u0301 Pe\u0301rez"
+    store = RedisStore(RedisSettings(url=fault_server.url, key_prefix="nfc"))
+    service = MemoryService(store, HashingEmbedder(dimension=16))
+    await service.start()
+    await case.call(service.record_intervention(nfc, "breathe", task="calm\u0301"))
+    await case.call(service.record_intervention(nfd, "walk", task="calm\u0301"))
+    assert await store.user_ids() == [nfc]
+    for user in (nfc, nfd):
+        found = await case.call(service.search_interventions(user, "breathe", k=5))
+        case.lost += 2 - len(found)
+        tasks = await case.call(service.list(user, filters={"task": "cal\u1e3f"}))
+        case.lost += 2 - len(tasks.items)
+    with pytest.raises(ValidationError, match="line separators"):
+        await case.call(service.record_intervention("a\u2028b", "x", task="t"))
+    await service.aclose()
     assert_zero(case)

@@ -16,7 +16,7 @@ from memcore.domain import HealthCheck, HealthStatus
 from memcore.errors import EmbeddingError
 from memcore.ports import Vectors
 from memcore.settings import MemcoreSettings
-from memcore_sentence_transformers import _model_dir
+from memcore_sentence_transformers import _model_dir, _runtime
 from memcore_sentence_transformers._coalesce import Coalescer
 from memcore_sentence_transformers._settings import LocalSettings, local_settings
 
@@ -30,8 +30,8 @@ class LocalEmbedder:
     """Embeds with a local sentence-transformers model; never downloads anything.
 
     The model loads on the first :meth:`embed` (or at :meth:`warm_up`) in a private worker
-    thread, where every forward pass runs too: one pass at a time, since torch already
-    uses every core for one. Concurrent calls are coalesced into shared passes (see
+    thread, where every forward pass runs too: one pass at a time, on :attr:`threads`
+    torch threads. Concurrent calls are coalesced into shared passes (see
     :mod:`memcore_sentence_transformers._coalesce`).
 
     ``preloaded`` shares an already loaded model (tests, or several embedders in one
@@ -83,6 +83,11 @@ class LocalEmbedder:
         return self._dimension
 
     @property
+    def threads(self) -> int:
+        """Torch intra-op threads of a forward pass (``MEMCORE_LOCAL_THREADS``, default 1)."""
+        return self.settings.threads or _runtime.DEFAULT_THREADS
+
+    @property
     def loaded(self) -> bool:
         """Whether the model is in memory."""
         return self._model is not None
@@ -103,7 +108,12 @@ class LocalEmbedder:
         if self._closed:
             raise EmbeddingError("the local embedder is closed", operation="embed", backend="local")
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memcore-local")
+            self._executor = ThreadPoolExecutor(
+                max_workers=1,
+                thread_name_prefix="memcore-local",
+                initializer=_runtime.set_threads,
+                initargs=(self.threads,),
+            )
         return await asyncio.get_running_loop().run_in_executor(self._executor, job)
 
     def _load(self) -> SentenceTransformer:
@@ -121,9 +131,10 @@ class LocalEmbedder:
             try:
                 from sentence_transformers import SentenceTransformer  # noqa: PLC0415
 
-                model = SentenceTransformer(
-                    str(self._path), device=self.settings.device, local_files_only=True
-                )
+                with _runtime.quiet_load():
+                    model = SentenceTransformer(
+                        str(self._path), device=self.settings.device, local_files_only=True
+                    )
             except ImportError as exc:
                 raise EmbeddingError(
                     "sentence-transformers is not installed; "
@@ -172,6 +183,7 @@ class LocalEmbedder:
         facts: dict[str, str | int | float | bool] = {
             "backend": self.backend,
             "device": self.settings.device,
+            "threads": self.threads,
             "loaded_before_check": was_loaded,
         }
         started = time.perf_counter()

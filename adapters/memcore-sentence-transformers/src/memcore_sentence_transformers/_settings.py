@@ -43,6 +43,14 @@ class LocalSettings(BaseSettings):
         "directory name of model_path.",
     )
     device: Literal["cpu", "cuda", "mps"] = Field(default="cpu", description="Torch device.")
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="Torch intra-op threads of a forward pass (set in the embedder's worker "
+        "thread only); unset: 1, which a busy host does not slow down. Raise it on a host "
+        "kept for embedding, for batch throughput.",
+    )
     batch_size: int = Field(default=32, ge=1, le=4096, description="Texts per forward pass.")
     normalize: bool = Field(default=True, description="Scale every vector to unit length.")
     max_batch: int = Field(
