@@ -119,7 +119,10 @@ class MemoryService(LifecycleCalls, ReflectionCalls):
         self.check_on_start = check_on_start
         self.deadline = deadline
         self._started = False
-        cases = UseCases(self.store, self.embedder, degrade_searches=degrade_searches)
+        refresh = self.retention.retention_of if self.retention.refresh_on_read else None
+        cases = UseCases(
+            self.store, self.embedder, degrade_searches=degrade_searches, refresh=refresh
+        )
         self._operations = self.pipeline.chains("service", cases.operations, cases.run)
 
     async def __aenter__(self) -> Self:

@@ -10,6 +10,7 @@ import time: call :func:`load_settings`.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +18,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from memcore.domain import Outcome
+from memcore.domain import Outcome, RecordKind
 from memcore.errors import ConfigurationError
 from memcore.sections import (
     SectionT,
@@ -282,6 +283,16 @@ class RetentionSettings(BaseModel):
     reflection_days: float | None = Field(
         default=None, gt=0, description="Days a reflection is kept; unset: forever."
     )
+    refresh_on_read: bool = Field(
+        default=False,
+        description="A record a read returns (get, search, what_worked) expires its kind's "
+        "retention from then on, if it has one and expires at all.",
+    )
+
+    def retention_of(self, kind: RecordKind) -> timedelta | None:
+        """How long a record of ``kind`` is kept by default (``None``: forever)."""
+        days = self.intervention_days if kind is RecordKind.INTERVENTION else self.reflection_days
+        return None if days is None else timedelta(days=days)
 
 
 DuplicatePolicy = Literal["keep", "skip", "merge"]

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from memcore.adapterkit import decode_cursor
 from memcore.domain import Outcome, SearchFilter
+from memcore.domain.fields import canonical
 from memcore.errors import ValidationError
 from memcore.testing import HOSTILE_USER_IDS, SCHEMA, unit_vectors
 from memcore.testing._suite import T0, intervention
@@ -48,6 +49,7 @@ user_ids = st.text(
 
 @given(user=user_ids)
 def test_user_text_reaches_the_query_only_literal_and_escaped(user: str) -> None:
+    user = canonical(user)  # as validation hands it on (a filter's values are NFC too)
     query = filter_query(
         user, SearchFilter(task=user, metadata={"k": user}, outcomes=frozenset({Outcome.ESCALATED}))
     )
