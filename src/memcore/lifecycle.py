@@ -26,14 +26,14 @@ from memcore.domain import (
 )
 from memcore.domain.worked import WhatWorked
 from memcore.errors import ValidationError
-from memcore.observability.operations import observed
-from memcore.pipeline import Result
-from memcore.settings import (
+from memcore.lifecycle_settings import (
     DuplicatePolicy,
     DuplicateSettings,
     RetentionSettings,
     WhatWorkedSettings,
 )
+from memcore.observability.operations import observed
+from memcore.pipeline import Result
 from memcore.usecases import Duplicates
 from memcore.validation import (
     Limits,

@@ -39,17 +39,17 @@ from memcore.domain import (
 from memcore.errors import NotFoundError, UnhealthyError
 from memcore.intake import intervention_from, interventions_from
 from memcore.lifecycle import LifecycleCalls
-from memcore.observability.health import guarded_check, health_to_dict, schema_check
-from memcore.observability.operations import Telemetry, observed
-from memcore.pipeline import Call, Pipeline, Policy, Result
-from memcore.ports import Embedder, MemoryStore
-from memcore.reflections import ReflectionCalls
-from memcore.settings import (
+from memcore.lifecycle_settings import (
     DuplicatePolicy,
     DuplicateSettings,
     RetentionSettings,
     WhatWorkedSettings,
 )
+from memcore.observability.health import guarded_check, health_to_dict, schema_check
+from memcore.observability.operations import Telemetry, observed
+from memcore.pipeline import Call, Pipeline, Policy, Result
+from memcore.ports import Embedder, MemoryStore
+from memcore.reflections import ReflectionCalls
 from memcore.usecases import Duplicates, UseCases
 from memcore.validation import (
     DEFAULT_LIMITS,

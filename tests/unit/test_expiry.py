@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from memcore import MemoryService, ValidationError
+from memcore import MemoryService, Metrics, Telemetry, ValidationError
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.adapters.memory import InMemoryStore
 from memcore.domain import utcnow
@@ -92,3 +92,16 @@ async def test_without_refresh_on_read_a_read_changes_nothing(memory: MemoryServ
     record = (await memory.record_intervention("u", "a", task="t", ttl=60)).record
     await memory.get("u", record.id)
     assert await memory.get("u", record.id) == record
+
+
+async def test_expired_records_reach_the_metrics() -> None:
+    metrics = Metrics()
+    service = MemoryService(
+        InMemoryStore(), HashingEmbedder(dimension=16), telemetry=Telemetry(metrics=metrics)
+    )
+    async with service as memory:
+        await memory.record_intervention("u", "a", task="t", ttl=0.1)
+        await asyncio.sleep(0.2)
+        await memory.record_intervention("u", "b", task="t")
+        await memory.health()
+    assert b"memcore_store_expired_records 1.0" in metrics.exposition()
