@@ -9,6 +9,7 @@ The rules (limits are :class:`Limits`, configurable as ``MEMCORE_LIMITS__*``):
   ``ünïcode``, ``x@y.z``) is a literal id. It is normalised to Unicode NFC first, so an
   ``é`` typed composed or decomposed is one user; so are tag values (``task``) and
   metadata text values, as stored and as filtered on.
+- **agent id**, **session id** (the scopes within a user): the user id rule.
 - **record id**: 1-128 characters from ``A-Z a-z 0-9 _ . : -``, starting with a letter
   or digit (ids go into keys; keep them boring).
 - **texts**: ``intervention_text``/``text`` 1..``max_text_chars`` characters and not blank;
@@ -69,6 +70,7 @@ __all__ = [
     "validate_page",
     "validate_record_id",
     "validate_reflection",
+    "validate_scope",
     "validate_score",
     "validate_update_values",
     "validate_user_id",
@@ -108,6 +110,16 @@ def validate_user_id(user_id: object) -> str:
     if _WILDCARDS.intersection(user_id):
         raise ValidationError("user_id", "must not contain the wildcards '*' or '?'")
     return user_id
+
+
+def validate_scope(agent_id: object, session_id: object) -> tuple[str | None, str | None]:
+    """Return ``(agent_id, session_id)`` in NFC; each is ``None`` or follows the user id
+    rule, else raise naming it.
+    """
+    return (
+        None if agent_id is None else _user_id_rule(agent_id, "agent_id"),
+        None if session_id is None else _user_id_rule(session_id, "session_id"),
+    )
 
 
 def validate_record_id(record_id: object, field: str = "id") -> str:
