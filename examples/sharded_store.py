@@ -37,6 +37,8 @@ from memcore import (
 )
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.adapters.memory import InMemoryStore
+from memcore.domain import RecordUpdate
+from memcore.ports import UnitVectors
 
 
 def _score(shard: str, user_id: str) -> int:
@@ -63,14 +65,26 @@ class ShardedStore:
         """The name of the shard that holds ``user_id``'s memory."""
         return max(self.shards, key=lambda name: _score(name, user_id))
 
+    @property
+    def target(self) -> str:
+        """Every shard's target, in shard order."""
+        return "sharded:" + ",".join(self.shards[name].target for name in sorted(self.shards))
+
     def _for(self, user_id: str) -> MemoryStore:
         return self.shards[self.shard_name(user_id)]
 
     async def ensure_schema(self, schema: EmbeddingSchema) -> None:
         await asyncio.gather(*(shard.ensure_schema(schema) for shard in self.shards.values()))
 
-    async def upsert(self, user_id: str, records: Sequence[MemoryRecord], vectors: Vectors) -> None:
+    async def upsert(
+        self, user_id: str, records: Sequence[MemoryRecord], vectors: UnitVectors
+    ) -> None:
         await self._for(user_id).upsert(user_id, records, vectors)
+
+    async def update(
+        self, user_id: str, update: RecordUpdate, vector: UnitVectors | None
+    ) -> MemoryRecord | None:
+        return await self._for(user_id).update(user_id, update, vector)
 
     async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
         return await self._for(user_id).get(user_id, ids)
@@ -88,7 +102,7 @@ class ShardedStore:
         return await self._for(user_id).delete(user_id, ids)
 
     async def search(
-        self, user_id: str, vector: Vectors, k: int, filters: SearchFilter
+        self, user_id: str, vector: UnitVectors, k: int, filters: SearchFilter
     ) -> list[SearchHit[MemoryRecord]]:
         return await self._for(user_id).search(user_id, vector, k, filters)
 

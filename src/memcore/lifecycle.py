@@ -26,14 +26,14 @@ from memcore.domain import (
 )
 from memcore.domain.worked import WhatWorked
 from memcore.errors import ValidationError
-from memcore.observability.operations import observed
-from memcore.pipeline import Result
-from memcore.settings import (
+from memcore.lifecycle_settings import (
     DuplicatePolicy,
     DuplicateSettings,
     RetentionSettings,
     WhatWorkedSettings,
 )
+from memcore.observability.operations import observed
+from memcore.pipeline import Result
 from memcore.usecases import Duplicates
 from memcore.validation import (
     Limits,
@@ -196,14 +196,9 @@ class LifecycleCalls:
         if ttl is None:
             if record.expires_at is not None:
                 return record
-            days = (
-                self.retention.intervention_days
-                if record.kind is RecordKind.INTERVENTION
-                else self.retention.reflection_days
-            )
-            if days is None:
+            ttl = self.retention.retention_of(record.kind)
+            if ttl is None:
                 return record
-            ttl = timedelta(days=days)
         if isinstance(ttl, bool) or not isinstance(ttl, (int, float, timedelta)):
             raise ValidationError("ttl", "must be seconds or a timedelta")
         seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else float(ttl)

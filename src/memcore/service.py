@@ -39,17 +39,17 @@ from memcore.domain import (
 from memcore.errors import NotFoundError, UnhealthyError
 from memcore.intake import intervention_from, interventions_from
 from memcore.lifecycle import LifecycleCalls
-from memcore.observability.health import guarded_check, health_to_dict, schema_check
-from memcore.observability.operations import Telemetry, observed
-from memcore.pipeline import Call, Pipeline, Policy, Result
-from memcore.ports import Embedder, MemoryStore
-from memcore.reflections import ReflectionCalls
-from memcore.settings import (
+from memcore.lifecycle_settings import (
     DuplicatePolicy,
     DuplicateSettings,
     RetentionSettings,
     WhatWorkedSettings,
 )
+from memcore.observability.health import guarded_check, health_to_dict, schema_check
+from memcore.observability.operations import Telemetry, observed
+from memcore.pipeline import Call, Pipeline, Policy, Result
+from memcore.ports import Embedder, MemoryStore
+from memcore.reflections import ReflectionCalls
 from memcore.usecases import Duplicates, UseCases
 from memcore.validation import (
     DEFAULT_LIMITS,
@@ -119,7 +119,10 @@ class MemoryService(LifecycleCalls, ReflectionCalls):
         self.check_on_start = check_on_start
         self.deadline = deadline
         self._started = False
-        cases = UseCases(self.store, self.embedder, degrade_searches=degrade_searches)
+        refresh = self.retention.retention_of if self.retention.refresh_on_read else None
+        cases = UseCases(
+            self.store, self.embedder, degrade_searches=degrade_searches, refresh=refresh
+        )
         self._operations = self.pipeline.chains("service", cases.operations, cases.run)
 
     async def __aenter__(self) -> Self:

@@ -53,6 +53,12 @@ TEXT_FIELDS: Mapping[RecordKind, str] = {
 """The field an update's ``text`` sets, per kind."""
 _EMBEDDED_CHANGES = frozenset({"text", "task", "context"})
 _UPDATE_ATTEMPTS = 5  # guarded read-embed-write rounds before a ConflictError
+_READ_RECORDS: Mapping[str, Callable[[Any], Sequence[MemoryRecord]]] = {
+    "get": list,
+    "search": lambda hits: [hit.record for hit in hits],
+    "what_worked": lambda worked: [hit.record for hit in worked.hits],
+}
+"""The reads whose records ``refresh_on_read`` refreshes, and how to find them."""
 _FORGET_BATCH = 500
 _DUPLICATE_CANDIDATES = 5  # nearest of the task, to find one of the same scope
 
@@ -74,11 +80,17 @@ class UseCases:
     """
 
     def __init__(
-        self, store: StoreFront, embedder: EmbedderFront, *, degrade_searches: bool = False
+        self,
+        store: StoreFront,
+        embedder: EmbedderFront,
+        *,
+        degrade_searches: bool = False,
+        refresh: Callable[[RecordKind], timedelta | None] | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.degrade_searches = degrade_searches
+        self.refresh = refresh
         self.operations: Mapping[str, Callable[[Call], Awaitable[Result[Any]]]] = {
             "write": self.write,
             "search": self.search,
@@ -93,8 +105,28 @@ class UseCases:
         }
 
     async def run(self, call: Call) -> Result[Any]:
-        """Perform the service operation ``call`` names."""
-        return await self.operations[call.operation](call)
+        """Perform the service operation ``call`` names (then, with ``refresh``, move the
+        expiry of the records a read returned).
+        """
+        result = await self.operations[call.operation](call)
+        if self.refresh is not None and call.operation in _READ_RECORDS:
+            await self._refresh(call, _READ_RECORDS[call.operation](result.value))
+        return result
+
+    async def _refresh(self, call: Call, records: Sequence[MemoryRecord]) -> None:
+        """Let each expiring record of ``records`` expire its kind's retention from now."""
+        assert self.refresh is not None  # noqa: S101 - run checked it
+        now = utcnow()
+        updates = []
+        for record in records:
+            retention = self.refresh(record.kind)
+            if record.expires_at is not None and retention is not None:
+                values = {"expires_at": now + retention}
+                update = RecordUpdate(record.id, record.kind, values, now, 1, stamp=False)
+                updates.append(
+                    self.store.run(call.on("store", "update", update=update, vector=None))
+                )
+        await asyncio.gather(*updates)
 
     async def write(self, call: Call) -> Result[Receipt[MemoryRecord]]:
         records: Sequence[MemoryRecord] = call.args["records"]

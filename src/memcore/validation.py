@@ -92,6 +92,14 @@ def validate_user_id(user_id: object) -> str:
     """Return ``user_id`` in NFC if it is a valid user id (see the module rules), else raise."""
     if not isinstance(user_id, str):
         raise ValidationError("user_id", f"must be a string, not {type(user_id).__name__}")
+    return _checked_user_id(user_id)
+
+
+@functools.lru_cache(maxsize=4_096)
+def _checked_user_id(user_id: str) -> str:
+    """The rules of :func:`validate_user_id` for a string; an id met before (every call of
+    an agent names its user) is answered from the cache, errors are not cached.
+    """
     user_id = canonical(user_id)
     if not user_id or user_id.isspace():
         raise ValidationError("user_id", "must not be empty or blank")

@@ -115,6 +115,17 @@ def test_the_command_writes_markdown_and_json(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["meta"]["config"]["sizes"] == [400]
     assert {row["target"] for row in data["rows"]} == {"memcore in-memory", "numpy floor"}
+    assert "### N = 400 interventions" in result.stdout
+
+    as_json = CliRunner().invoke(
+        app,
+        ["--quick", "--n", "400", "--no-redis", "--no-plots", "--no-embedding",
+         "--out", str(tmp_path / "again"), "--json"],
+    )  # fmt: skip
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout) == json.loads(
+        (tmp_path / "again" / "results.json").read_text()
+    )
 
 
 def test_large_users_run_each_size_below_a_million_again_with_ten_users() -> None:

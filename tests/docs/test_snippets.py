@@ -1,8 +1,9 @@
 """Every code block of README.md and docs/ runs (Python, bash) or parses (JSON, TOML).
 
 A block that cannot run here says why with ``<!-- skip: reason -->`` on the line before
-its fence, and the test reports that reason as its skip. Blocks without a language are
-figures (diagrams, layouts) and are not collected; any other language needs a marker.
+its fence, and the test reports that reason as its skip; the repository files its shell
+commands name must exist even then. Blocks without a language are figures (diagrams,
+layouts) and are not collected; any other language needs a marker.
 """
 
 from __future__ import annotations
@@ -99,3 +100,29 @@ def test_every_docs_page_the_code_names_exists() -> None:
     }
     assert named
     assert [(source, page) for source, page in sorted(named) if not (ROOT / page).is_file()] == []
+
+
+_REPO_PATH = re.compile(
+    r"(?<![\w/.-])((?:adapters|benchmarks|scripts|examples|tests|docs|ops)/[\w./-]*\w)"
+)
+
+
+def test_every_repository_path_a_shell_block_names_exists() -> None:
+    """Skipped or not, a command's files are real: ``scripts/demo``, a benchmark script..."""
+    missing = []
+    for page in PAGES:
+        for block in snippets(page):
+            if block.lang != "bash":
+                continue
+            cwd = ROOT
+            for line in block.code.splitlines():
+                command = line.split("#", 1)[0]
+                if command.startswith("cd "):
+                    cwd = ROOT / command.split()[1]
+                    continue
+                missing += [
+                    f"{block.id}: {path}"
+                    for path in _REPO_PATH.findall(command)
+                    if not (cwd / path).exists() and not path.startswith(("docs/bench", "build/"))
+                ]
+    assert missing == []

@@ -47,6 +47,9 @@ def bench(
     out: Annotated[Path, typer.Option(help="Directory for results.md/json and plots.")] = Path(
         "docs/bench"
     ),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print results.json, not the markdown, on stdout.")
+    ] = False,
 ) -> None:
     """Measure memcore (in-memory, Redis HASH and JSON) against RedisVL and the bare floors."""
     if scripts and not MANIFEST.is_file():
@@ -75,8 +78,8 @@ def bench(
     args = sys.argv[sys.argv.index("bench") + 1 :] if "bench" in sys.argv else sys.argv[1:]
     command = shlex.join(["memcore", "bench", *args])
     for path in write_report(runs, meta, notes, out, command, scripts=script_runs):
-        typer.echo(f"wrote {path}")
-    typer.echo((out / "results.md").read_text(encoding="utf-8"))
+        typer.echo(f"wrote {path}", err=as_json)
+    typer.echo((out / ("results.json" if as_json else "results.md")).read_text(encoding="utf-8"))
     if any(run.failure for run in script_runs):
         raise typer.Exit(1)
 

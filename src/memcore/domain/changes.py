@@ -56,11 +56,13 @@ class RecordUpdate:
     guard: bool = False
     if_updated_at: datetime | None = None
     seen_again: bool = False
+    stamp: bool = True
+    """Set ``updated_at`` to ``at`` (a refreshed expiry is not a change of content)."""
     changed: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
-        changed = set(self.values) | {"updated_at"}
+        changed = set(self.values) | ({"updated_at"} if self.stamp else set())
         if "outcome" in self.values:
             changed.add("outcome_history")
         if self.seen_again:
@@ -75,13 +77,16 @@ class RecordUpdate:
 def apply_update(record: MemoryRecord, update: RecordUpdate) -> MemoryRecord:
     """``record`` with ``update`` applied (the caller has checked it applies to it).
 
-    The values replace the record's; ``updated_at`` becomes ``update.at``; a new outcome
+    The values replace the record's; ``updated_at`` becomes ``update.at`` (with
+    ``update.stamp``); a new outcome
     is appended to ``outcome_history`` with that time (unless the last entry is that very
     change: so applying one update twice, as a retry does, changes the record once), and
     the history keeps its last ``update.history_limit`` entries. With ``seen_again``, an
     intervention's ``seen`` grows by one.
     """
-    values: dict[str, Any] = {**update.values, "updated_at": update.at}
+    values: dict[str, Any] = dict(update.values)
+    if update.stamp:
+        values["updated_at"] = update.at
     if update.seen_again and isinstance(record, Intervention):
         values["seen"] = record.seen + 1
     if "outcome" in update.values and isinstance(record, Intervention):

@@ -45,6 +45,7 @@ EXPORTED_METRICS = frozenset(
         "memcore_cache_hits_total",
         "memcore_cache_misses_total",
         "memcore_health_status",
+        "memcore_store_expired_records",
         "memcore_pool_connections",
         "memcore_pool_waits_total",
         "memcore_pool_wait_seconds_total",
@@ -196,6 +197,11 @@ class Metrics:
             ["component"],
             registry=reg,
         )
+        self.expired = Gauge(
+            "memcore_store_expired_records",
+            "Records the store has dropped as expired (Redis: the server's expired keys).",
+            registry=reg,
+        )
         self.breaker_state = Gauge(
             "memcore_breaker_state",
             "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
@@ -272,9 +278,12 @@ class Metrics:
         self.rate_limited.labels(operation).inc()
 
     def record_health(self, report: HealthReport) -> None:
-        """Set the health gauges from ``report``."""
+        """Set the health gauges from ``report`` (and the store's expired records)."""
         for check in report.checks:
             self.health.labels(check.component).set(HEALTH_VALUES[check.status])
+            expired = check.facts.get("expired")
+            if check.component == "store" and isinstance(expired, int):
+                self.expired.set(expired)
         self.health.labels("service").set(HEALTH_VALUES[report.status])
 
     def exposition(self) -> bytes:

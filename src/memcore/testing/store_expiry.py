@@ -11,7 +11,7 @@ from memcore.ports import MemoryStore, UnitVectors
 from memcore.testing._suite import StoreFixtures, intervention, reflection, unit_vectors
 
 #: How long the records that expire during a test live.
-LIFETIME = timedelta(seconds=1)
+LIFETIME = timedelta(seconds=2)
 
 
 class ExpiryContract(StoreFixtures):
@@ -57,3 +57,19 @@ class ExpiryContract(StoreFixtures):
         await asyncio.sleep((soon - utcnow()).total_seconds() + 0.05)
         assert [r.id for r in await ready.get("u", ["i1"])] == ["i1"]
         assert await ready.count("u", SearchFilter()) == 1
+
+    async def test_an_update_moves_the_expiry(self, ready: MemoryStore) -> None:
+        """Troubleshooting: an update that sets ``expires_at`` moves the backend's own key
+        expiry too; without ``stamp`` it leaves ``updated_at`` as it was.
+        """
+        soon = utcnow() + LIFETIME
+        await ready.upsert(
+            "u", [replace(intervention("u", 1), expires_at=soon)], unit_vectors(1, 82)
+        )
+        later = soon + timedelta(days=1)
+        refresh = RecordUpdate("i1", None, {"expires_at": later}, utcnow(), 10, stamp=False)
+        refreshed = await ready.update("u", refresh, None)
+        assert refreshed is not None
+        assert (refreshed.expires_at, refreshed.updated_at) == (later, None)
+        await asyncio.sleep((soon - utcnow()).total_seconds() + 0.05)
+        assert await ready.get("u", ["i1"]) == [refreshed]

@@ -16,7 +16,9 @@ answer is ``partial`` and the next read looks at ``FT.INFO`` again.
 A call that finds the index missing asks :meth:`IndexBuild.recover`: data loss if the
 dataset went with it (:mod:`memcore_redis.durability`), else the index is created again
 and reads are ``partial`` until it is built. Until then, :meth:`IndexBuild.stragglers`
-finds a user's keys the index may miss, so that forgetting a user misses none.
+finds a user's keys the index may miss, so that forgetting a user misses none, and
+:meth:`IndexBuild.unindexed_users` the users, so that exporting or clearing every user
+misses none.
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from memcore.domain import Status
+from memcore_redis.commands import round_trip
 from memcore_redis.durability import DurabilityGuard
-from memcore_redis.encoding import user_key_prefix
+from memcore_redis.encoding import text_from_tag, user_key_prefix
 from memcore_redis.errors import is_missing_index
 from memcore_redis.layout import Command, VectorSpec
+from memcore_redis.replies import text
 from memcore_redis.schema import IndexInfo, SchemaKeeper
 
 logger = logging.getLogger(__name__)
@@ -88,6 +92,17 @@ class IndexBuild:
             return []
         match = f"{user_key_prefix(self.key_prefix, user_id)}*"
         return [key async for key in client.scan_iter(match=match, count=1_000)]
+
+    async def unindexed_users(self, client: Redis) -> set[str]:
+        """While the index is not whole (``FT.INFO`` asked if unknown): the user of every
+        record key (a SCAN of the keyspace); else none.
+        """
+        if not self.whole:
+            self.status(await round_trip(client, self.probe()))
+        if self.whole:
+            return set()
+        keys = client.scan_iter(match=f"{self.key_prefix}:{{*", count=1_000)
+        return {text_from_tag(text(key).partition("{")[2].partition("}")[0]) async for key in keys}
 
     async def recover(self, client: Redis, operation: str, vector: VectorSpec) -> None:
         """The index is missing: raise :class:`~memcore.errors.DataLossError` if the epoch

@@ -66,7 +66,7 @@ class HealthProbe:
             return _check(HealthStatus.UNHEALTHY, started, "store is closed", report.facts)
         commands: list[tuple[Any, ...]] = [
             ("PING",),
-            ("INFO", "memory"),
+            ("INFO", "memory", "stats"),
             ("MODULE", "LIST"),
             ("GET", self.keeper.meta_key),
             # No record has this kind token: an O(1) proof that the index exists (a
@@ -82,7 +82,8 @@ class HealthProbe:
             return _check(HealthStatus.UNHEALTHY, started, exc.message, report.facts)
         report.facts["ping_ms"] = round((time.perf_counter() - started) * 1000, 3)
         memory, modules, meta, found, *info = replies[1:]
-        report.facts["used_memory"] = _used_memory(memory)
+        report.facts["used_memory"] = _info_field(memory, "used_memory")
+        report.facts["expired"] = _info_field(memory, "expired_keys")  # the server's, in all
         if self._modules(report, modules):
             self._index(report, found, info[0] if info else None)
         self._schema(report, ensured, meta)
@@ -134,10 +135,10 @@ class HealthProbe:
             report.problems.append((False, "stored schema differs from this store's"))
 
 
-def _used_memory(info: Any) -> int:
-    """``used_memory`` from a raw ``INFO memory`` reply."""
+def _info_field(info: Any, name: str) -> int:
+    """The number ``name`` from a raw ``INFO`` reply (0 if absent)."""
     for line in _text(info).splitlines():
-        if line.startswith("used_memory:"):
+        if line.startswith(f"{name}:"):
             return int(line.partition(":")[2])
     return 0
 

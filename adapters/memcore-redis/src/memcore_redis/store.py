@@ -213,6 +213,7 @@ class RedisStore(Updates):
                 if not int(cursor):
                     break
                 reply = await call(self._client, "FT.CURSOR", "READ", self._index, cursor)
+            users.update(await self._build.unindexed_users(self._client))
         return sorted(users)
 
     async def delete(self, user_id: str, ids: Sequence[str]) -> int:

@@ -8,7 +8,7 @@ run by the server with nothing in between, then:
 2. with a guard, answers "conflict" unless the stored ``updated_at`` is the expected one;
 3. appends the new outcome to ``outcome_history`` (unless its last entry is that very
    change: a re-sent update appends nothing) and keeps the last ``limit`` entries;
-   counts one more ``seen`` if asked;
+   counts one more ``seen`` if asked; moves the key's own expiry with ``expires_at``;
 4. writes the fields in one command (one re-index), deletes the emptied ones, and
    returns the record's fields as the layout's read of it would.
 
@@ -44,7 +44,8 @@ CONFLICT = -1
 
 # ARGV: 1 kind ('' any), 2 guard ('1'), 3 expected updated_at ('' none), 4 history item
 # (JSON, '' none), 5 history limit, 6 fields to set (count of items), 7 fields to delete,
-# 8 seen again ('1'), then those items, then the read arguments.
+# 8 seen again ('1'), 9 the key's new expiry in ms ('' unchanged, '-1' none), then those
+# items, then the read arguments.
 _HISTORY = """
 local function appended(raw)
   local history = raw and cjson.decode(raw) or {}
@@ -57,7 +58,11 @@ local function appended(raw)
   return cjson.encode(history)
 end
 local n_set, n_del = tonumber(ARGV[6]), tonumber(ARGV[7])
-local first_del, first_read = 9 + n_set, 9 + n_set + n_del
+local first_del, first_read = 10 + n_set, 10 + n_set + n_del
+local function expire(key)
+  if ARGV[9] == '-1' then redis.call('PERSIST', key)
+  elseif ARGV[9] ~= '' then redis.call('PEXPIREAT', key, ARGV[9]) end
+end
 """
 
 HASH_SCRIPT = (
@@ -69,7 +74,7 @@ local kind = now[1]
 if not kind or (ARGV[1] ~= '' and kind ~= ARGV[1]) then return {0} end
 if ARGV[2] == '1' and (now[2] or '') ~= ARGV[3] then return {-1} end
 local args = {key}
-for i = 9, first_del - 1 do args[#args + 1] = ARGV[i] end
+for i = 10, first_del - 1 do args[#args + 1] = ARGV[i] end
 if ARGV[4] ~= '' then
   args[#args + 1] = 'outcome_history'
   args[#args + 1] = appended(now[3] or nil)
@@ -80,6 +85,7 @@ if ARGV[8] == '1' then
 end
 if n_del > 0 then redis.call('HDEL', key, unpack(ARGV, first_del, first_read - 1)) end
 redis.call('HSET', unpack(args))
+expire(key)
 return {1, redis.call('HMGET', key, unpack(ARGV, first_read, #ARGV))}
 """
 )
@@ -100,7 +106,7 @@ if ARGV[2] == '1' then
   end
 end
 local args = {}
-for i = 9, first_del - 1, 2 do
+for i = 10, first_del - 1, 2 do
   args[#args + 1] = key
   args[#args + 1] = ARGV[i]
   args[#args + 1] = ARGV[i + 1]
@@ -118,6 +124,7 @@ if ARGV[8] == '1' then
 end
 for i = first_del, first_read - 1 do redis.call('JSON.DEL', key, ARGV[i]) end
 redis.call('JSON.MSET', unpack(args))
+expire(key)
 return {1, redis.call('JSON.GET', key, unpack(ARGV, first_read, #ARGV))}
 """
 )
@@ -136,7 +143,13 @@ class Updater:
         """The ``EVAL`` of ``update`` on ``key`` (the script itself: what the redo log
         keeps); :meth:`run` sends it by SHA.
         """
-        values: dict[str, Any] = {**update.values, "updated_at": update.at}
+        values: dict[str, Any] = dict(update.values)
+        if update.stamp:
+            values["updated_at"] = update.at
+        expiry: int | str = ""
+        if "expires_at" in values:
+            expires_at = values["expires_at"]
+            expiry = -1 if expires_at is None else int(expires_at.timestamp() * 1000)
         if self._json:
             written, gone = json_changes(values)
             if vector is not None:
@@ -159,7 +172,7 @@ class Updater:
             "EVAL", self._script, 1, key,
             "" if update.kind is None else update.kind.value, "1" if update.guard else "0",
             expected, history, update.history_limit, len(items), len(deleted),
-            "1" if update.seen_again else "0", *items, *deleted, *read,
+            "1" if update.seen_again else "0", expiry, *items, *deleted, *read,
         )  # fmt: skip
 
     async def run(

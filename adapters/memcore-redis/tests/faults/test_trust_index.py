@@ -73,7 +73,8 @@ async def test_forgetting_a_user_during_a_rebuild_misses_nothing(
     await call(raw, "FT.DROPINDEX", first.index_name)
     store = RedisStore(settings)
     await store.ensure_schema(SCHEMA)  # the index starts its scan
-    assert await store.forget_user("u") == RECORDS  # indexed yet or not
+    assert await store.user_ids() == ["u"]  # its records indexed yet or not
+    assert await store.forget_user("u") == RECORDS
     assert [key async for key in raw.scan_iter(match="forget:{*", count=1_000)] == []
     await store.aclose()
 
