@@ -10,7 +10,8 @@ run by the server with nothing in between, then:
    change: a re-sent update appends nothing) and keeps the last ``limit`` entries;
    counts one more ``seen`` if asked; moves the key's own expiry with ``expires_at``;
 4. writes the fields in one command (one re-index), deletes the emptied ones, and
-   returns the record's fields as the layout's read of it would.
+   returns the record's fields as the layout's read of it would (HASH: the fields read
+   in step 1, the written ones replaced, so the key is read once).
 
 So concurrent updates of one record are applied one after the other and none is lost,
 and an update never creates a record (one with ``create`` may, see
@@ -47,7 +48,7 @@ CONFLICT = -1
 # ARGV: 1 kind ('' any), 2 guard ('1'), 3 expected updated_at ('' none), 4 history item
 # (JSON, '' none), 5 history limit, 6 fields to set (count of items), 7 fields to delete,
 # 8 seen again ('1'), 9 the key's new expiry in ms ('' unchanged, '-1' none), then those
-# items, then the read arguments.
+# items. READ (set per layout, in the script's text) names the fields returned.
 _HISTORY = """
 local function appended(raw)
   local history = raw and cjson.decode(raw) or {}
@@ -60,7 +61,7 @@ local function appended(raw)
   return cjson.encode(history)
 end
 local n_set, n_del = tonumber(ARGV[6]), tonumber(ARGV[7])
-local first_del, first_read = 10 + n_set, 10 + n_set + n_del
+local first_del = 10 + n_set
 local function expire(key)
   if ARGV[9] == '-1' then redis.call('PERSIST', key)
   elseif ARGV[9] ~= '' then redis.call('PEXPIREAT', key, ARGV[9]) end
@@ -71,24 +72,30 @@ HASH_SCRIPT = (
     _HISTORY
     + """
 local key = KEYS[1]
-local now = redis.call('HMGET', key, 'kind', 'updated_at', 'outcome_history', 'seen')
-local kind = now[1]
+local now = redis.call('HMGET', key, unpack(READ))
+local kind = now[AT.kind]
 if not kind or (ARGV[1] ~= '' and kind ~= ARGV[1]) then return {0} end
-if ARGV[2] == '1' and (now[2] or '') ~= ARGV[3] then return {-1} end
+if ARGV[2] == '1' and (now[AT.updated_at] or '') ~= ARGV[3] then return {-1} end
 local args = {key}
 for i = 10, first_del - 1 do args[#args + 1] = ARGV[i] end
 if ARGV[4] ~= '' then
   args[#args + 1] = 'outcome_history'
-  args[#args + 1] = appended(now[3] or nil)
+  args[#args + 1] = appended(now[AT.outcome_history] or nil)
 end
 if ARGV[8] == '1' then
   args[#args + 1] = 'seen'
-  args[#args + 1] = tostring((tonumber(now[4]) or 1) + 1)
+  args[#args + 1] = tostring((tonumber(now[AT.seen]) or 1) + 1)
 end
-if n_del > 0 then redis.call('HDEL', key, unpack(ARGV, first_del, first_read - 1)) end
+if n_del > 0 then redis.call('HDEL', key, unpack(ARGV, first_del, #ARGV)) end
 redis.call('HSET', unpack(args))
 expire(key)
-return {1, redis.call('HMGET', key, unpack(ARGV, first_read, #ARGV))}
+for i = 2, #args - 1, 2 do
+  if AT[args[i]] then now[AT[args[i]]] = args[i + 1] end
+end
+for i = first_del, #ARGV do
+  if AT[ARGV[i]] then now[AT[ARGV[i]]] = false end
+end
+return {1, now}
 """
 )
 
@@ -124,12 +131,19 @@ if ARGV[8] == '1' then
   args[#args + 1] = '$.seen'
   args[#args + 1] = tostring((doc['$.seen'][1] or 1) + 1)
 end
-for i = first_del, first_read - 1 do redis.call('JSON.DEL', key, ARGV[i]) end
+for i = first_del, #ARGV do redis.call('JSON.DEL', key, ARGV[i]) end
 redis.call('JSON.MSET', unpack(args))
 expire(key)
-return {1, redis.call('JSON.GET', key, unpack(ARGV, first_read, #ARGV))}
+return {1, redis.call('JSON.GET', key, unpack(READ))}
 """
 )
+
+
+def _returned(read: Sequence[str]) -> str:
+    """The script's READ (what it returns) and AT (each one's position), as Lua."""
+    names = ", ".join(f"'{name}'" for name in read)
+    positions = ", ".join(f"['{name}'] = {i}" for i, name in enumerate(read, 1))
+    return f"local READ = {{{names}}}\nlocal AT = {{{positions}}}\n"
 
 
 class Updater:
@@ -138,7 +152,9 @@ class Updater:
     def __init__(self, layout: Layout) -> None:
         self._json = isinstance(layout, JsonLayout)
         self._layout = layout
-        self._script = JSON_SCRIPT if self._json else HASH_SCRIPT
+        self._script = _returned(layout.read("", vector=False)[2:]) + (
+            JSON_SCRIPT if self._json else HASH_SCRIPT
+        )
         self._sha = hashlib.sha1(self._script.encode(), usedforsecurity=False).hexdigest()
 
     def command(self, key: str, update: RecordUpdate, vector: NDArray[Any] | None) -> Command:
@@ -169,12 +185,11 @@ class Updater:
         outcome = update.values.get("outcome")
         history = "" if outcome is None else orjson.dumps([outcome.value, update.at.isoformat()])
         expected = "" if update.if_updated_at is None else repr(update.if_updated_at.timestamp())
-        read = self._layout.read(key, vector=False)[2:]
         return (
             "EVAL", self._script, 1, key,
             "" if update.kind is None else update.kind.value, "1" if update.guard else "0",
             expected, history, update.history_limit, len(items), len(deleted),
-            "1" if update.seen_again else "0", expiry, *items, *deleted, *read,
+            "1" if update.seen_again else "0", expiry, *items, *deleted,
         )  # fmt: skip
 
     async def run(
