@@ -7,6 +7,11 @@ store the bare calls use; queries pass precomputed embeddings, so the figure is 
 layers (validation, filters, the policies), not a model. Targets: in-memory p50 at most
 1.2x the bare store's; Redis p50 at most 0.05 ms above the bare ``RedisStore`` call.
 
+A second table splits memcore's share by layer, on an in-memory store whose search
+answers at once with one fixed answer (so the store's own time, and its noise, is out):
+the store call alone, the same call through the store's policies (``service.store``), and
+the whole ``search_interventions`` (validation, the use case, logs and metrics on top).
+
     python benchmarks/bench_pipeline.py [--n 10000] [--users 10] [--queries 2000] [--no-redis]
 """
 
@@ -29,7 +34,8 @@ from memcore import MemoryService, SearchFilter
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.adapters.memory import InMemoryStore
 from memcore.container import Container, build_service
-from memcore.domain import RecordKind
+from memcore.domain import MemoryRecord, RecordKind, SearchHit
+from memcore.pipeline import Call
 from memcore.ports import MemoryStore, UnitVectors
 from memcore_bench.targets import intervention_item
 from memcore_bench.workload import SEARCH_OUTCOME, Workload, make_workload
@@ -78,20 +84,77 @@ async def measure(store: MemoryStore, workload: Workload) -> dict[str, list[floa
             assert [h.record.id for h in await bare(i)] == [
                 h.record.id for h in await through(i)
             ], "both answer the same"
-        targets: dict[str, Timed] = {"bare store": bare, "service (full stack)": through}
-        samples: dict[str, list[float]] = {name: [] for name in targets}
-        gc.collect()
-        gc.disable()
-        try:
-            for i in range(len(queries)):
-                order = list(targets) if i % 2 == 0 else list(reversed(targets))
-                for name in order:
-                    started = time.perf_counter_ns()
-                    await targets[name](i)
-                    samples[name].append((time.perf_counter_ns() - started) / 1e6)
-        finally:
-            gc.enable()
+        return await interleaved(
+            {"bare store": bare, "service (full stack)": through}, len(queries)
+        )
+
+
+async def interleaved(targets: dict[str, Timed], count: int) -> dict[str, list[float]]:
+    """Per target, the milliseconds of each of ``count`` queries, the targets taking turns
+    first.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in targets}
+    gc.collect()
+    gc.disable()
+    try:
+        for i in range(count):
+            order = list(targets) if i % 2 == 0 else list(reversed(targets))
+            for name in order:
+                started = time.perf_counter_ns()
+                await targets[name](i)
+                samples[name].append((time.perf_counter_ns() - started) / 1e6)
+    finally:
+        gc.enable()
     return samples
+
+
+class CannedStore(InMemoryStore):
+    """An in-memory store whose search answers at once, always with :attr:`answer`."""
+
+    answer: list[SearchHit[MemoryRecord]]
+
+    async def search(
+        self, user_id: str, vector: UnitVectors, k: int, filters: SearchFilter
+    ) -> list[SearchHit[MemoryRecord]]:
+        del user_id, vector, k, filters
+        return self.answer
+
+
+async def layers(workload: Workload) -> list[str]:
+    """The layers table: each layer's p50 in microseconds, and what it adds."""
+    store = CannedStore()
+    narrowed = SearchFilter(outcome=SEARCH_OUTCOME).with_kind(RecordKind.INTERVENTION)
+    queries = workload.queries
+    async with service_around(store, workload.dimension) as service:
+        await load(service, workload)
+        vectors = [UnitVectors(q.vector) for q in queries]
+        store.answer = await InMemoryStore.search(store, queries[0].user, vectors[0], K, narrowed)
+
+        async def bare(i: int) -> Any:
+            return await store.search(queries[i].user, vectors[i], K, narrowed)
+
+        async def front(i: int) -> Any:
+            args = {"vector": vectors[i], "k": K, "filters": narrowed}
+            return await service.store.run(Call("store", "search", queries[i].user, args))
+
+        async def through(i: int) -> Any:
+            query = queries[i]
+            filters = {"outcome": SEARCH_OUTCOME.value}
+            return await service.search_interventions(query.user, query.vector, K, filters)
+
+        targets: dict[str, Timed] = {
+            "store call (canned answer)": bare,
+            "+ store policies (degradation, breaker, metrics, retry)": front,
+            "+ service (validation, use case, logs and metrics)": through,
+        }
+        samples = await interleaved(targets, len(queries))
+    lines = ["| layer | p50 (µs) | adds (µs) |", "|---|---|---|"]
+    below = 0.0
+    for name, times in samples.items():
+        p50 = statistics.median(times) * 1000
+        lines.append(f"| {name} | {p50:.1f} | {p50 - below:+.1f} |")
+        below = p50
+    return lines
 
 
 def p(samples: list[float], q: float) -> float:
@@ -145,6 +208,7 @@ async def main() -> None:
     if not args.no_redis:
         with redis_store() as store:
             lines += rows("Redis (hash)", await measure(store, workload))
+    lines += ["", "memcore's layers, on a store that answers at once:", "", *await layers(workload)]
     print("\n".join(lines))
 
 

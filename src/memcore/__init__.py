@@ -72,11 +72,18 @@ from memcore.observability import Metrics, Telemetry, configure_logging
 from memcore.ports import Embedder, MemoryStore, Vectors
 from memcore.registry import register_embedder, register_store
 from memcore.resilience import RetryConfig, retry_async, retry_sync
+from memcore.scopes import Scope
 from memcore.sections import register_settings
 from memcore.service import MemoryService
 from memcore.settings import MemcoreSettings, load_settings
 from memcore.sync import SyncMemoryService
-from memcore.validation import Limits, validate_intervention, validate_reflection, validate_user_id
+from memcore.validation import (
+    Limits,
+    validate_intervention,
+    validate_reflection,
+    validate_scope,
+    validate_user_id,
+)
 
 try:
     __version__ = version("agent-memcore")
@@ -122,6 +129,7 @@ __all__ = [
     "Removed",
     "RetryConfig",
     "SchemaMismatchError",
+    "Scope",
     "SearchFilter",
     "SearchHit",
     "SearchResults",
@@ -152,5 +160,6 @@ __all__ = [
     "retry_sync",
     "validate_intervention",
     "validate_reflection",
+    "validate_scope",
     "validate_user_id",
 ]

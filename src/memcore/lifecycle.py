@@ -146,7 +146,7 @@ class LifecycleCalls:
         conditions = {name: value for name, value in scope.items() if value is not None}
         if not conditions:
             raise ValidationError("agent_id", "give agent_id or session_id (or call forget_user)")
-        filters = validate_filters(conditions, self.limits)
+        filters = validate_filters(conditions, self.limits, prefix="")
         forgotten: Removed = (await self._serve("forget", user_id, filters=filters)).value
         return forgotten
 
@@ -176,7 +176,7 @@ class LifecycleCalls:
         validate_text(situation, "situation", self.limits.max_text_chars)
         given = {"task": task, "agent_id": agent_id, "session_id": session_id}
         conditions = {name: value for name, value in given.items() if value is not None}
-        filters = validate_filters(conditions, self.limits, kind=RecordKind.INTERVENTION)
+        filters = validate_filters(conditions, self.limits, kind=RecordKind.INTERVENTION, prefix="")
         worked: WhatWorked = (
             await self._serve(
                 "what_worked",

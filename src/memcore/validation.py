@@ -9,6 +9,7 @@ The rules (limits are :class:`Limits`, configurable as ``MEMCORE_LIMITS__*``):
   ``ünïcode``, ``x@y.z``) is a literal id. It is normalised to Unicode NFC first, so an
   ``é`` typed composed or decomposed is one user; so are tag values (``task``) and
   metadata text values, as stored and as filtered on.
+- **agent id**, **session id** (the scopes within a user): the user id rule.
 - **record id**: 1-128 characters from ``A-Z a-z 0-9 _ . : -``, starting with a letter
   or digit (ids go into keys; keep them boring).
 - **texts**: ``intervention_text``/``text`` 1..``max_text_chars`` characters and not blank;
@@ -69,6 +70,7 @@ __all__ = [
     "validate_page",
     "validate_record_id",
     "validate_reflection",
+    "validate_scope",
     "validate_score",
     "validate_update_values",
     "validate_user_id",
@@ -116,6 +118,16 @@ def _checked_user_id(user_id: str) -> str:
     if _WILDCARDS.intersection(user_id):
         raise ValidationError("user_id", "must not contain the wildcards '*' or '?'")
     return user_id
+
+
+def validate_scope(agent_id: object, session_id: object) -> tuple[str | None, str | None]:
+    """Return ``(agent_id, session_id)`` in NFC; each is ``None`` or follows the user id
+    rule, else raise naming it.
+    """
+    return (
+        None if agent_id is None else _user_id_rule(agent_id, "agent_id"),
+        None if session_id is None else _user_id_rule(session_id, "session_id"),
+    )
 
 
 def validate_record_id(record_id: object, field: str = "id") -> str:
@@ -351,17 +363,29 @@ def validate_reflection(record: object, limits: Limits = DEFAULT_LIMITS) -> Refl
     return validate_record(record, limits)
 
 
-_FILTER_SPECS = {
-    name: dataclasses.replace(spec, name=f"filters.{name}") for name, spec in FILTERABLE.items()
-}
-"""Each filterable field's spec, named as a filter's errors name it."""
+FILTERS = "filters."
+"""How errors name a filter's conditions: ``filters.task``."""
+
+
+@functools.cache
+def _filter_specs(prefix: str) -> dict[str, FieldSpec]:
+    """Each filterable field's spec, named as errors name it (``prefix`` + its name)."""
+    return {
+        name: dataclasses.replace(spec, name=prefix + name) for name, spec in FILTERABLE.items()
+    }
 
 
 def validate_filters(
-    filters: object, limits: Limits = DEFAULT_LIMITS, *, kind: RecordKind | None = None
+    filters: object,
+    limits: Limits = DEFAULT_LIMITS,
+    *,
+    kind: RecordKind | None = None,
+    prefix: str = FILTERS,
 ) -> SearchFilter:
     """Return ``filters`` as a :class:`~memcore.SearchFilter`, each value checked by the
-    rule of the field it names, narrowed to ``kind`` if given.
+    rule of the field it names, narrowed to ``kind`` if given. An error names the
+    condition ``prefix`` + its name: ``""`` when the conditions are a call's own arguments
+    (``what_worked(task=...)``).
 
     A dict of hashable values met before is answered from a small cache: agents repeat a
     few filters (``{"outcome": "task_completed"}``) on every search.
@@ -372,29 +396,30 @@ def validate_filters(
         except TypeError:  # a list of values, a metadata mapping: checked every time
             pass
         else:
-            return _cached_filter(key, limits, kind)
-    checked = _checked_filter(filters, limits)
+            return _cached_filter(key, limits, kind, prefix)
+    checked = _checked_filter(filters, limits, prefix)
     return checked if kind is None else checked.with_kind(kind)
 
 
 @functools.lru_cache(maxsize=256)
 def _cached_filter(
-    key: frozenset[tuple[Any, type, Any]], limits: Limits, kind: RecordKind | None
+    key: frozenset[tuple[Any, type, Any]], limits: Limits, kind: RecordKind | None, prefix: str
 ) -> SearchFilter:
-    checked = _checked_filter({name: value for name, _, value in key}, limits)
+    checked = _checked_filter({name: value for name, _, value in key}, limits, prefix)
     return checked if kind is None else checked.with_kind(kind)
 
 
-def _checked_filter(filters: object, limits: Limits) -> SearchFilter:
+def _checked_filter(filters: object, limits: Limits, prefix: str) -> SearchFilter:
     parsed = SearchFilter.parse(filters)  # type: ignore[arg-type]
+    specs = _filter_specs(prefix)
     for name, values in parsed.tags.items():
-        spec = _FILTER_SPECS[name]
+        spec = specs[name]
         if spec.about.value is not Value.KIND:
             for value in values:
                 _check(spec, value, limits)
     for name, bounds in parsed.ranges.items():
         for key, bound in zip(range_keys(name), bounds, strict=True):
             if bound is not None:
-                validate_created_at(bound, f"filters.{key}")
-    validate_metadata(parsed.metadata, limits, "filters.metadata")
+                validate_created_at(bound, prefix + key)
+    validate_metadata(parsed.metadata, limits, prefix + "metadata")
     return parsed

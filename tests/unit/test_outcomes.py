@@ -267,15 +267,21 @@ def test_what_worked_settings_reject_weights_outside_zero_to_one() -> None:
         WhatWorkedSettings(outcome_weights={Outcome.TASK_COMPLETED: 2.0})
 
 
-async def test_what_worked_validates_its_input(service: MemoryService) -> None:
-    for call in (
-        service.what_worked("", "x"),
-        service.what_worked("u", ""),
-        service.what_worked("u", "x", k=0),
-        service.what_worked("u", "x", task=""),
+async def test_what_worked_validates_its_input_naming_the_argument(
+    service: MemoryService,
+) -> None:
+    for call, field in (
+        (service.what_worked("", "x"), "user_id"),
+        (service.what_worked("u", ""), "situation"),
+        (service.what_worked("u", "x", k=0), "k"),
+        (service.what_worked("u", "x", task=""), "task"),
+        (service.what_worked("u", "x", agent_id="a*"), "agent_id"),
+        (service.what_worked("u", "x", session_id=" s"), "session_id"),
+        (service.forget("u", agent_id="a*"), "agent_id"),
     ):
-        with pytest.raises(ValidationError):
+        with pytest.raises(ValidationError) as raised:
             await call
+        assert raised.value.field == field
 
 
 def test_record_update_lists_what_it_changes() -> None:

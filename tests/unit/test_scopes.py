@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from memcore import MemoryService, Outcome, Status, ValidationError
+from memcore import (
+    MemoryService,
+    NotFoundError,
+    Outcome,
+    Scope,
+    SearchFilter,
+    Status,
+    ValidationError,
+    validate_scope,
+)
 
 
 async def _scoped(memory: MemoryService) -> dict[str, str]:
@@ -87,3 +96,33 @@ async def test_an_update_never_moves_a_record_to_another_scope(memory: MemorySer
         await memory.update("u", record.id, agent_id="planner")  # type: ignore[call-arg]
     updated = await memory.update("u", record.id, outcome=Outcome.TASK_COMPLETED, task="walk")
     assert (updated.agent_id, updated.session_id) == ("coach", "s1")
+
+
+async def test_a_bound_scope_narrows_filters_and_refuses_updates_outside_it(
+    memory: MemoryService,
+) -> None:
+    ids = await _scoped(memory)
+    coach = Scope(agent_id="coach")
+    assert coach.narrow({"agent_ids": ["coach", "planner"], "task": "t"}) == {
+        "task": "t",
+        "agent_id": "coach",
+    }
+    widened = coach.narrow(SearchFilter(agent_id="planner", session_id="s1"))
+    hits = await memory.search_interventions("u", "box breathing", k=10, filters=widened)
+    assert [hit.record.id for hit in hits] == [ids["coach/s1"]]
+    with pytest.raises(NotFoundError):
+        await coach.update_outcome(memory, "u", ids["planner/s1"], Outcome.TASK_COMPLETED)
+    [untouched] = await memory.get_many("u", [ids["planner/s1"]])
+    assert untouched.outcome is Outcome.UNKNOWN
+    done = await coach.update_outcome(memory, "u", ids["coach/s2"], Outcome.TASK_COMPLETED)
+    assert done.outcome is Outcome.TASK_COMPLETED
+    assert await coach.forget(memory, "u") == 2
+    assert await Scope().forget(memory, "u") == 2  # unbound: the rest of the user
+
+
+def test_the_scope_rule_is_the_user_id_rule_naming_the_field() -> None:
+    assert validate_scope("cafe\u0301", None) == ("caf\u00e9", None)
+    for agent, session, field in (("*", None, "agent_id"), (None, " s", "session_id")):
+        with pytest.raises(ValidationError) as bad:
+            Scope(agent, session)
+        assert bad.value.field == field

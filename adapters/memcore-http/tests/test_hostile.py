@@ -94,6 +94,8 @@ def test_bad_outcome_updates_are_422_and_change_nothing(
         ({"situation": "x", "k": 0}, "k"),
         ({"situation": "x", "k": "5"}, "k"),
         ({"situation": "x", "outcome": "task_completed"}, "outcome"),
+        ({"situation": "x", "task": ""}, "task"),
+        ({"situation": "x", "agent_id": "coach*"}, "agent_id"),
     ],
 )
 def test_bad_what_worked_questions_are_422_naming_the_field(

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,12 +96,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def http_server(tmp_path: Path) -> Iterator[HttpServer]:
-    """``memcore mcp --transport http`` with tokens for alice and bob."""
+@contextmanager
+def running_http_server(tmp_path: Path, tokens: dict[str, Any]) -> Iterator[HttpServer]:
+    """``memcore mcp --transport http`` with ``MEMCORE_MCP__TOKENS`` = ``tokens``."""
     port = _free_port()
     log = tmp_path / "mcp.log"
-    tokens = {token_of(user): user for user in ("alice", "bob")}
     env = server_env(tmp_path, MEMCORE_MCP__TOKENS=json.dumps(tokens))
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603 - our own command
@@ -119,6 +118,13 @@ def http_server(tmp_path: Path) -> Iterator[HttpServer]:
         time.sleep(0.05)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def http_server(tmp_path: Path) -> Iterator[HttpServer]:
+    """``memcore mcp --transport http`` with tokens for alice and bob."""
+    with running_http_server(tmp_path, {token_of(user): user for user in ("alice", "bob")}) as up:
+        yield up
 
 
 def _answers(url: str) -> bool:

@@ -163,6 +163,8 @@ async def test_forget_me_is_offered_only_when_allowed_and_confirmed(tmp_path: Pa
     [
         ((), {}, "MEMCORE_MCP__USER_ID"),
         (("--user", "*"), {}, "wildcards"),
+        (("--user", "alice"), {"MEMCORE_MCP__SESSION_ID": " s1"}, "session_id"),
+        (("--transport", "http"), {"MEMCORE_MCP__TOKENS": '{"0123456789abcdef": {}}'}, "user_id"),
         (("--transport", "http"), {}, "MEMCORE_MCP__TOKENS"),
         (("--transport", "http"), {"MEMCORE_MCP__TOKENS": '{"short": "alice"}'}, "16"),
         (("--transport", "carrier-pigeon", "--user", "alice"), {}, "MEMCORE_MCP__TRANSPORT"),

@@ -119,6 +119,17 @@ class SearchFilter:
         }
         return cls(**conditions)
 
+    def within(self, **values: Any) -> SearchFilter:
+        """This filter with each tag field named held to one value (replacing any
+        condition on it), e.g. ``within(agent_id="coach")``.
+        """
+        tags = {**self.tags, **{name: frozenset({_canonical(v)}) for name, v in values.items()}}
+        narrowed = object.__new__(SearchFilter)
+        object.__setattr__(narrowed, "tags", MappingProxyType(tags))
+        object.__setattr__(narrowed, "ranges", self.ranges)
+        object.__setattr__(narrowed, "metadata", self.metadata)
+        return narrowed
+
     def with_kind(self, kind: RecordKind) -> SearchFilter:
         """This filter narrowed to one kind; a conflicting kind raises ValidationError."""
         wanted = self.tags.get("kind")
@@ -126,12 +137,7 @@ class SearchFilter:
             raise ValidationError("filters.kind", f"conflicts with a search for {kind.value}s")
         if wanted == frozenset({kind}):
             return self
-        narrowed = object.__new__(SearchFilter)
-        tags = {**self.tags, "kind": frozenset({kind})}
-        object.__setattr__(narrowed, "tags", MappingProxyType(tags))
-        object.__setattr__(narrowed, "ranges", self.ranges)
-        object.__setattr__(narrowed, "metadata", self.metadata)
-        return narrowed
+        return self.within(kind=kind)
 
     @property
     def is_empty(self) -> bool:

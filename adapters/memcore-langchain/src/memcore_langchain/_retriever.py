@@ -12,7 +12,12 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import InstanceOf
 
-from memcore import MemoryService, RecordKind, SearchFilter
+from memcore import (
+    MemoryService,
+    RecordKind,
+    Scope,
+    SearchFilter,
+)
 from memcore_langchain import _portal
 from memcore_langchain._documents import SEARCHES, memory_document
 
@@ -24,7 +29,9 @@ class MemcoreRetriever(BaseRetriever):
     interventions; ``kind="reflection"`` their reflections. ``filters`` narrows every
     search by outcome, task, time or metadata, as :meth:`memcore.MemoryService.search_interventions`
     takes them (e.g. ``{"outcome": "task_completed"}``); ``invoke(query, k=..., filters=...)``
-    overrides ``k`` and ``filters`` for one call.
+    overrides ``k`` and ``filters`` for one call. ``agent_id`` and/or ``session_id`` keep
+    every search to that scope of the user (no filter can widen it). A bad id raises
+    :class:`~memcore.ValidationError` when it is used.
 
     Each document's ``page_content`` is the intervention text (or the reflection); its
     metadata holds ``kind``, ``created_at`` (ISO 8601), ``score`` (cosine similarity in
@@ -38,6 +45,8 @@ class MemcoreRetriever(BaseRetriever):
     kind: RecordKind = RecordKind.INTERVENTION
     k: int = 4
     filters: InstanceOf[SearchFilter] | dict[str, Any] | None = None
+    agent_id: str | None = None
+    session_id: str | None = None
 
     async def _search(
         self, query: str, k: int | None, filters: SearchFilter | dict[str, Any] | None
@@ -47,7 +56,9 @@ class MemcoreRetriever(BaseRetriever):
             self.user_id,
             query,
             self.k if k is None else k,
-            self.filters if filters is None else filters,
+            Scope(self.agent_id, self.session_id).narrow(
+                self.filters if filters is None else filters
+            ),
         )
         return [memory_document(hit.record, hit.score) for hit in hits]
 

@@ -1,7 +1,8 @@
 """Memory tools for tool-calling agents: one tool per service call, bound to one user.
 
-The user id is fixed when the tools are made and is never a tool argument: a model can
-only ever read and write the memory of the user the application bound it to. Each tool
+The user id (and optionally an ``agent_id`` and/or ``session_id`` within the user) is
+fixed when the tools are made and is never a tool argument: a model can only ever read
+and write the memory of the user (and scope) the application bound it to. Each tool
 returns ``(content, artifact)``: a short text for the model, and the memories as
 LangChain documents (see :func:`~memcore_langchain._documents.memory_document`).
 """
@@ -25,6 +26,7 @@ from memcore import (
     Outcome,
     RateLimitedError,
     Receipt,
+    Scope,
     SearchResults,
     Status,
     ValidationError,
@@ -118,44 +120,62 @@ class SearchReflectionsArguments(_Arguments):
     k: int = Field(default=5, ge=1, le=20, description="How many to return, best first.")
 
 
+class _Owner(NamedTuple):
+    """Whose memories the tools touch: a user, within ``scope``."""
+
+    user_id: str
+    scope: Scope
+
+
 async def _record_intervention(
-    service: MemoryService, user_id: str, arguments: RecordInterventionArguments
+    service: MemoryService, who: _Owner, arguments: RecordInterventionArguments
 ) -> tuple[str, Document]:
     receipt = await service.record_intervention(
-        user_id,
+        who.user_id,
         arguments.intervention_text,
         task=arguments.task,
         context=arguments.context,
         outcome=arguments.outcome,
+        agent_id=who.scope.agent_id,
+        session_id=who.scope.session_id,
     )
     return _stored(receipt)
 
 
 async def _search_interventions(
-    service: MemoryService, user_id: str, arguments: SearchInterventionsArguments
+    service: MemoryService, who: _Owner, arguments: SearchInterventionsArguments
 ) -> tuple[str, list[Document]]:
     filters: dict[str, Any] = {}
     if arguments.outcomes:
         filters["outcomes"] = arguments.outcomes
     if arguments.task is not None:
         filters["task"] = arguments.task
-    hits = await service.search_interventions(user_id, arguments.query, arguments.k, filters)
+    hits = await service.search_interventions(
+        who.user_id, arguments.query, arguments.k, who.scope.narrow(filters)
+    )
     return _found("interventions", hits)
 
 
 async def _update_outcome(
-    service: MemoryService, user_id: str, arguments: UpdateOutcomeArguments
+    service: MemoryService, who: _Owner, arguments: UpdateOutcomeArguments
 ) -> tuple[str, Document]:
-    record = await service.update_outcome(user_id, arguments.record_id, arguments.outcome)
+    record = await who.scope.update_outcome(
+        service, who.user_id, arguments.record_id, arguments.outcome
+    )
     said = f"Outcome of intervention {record.id} set to {record.outcome.value}."
     return said, memory_document(record)
 
 
 async def _what_worked(
-    service: MemoryService, user_id: str, arguments: WhatWorkedArguments
+    service: MemoryService, who: _Owner, arguments: WhatWorkedArguments
 ) -> tuple[str, list[Document]]:
     answer = await service.what_worked(
-        user_id, arguments.situation, task=arguments.task, k=arguments.k
+        who.user_id,
+        arguments.situation,
+        task=arguments.task,
+        k=arguments.k,
+        agent_id=who.scope.agent_id,
+        session_id=who.scope.session_id,
     )
     documents = []
     for hit in answer.hits:
@@ -173,18 +193,24 @@ async def _what_worked(
 
 
 async def _record_reflection(
-    service: MemoryService, user_id: str, arguments: RecordReflectionArguments
+    service: MemoryService, who: _Owner, arguments: RecordReflectionArguments
 ) -> tuple[str, Document]:
     receipt = await service.record_reflection(
-        user_id, arguments.text, source_ids=arguments.source_ids
+        who.user_id,
+        arguments.text,
+        source_ids=arguments.source_ids,
+        agent_id=who.scope.agent_id,
+        session_id=who.scope.session_id,
     )
     return _stored(receipt)
 
 
 async def _search_reflections(
-    service: MemoryService, user_id: str, arguments: SearchReflectionsArguments
+    service: MemoryService, who: _Owner, arguments: SearchReflectionsArguments
 ) -> tuple[str, list[Document]]:
-    hits = await service.search_reflections(user_id, arguments.query, arguments.k)
+    hits = await service.search_reflections(
+        who.user_id, arguments.query, arguments.k, who.scope.narrow()
+    )
     return _found("reflections", hits)
 
 
@@ -219,7 +245,7 @@ class _Tool(NamedTuple):
     name: str
     description: str
     arguments: type[_Arguments]
-    call: Callable[[MemoryService, str, Any], Awaitable[tuple[str, Any]]]
+    call: Callable[[MemoryService, _Owner, Any], Awaitable[tuple[str, Any]]]
 
 
 _TOOLS = (
@@ -273,23 +299,31 @@ _TOOLS = (
 )
 
 
-def memory_tools(service: MemoryService, user_id: str) -> list[BaseTool]:
+def memory_tools(
+    service: MemoryService,
+    user_id: str,
+    *,
+    agent_id: str | None = None,
+    session_id: str | None = None,
+) -> list[BaseTool]:
     """The memory tools of ``user_id``: record and search interventions and reflections,
-    update an intervention's outcome, and ask what worked.
+    update an intervention's outcome, and ask what worked. With ``agent_id`` and/or
+    ``session_id`` they keep to that scope of the user: records carry it, searches and
+    what_worked see only it, and an intervention outside it is not found.
 
     Bind one set per user (per request, in a server) and give it to a tool-calling agent,
     e.g. ``langchain.agents.create_agent(model, memory_tools(memory, "user-42"))``. Each
     tool works sync and async; a memcore error (bad input, store down, rate limit) comes
     back to the model as a tool error message, never as an exception.
     """
-    user_id = validate_user_id(user_id)
-    return [_make(tool, service, user_id) for tool in _TOOLS]
+    who = _Owner(validate_user_id(user_id), Scope(agent_id, session_id))
+    return [_make(tool, service, who) for tool in _TOOLS]
 
 
-def _make(tool: _Tool, service: MemoryService, user_id: str) -> BaseTool:
+def _make(tool: _Tool, service: MemoryService, who: _Owner) -> BaseTool:
     async def run(arguments: dict[str, Any]) -> tuple[str, Any]:
         try:
-            return await tool.call(service, user_id, tool.arguments(**arguments))
+            return await tool.call(service, who, tool.arguments(**arguments))
         except MemcoreError as exc:
             raise ToolException(_explain(exc)) from exc
 

@@ -12,8 +12,10 @@ from langchain_core.vectorstores import VectorStore
 from typing_extensions import Self
 
 from memcore import (
+    MemoryRecord,
     MemoryService,
     RecordKind,
+    Scope,
     ValidationError,
     Vectors,
     validate_user_id,
@@ -35,7 +37,9 @@ class MemcoreVectorStore(VectorStore):
     ``MemcoreVectorStore(service, "user-42", task="notes")`` stores documents as that
     user's interventions; ``kind="reflection"`` as their reflections. Every call is
     scoped to that user and kind: searches, ``get_by_ids`` and ``delete`` never see the
-    other kind or another user. memcore embeds with the service's embedder, so
+    other kind or another user. With ``agent_id`` and/or ``session_id``, only that scope
+    of the user: documents are stored in it, and searches, ``get_by_ids`` and ``delete``
+    see nothing outside it. memcore embeds with the service's embedder, so
     :attr:`embeddings` is ``None``.
 
     A document's ``page_content`` is the intervention text (or the reflection), its
@@ -58,9 +62,12 @@ class MemcoreVectorStore(VectorStore):
         *,
         kind: RecordKind | str = RecordKind.INTERVENTION,
         task: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
     ) -> None:
         self.service = service
         self.user_id = validate_user_id(user_id)
+        self.scope = Scope(agent_id, session_id)
         self.kind = parse_kind(kind)
         if task is not None and self.kind is not RecordKind.INTERVENTION:
             raise ValidationError("task", "only interventions have a task")
@@ -76,13 +83,18 @@ class MemcoreVectorStore(VectorStore):
         if self.kind is RecordKind.REFLECTION:
             for document, id_ in zip(documents, ids, strict=True):
                 reflection = await self.service.record_reflection(
-                    self.user_id, document.page_content, metadata=document.metadata, id=id_
+                    self.user_id,
+                    document.page_content,
+                    metadata=document.metadata,
+                    id=id_,
+                    agent_id=self.scope.agent_id,
+                    session_id=self.scope.session_id,
                 )
                 written.append(reflection.id)
             return written
         for start in range(0, len(documents), batch_size):
             items = [
-                intervention_item(document, id_, self.task)
+                {**intervention_item(document, id_, self.task), **self.scope.fields}
                 for document, id_ in zip(
                     documents[start : start + batch_size],
                     ids[start : start + batch_size],
@@ -93,16 +105,19 @@ class MemcoreVectorStore(VectorStore):
             written.extend(receipt.ids)
         return written
 
-    async def _get(self, ids: Sequence[str]) -> list[Document]:
+    async def _mine(self, ids: Sequence[str]) -> list[MemoryRecord]:
+        """The records among ``ids`` of this store's user, kind and scope."""
         records = await self.service.get_many(self.user_id, list(ids))
-        return [stored_document(record) for record in records if record.kind is self.kind]
+        return [r for r in records if r.kind is self.kind and self.scope.holds(r)]
+
+    async def _get(self, ids: Sequence[str]) -> list[Document]:
+        return [stored_document(record) for record in await self._mine(ids)]
 
     async def _delete(self, ids: list[str] | None, kwargs: dict[str, Any]) -> bool:
         _no_other_arguments(kwargs)
         if ids is None:
             raise ValidationError("ids", "give the ids to delete (deleting all is not supported)")
-        records = await self.service.get_many(self.user_id, ids)
-        mine = [record.id for record in records if record.kind is self.kind]
+        mine = [record.id for record in await self._mine(ids)]
         if mine:
             await self.service.delete(self.user_id, mine)
         return True
@@ -111,7 +126,9 @@ class MemcoreVectorStore(VectorStore):
         self, query: str | Vectors, k: int, filters: Filter, kwargs: dict[str, Any]
     ) -> list[tuple[Document, float]]:
         _no_other_arguments(kwargs)
-        hits = await SEARCHES[self.kind](self.service, self.user_id, query, k, filters)
+        hits = await SEARCHES[self.kind](
+            self.service, self.user_id, query, k, self.scope.narrow(filters)
+        )
         return [(stored_document(hit.record), hit.score) for hit in hits]
 
     async def _search_documents(
@@ -236,7 +253,7 @@ class MemcoreVectorStore(VectorStore):
         ids: list[str] | None = None,
         **kwargs: Any,
     ) -> Self:
-        """A store built with ``kwargs`` (``service``, ``user_id``, ``kind``, ``task``)
+        """A store built with ``kwargs`` (``service``, ``user_id``, ``kind``, ``task``, scopes)
         holding ``texts``. ``embedding`` must be ``None``: the service embeds.
         """
         store = cls._bound(embedding, kwargs)

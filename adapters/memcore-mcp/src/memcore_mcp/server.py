@@ -1,7 +1,9 @@
-"""The MCP server (the official SDK's ``MCPServer``) and how each session finds its user.
+"""The MCP server (the official SDK's ``MCPServer``) and how each session finds its
+principal (a user, and optionally the agent and/or session within it).
 
-- stdio: one user per process, ``MEMCORE_MCP__USER_ID`` (or ``--user``): whoever can
-  start the process is that user.
+- stdio: one principal per process, ``MEMCORE_MCP__USER_ID`` (or ``--user``) and the
+  optional ``MEMCORE_MCP__AGENT_ID`` / ``MEMCORE_MCP__SESSION_ID``: whoever can start
+  the process is that principal.
 - http: the bearer token of each request, looked up in ``MEMCORE_MCP__TOKENS`` (every
   token compared in constant time); the SDK refuses a request without a known token
   (401) and binds each session to the principal that opened it.
@@ -24,10 +26,10 @@ from threadpoolctl import threadpool_limits
 
 import memcore
 from memcore.security.credentials import user_for
-from memcore_mcp.settings import McpSettings
+from memcore_mcp.settings import McpSettings, Principal
 from memcore_mcp.tools import TOOLS, MemoryTools
 
-__all__ = ["TokenMap", "build_server", "serve"]
+__all__ = ["PrincipalToken", "TokenMap", "build_server", "serve"]
 
 INSTRUCTIONS = (
     "Long-term memory of the user you are helping. Record each intervention you make "
@@ -36,32 +38,50 @@ INSTRUCTIONS = (
 )
 
 
+class PrincipalToken(AccessToken):
+    """An access token that carries the :class:`~memcore_mcp.settings.Principal` it names."""
+
+    principal: Principal
+
+
 class TokenMap:
-    """A ``TokenVerifier``: a token of ``MEMCORE_MCP__TOKENS`` names its user."""
+    """A ``TokenVerifier``: a token of ``MEMCORE_MCP__TOKENS`` names its principal."""
 
     def __init__(self, settings: McpSettings) -> None:
         self._tokens = settings.tokens
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        """The token's principal (its user as subject), or ``None`` for an unknown one."""
-        user_id = user_for(token, self._tokens)
-        if user_id is None:
+        """The token's principal (its user as subject), or ``None`` for an unknown one.
+
+        The client id is the whole principal, so a session opened within one scope is
+        refused to a token of another scope of the same user.
+        """
+        principal = user_for(token, self._tokens)
+        if principal is None:
             return None
-        return AccessToken(token=token, client_id=user_id, subject=user_id, scopes=[])
+        return PrincipalToken(
+            token=token,
+            client_id=principal.model_dump_json(),
+            subject=principal.user_id,
+            scopes=[],
+            principal=principal,
+        )
 
 
-def _token_user() -> str:
+def _token_principal() -> Principal:
     token = get_access_token()
-    if token is None or token.subject is None:  # the SDK's middleware lets none through
+    if not isinstance(token, PrincipalToken):  # the SDK's middleware lets none through
         raise ToolError("not authenticated")
-    return token.subject
+    return token.principal
 
 
-def _user_of(settings: McpSettings) -> Callable[[], str]:
+def _principal_of(settings: McpSettings) -> Callable[[], Principal]:
     if settings.transport == "http":
-        return _token_user
-    user_id = settings.user_id or ""  # settings refuse stdio without one
-    return lambda: user_id
+        return _token_principal
+    principal = Principal(  # settings refuse stdio without a user
+        user_id=settings.user_id or "", agent_id=settings.agent_id, session_id=settings.session_id
+    )
+    return lambda: principal
 
 
 def build_server(memory: memcore.MemoryService, settings: McpSettings) -> MCPServer:
@@ -77,7 +97,7 @@ def build_server(memory: memcore.MemoryService, settings: McpSettings) -> MCPSer
         else None,
         log_level="WARNING",
     )
-    tools = MemoryTools(memory, _user_of(settings))
+    tools = MemoryTools(memory, _principal_of(settings))
     for spec in TOOLS:
         if spec.needs_allow_forget and not settings.allow_forget:
             continue

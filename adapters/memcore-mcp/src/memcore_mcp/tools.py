@@ -1,7 +1,10 @@
 """The MCP tools, one method of :class:`MemoryTools` and one row of :data:`TOOLS` each.
 
-A tool never takes a user id: :class:`MemoryTools` acts for the user its ``user``
-callable names (the server's one user over stdio, the bearer token's over HTTP).
+A tool never takes a user id or scope: :class:`MemoryTools` acts for the principal its
+``principal`` callable names (the process's over stdio, the bearer token's over HTTP):
+a user, and if it is bound to one, only that agent's and/or session's memories of
+theirs (writes carry the scope; searches, what_worked, update_outcome and forget_me
+stay inside it).
 Arguments are described for the model; a memcore error comes back as a tool error
 (``isError``) with a message the model can act on.
 """
@@ -30,6 +33,7 @@ from memcore_mcp.results import (
     updated,
     worked,
 )
+from memcore_mcp.settings import Principal
 
 __all__ = ["TOOLS", "MemoryTools", "ToolSpec"]
 
@@ -64,11 +68,11 @@ def _tool_errors(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]
 
 
 class MemoryTools:
-    """The tools, acting on ``memory`` for the user ``user()`` names."""
+    """The tools, acting on ``memory`` for the principal ``principal()`` names."""
 
-    def __init__(self, memory: MemoryService, user: Callable[[], str]) -> None:
+    def __init__(self, memory: MemoryService, principal: Callable[[], Principal]) -> None:
         self.memory = memory
-        self.user = user
+        self.principal = principal
 
     @_tool_errors
     async def record_intervention(
@@ -85,8 +89,16 @@ class MemoryTools:
         update_outcome. The context should describe the situation well enough to be
         recognised the next time it comes up.
         """
+        who = self.principal()
         receipt = await self.memory.record_intervention(
-            self.user(), text, task=task, context=context, outcome=outcome, metadata=metadata
+            who.user_id,
+            text,
+            task=task,
+            context=context,
+            outcome=outcome,
+            metadata=metadata,
+            agent_id=who.scope.agent_id,
+            session_id=who.scope.session_id,
         )
         return Recorded.model_validate({"status": receipt.status, "id": receipt.id})
 
@@ -104,10 +116,10 @@ class MemoryTools:
 
         Filter by outcome=task_completed to see what worked before.
         """
-        filters: dict[str, Any] = {"outcome": outcome, "task": task}
-        found = await self.memory.search_interventions(
-            self.user(), situation, k, {key: v for key, v in filters.items() if v is not None}
-        )
+        given: dict[str, Any] = {"outcome": outcome, "task": task}
+        who = self.principal()
+        filters = who.scope.narrow({key: v for key, v in given.items() if v is not None})
+        found = await self.memory.search_interventions(who.user_id, situation, k, filters)
         return interventions_found(found)
 
     @_tool_errors
@@ -124,7 +136,8 @@ class MemoryTools:
         Call it when the user tells you (or you see) whether it helped; what_worked ranks
         by outcome. Nothing is embedded again; the previous outcomes are kept as history.
         """
-        return updated(await self.memory.update_outcome(self.user(), record_id, outcome))
+        who = self.principal()
+        return updated(await who.scope.update_outcome(self.memory, who.user_id, record_id, outcome))
 
     @_tool_errors
     async def what_worked(
@@ -142,7 +155,17 @@ class MemoryTools:
         its similarity, outcome weight and score, and ``rates`` says per task how often
         it worked (e.g. 'calm_down: 4 of 5 completed'). Ask before suggesting something.
         """
-        return worked(await self.memory.what_worked(self.user(), situation, task=task, k=k))
+        who = self.principal()
+        return worked(
+            await self.memory.what_worked(
+                who.user_id,
+                situation,
+                task=task,
+                k=k,
+                agent_id=who.scope.agent_id,
+                session_id=who.scope.session_id,
+            )
+        )
 
     @_tool_errors
     async def record_reflection(
@@ -154,8 +177,14 @@ class MemoryTools:
         metadata: Metadata = None,
     ) -> Recorded:
         """Remember an insight about the user (e.g. 'breathing exercises work before calls')."""
+        who = self.principal()
         receipt = await self.memory.record_reflection(
-            self.user(), text, source_ids=source_ids, metadata=metadata
+            who.user_id,
+            text,
+            source_ids=source_ids,
+            metadata=metadata,
+            agent_id=who.scope.agent_id,
+            session_id=who.scope.session_id,
         )
         return Recorded.model_validate({"status": receipt.status, "id": receipt.id})
 
@@ -166,7 +195,8 @@ class MemoryTools:
         k: K = 5,
     ) -> ReflectionsFound:
         """Find insights about the user related to a question or situation."""
-        found = await self.memory.search_reflections(self.user(), query, k)
+        who = self.principal()
+        found = await self.memory.search_reflections(who.user_id, query, k, who.scope.narrow())
         return reflections_found(found)
 
     @_tool_errors
@@ -176,10 +206,13 @@ class MemoryTools:
             bool, Field(description="Must be true: the user asked to delete everything.")
         ],
     ) -> Forgotten:
-        """Delete every memory of the user. Only when the user explicitly asks for it."""
+        """Delete every memory of the user (of this agent or session, if the server is bound
+        to one). Only when the user explicitly asks for it.
+        """
         if not confirm:
             raise ValidationError("confirm", "must be true; nothing was deleted")
-        return Forgotten(deleted=await self.memory.forget_user(self.user()))
+        who = self.principal()
+        return Forgotten(deleted=await who.scope.forget(self.memory, who.user_id))
 
 
 @dataclass(frozen=True)
