@@ -12,6 +12,7 @@ threads, through the sync facade) never see a half-written shard.
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 import os
 import tempfile
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
+from threadpoolctl import ThreadpoolController
 
 from memcore.adapterkit import SchemaGuard, check_upsert, decode_cursor, encode_cursor, top_k
 from memcore.adapters.shard import Codes, Shard
@@ -46,6 +48,14 @@ from memcore.settings import MemcoreSettings
 
 _SNAPSHOT_VERSION = 1
 _DENSE_FILTER = 4  # a filter keeping >= 1/4 of the rows is "dense"
+_ONE_THREAD_MAX = 1 << 22
+"""Matrices of at most this many elements (about 10,000 rows of 384) are scored on one
+BLAS thread: OpenBLAS's threads save little there, and on busy cores a search waits for
+them (1,300 rows: p99 16 ms instead of 0.1 ms, docs/benchmarks.md). Larger matrices keep
+BLAS's threads, which pay off on free cores."""
+_ONE_THREAD = threading.Lock()
+"""The thread limit is the process's: one limited scoring at a time, so that each
+restores the limit it found (two interleaved could leave BLAS on one thread)."""
 
 
 class InMemoryStore:
@@ -111,6 +121,9 @@ class InMemoryStore:
         with self._lock:
             shard = self._shards.get(user_id)
             live = [] if shard is None else self._live_rows(shard, [update.id])
+            if not live and update.create is not None and vector is not None:
+                await self.upsert(user_id, [update.create], vector)
+                return update.create
             if shard is None or not live or not update.applies_to(shard.records[live[0]]):
                 return None
             row = live[0]
@@ -123,7 +136,8 @@ class InMemoryStore:
                     user_id=user_id,
                 )
             updated = apply_update(record, update)
-            shard.put(updated, shard.vectors[row] if vector is None else vector, self._codes)
+            new = None if update.create is not None else vector  # create: keep the embedding
+            shard.put(updated, shard.vectors[row] if new is None else new, self._codes)
             return updated
 
     async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
@@ -172,12 +186,12 @@ class InMemoryStore:
                 return []
             rows = self._matching_rows(shard, filters)
             if rows is None:
-                scores = shard.vectors[: shard.size] @ vector
+                scores = _scores(shard.vectors[: shard.size], vector)
             elif len(rows) * _DENSE_FILTER >= shard.size:
                 # Most rows match: scoring all of them beats copying them out first.
-                scores = (shard.vectors[: shard.size] @ vector)[rows]
+                scores = _scores(shard.vectors[: shard.size], vector)[rows]
             else:
-                scores = shard.vectors[rows] @ vector
+                scores = _scores(shard.vectors[rows], vector)
             top = top_k(scores, k)
             picked = top if rows is None else rows[top]
             clipped = np.clip(scores[top], -1.0, 1.0).tolist()
@@ -323,3 +337,17 @@ def _alive(expires_at: datetime | None, now: datetime) -> bool:
 
 def _order_key(record: MemoryRecord) -> tuple[float, str]:
     return (record.created_at.timestamp(), record.id)
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """The BLAS libraries numpy loaded, found once (finding them takes milliseconds)."""
+    return ThreadpoolController().select(user_api="blas")
+
+
+def _scores(matrix: NDArray[np.float32], vector: UnitVectors) -> NDArray[np.float32]:
+    """``matrix @ vector``, on one BLAS thread up to :data:`_ONE_THREAD_MAX` elements."""
+    if matrix.size > _ONE_THREAD_MAX:
+        return matrix @ vector
+    with _ONE_THREAD, _blas().limit(limits=1):
+        return matrix @ vector
