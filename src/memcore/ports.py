@@ -102,6 +102,11 @@ class MemoryStore(Protocol):
         of ``update.kind``. With ``update.guard``, a record whose ``updated_at`` is not
         ``update.if_updated_at`` raises :class:`~memcore.errors.ConflictError` and is
         left as it was. The id, user and ``created_at`` never change.
+
+        With ``update.create``, a missing record is not ``None``: ``update.create`` is
+        stored with ``vector`` (one write, as :meth:`upsert`) and returned, and an existing
+        one gets the update (keeping its embedding). Deciding which is atomic: of many
+        concurrent such calls, one creates and each other one updates.
         """
         ...
 
@@ -125,6 +130,9 @@ class MemoryStore(Protocol):
     async def user_ids(self) -> list[str]:
         """Every user id that has at least one record, sorted. For operators' tools
         (summaries, export, clear all); it returns ids only, never records.
+
+        A store that may miss users (an index still being built) returns a
+        :class:`~memcore.UserIds` with status ``partial``.
         """
         ...
 

@@ -162,19 +162,24 @@ class UseCases:
             and (hit.record.agent_id, hit.record.session_id) == scope
         )
         existing = next(same_scope, None)
-        if existing is None:
-            return None
         if duplicates.policy == "skip":
+            if existing is None:
+                return None
             return Result(Receipt((existing,), Status.STORED), Status.STORED)
+        # None found: store this one, unless a concurrent write of it came first (the same
+        # content has the same id); then that one is seen once more.
         update = RecordUpdate(
-            existing.id,
+            record.id if existing is None else existing.id,
             RecordKind.INTERVENTION,
             {},
             utcnow(),
             duplicates.history_limit,
             seen_again=True,
+            create=record if existing is None else None,
         )
-        merged = await self.store.run(call.on("store", "update", update=update, vector=None))
+        merged = await self.store.run(
+            call.on("store", "update", update=update, vector=None if existing else vector[None])
+        )
         if merged.value is None:  # deleted meanwhile: store this one
             return None
         return Result(Receipt((merged.value,), merged.status), merged.status)

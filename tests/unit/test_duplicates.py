@@ -75,7 +75,9 @@ async def test_the_threshold_decides() -> None:
             assert await _count(memory) == expected
 
 
-async def test_concurrent_identical_writes_leave_one_record(memory: MemoryService) -> None:
+async def test_concurrent_identical_writes_leave_one_record_seen_each_time(
+    memory: MemoryService,
+) -> None:
     receipts = await asyncio.gather(
         *(
             memory.record_intervention("u", "Try box breathing", task="b", on_duplicate="merge")
@@ -84,6 +86,9 @@ async def test_concurrent_identical_writes_leave_one_record(memory: MemoryServic
     )
     assert len({receipt.record.id for receipt in receipts}) == 1
     assert await _count(memory) == 1
+    stored = await memory.get("u", receipts[0].record.id)
+    assert isinstance(stored, Intervention)
+    assert stored.seen == 10
 
 
 async def test_a_bad_policy_is_refused(memory: MemoryService) -> None:

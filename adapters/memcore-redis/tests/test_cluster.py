@@ -16,7 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
-from memcore.domain import EmbeddingSchema, HealthStatus, SearchFilter
+from memcore.domain import EmbeddingSchema, HealthStatus, SearchFilter, Status
 from memcore.errors import SchemaMismatchError, StoreUnavailableError
 from memcore.registry import stores
 from memcore.settings import MemcoreSettings
@@ -103,7 +103,8 @@ async def test_each_user_lives_on_the_primary_that_owns_its_slot(
     finally:
         await slot_map.aclose()
     assert all(per_node.values()), per_node  # 24 users spread over all three primaries
-    assert await cluster_store.user_ids() == sorted(users)
+    every = await cluster_store.user_ids()
+    assert (every, every.status) == (sorted(users), Status.COMPLETE)
     health = await cluster_store.health()
     assert health.status is HealthStatus.HEALTHY, health.detail
     assert health.facts["primaries"] == 3

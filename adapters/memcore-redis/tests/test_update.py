@@ -123,10 +123,12 @@ async def test_ten_identical_writes_at_once_from_two_clients_leave_one_record(
     receipts = await asyncio.gather(*writes)
     assert len({receipt.record.id for receipt in receipts}) == 1
     assert (await two_services[0].stats("u")).interventions == 1
+    stored = await two_services[0].get("u", receipts[0].record.id)
+    assert isinstance(stored, Intervention)
+    assert stored.seen == (10 if policy == "merge" else 1)  # merge counts every sighting
     later = await two_services[1].record_intervention(
         "u", "Try box breathing", task="breathing", agent_id="coach", on_duplicate=policy
     )
     assert later.record.id == receipts[0].record.id
-    if policy == "merge":
-        assert isinstance(later.record, Intervention)
-        assert later.record.seen >= 2
+    assert isinstance(later.record, Intervention)
+    assert later.record.seen == (11 if policy == "merge" else 1)

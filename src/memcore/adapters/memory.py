@@ -37,6 +37,7 @@ from memcore.domain import (
     RecordUpdate,
     SearchFilter,
     SearchHit,
+    UserIds,
     apply_update,
     utcnow,
 )
@@ -120,6 +121,9 @@ class InMemoryStore:
         with self._lock:
             shard = self._shards.get(user_id)
             live = [] if shard is None else self._live_rows(shard, [update.id])
+            if not live and update.create is not None and vector is not None:
+                await self.upsert(user_id, [update.create], vector)
+                return update.create
             if shard is None or not live or not update.applies_to(shard.records[live[0]]):
                 return None
             row = live[0]
@@ -132,7 +136,8 @@ class InMemoryStore:
                     user_id=user_id,
                 )
             updated = apply_update(record, update)
-            shard.put(updated, shard.vectors[row] if vector is None else vector, self._codes)
+            new = None if update.create is not None else vector  # create: keep the embedding
+            shard.put(updated, shard.vectors[row] if new is None else new, self._codes)
             return updated
 
     async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
@@ -154,10 +159,10 @@ class InMemoryStore:
                 return [], np.empty((0, schema.dimension), dtype=np.float32)
             return [shard.records[row] for row in rows], shard.vectors[rows]
 
-    async def user_ids(self) -> list[str]:
+    async def user_ids(self) -> UserIds:
         self._guard.require("user_ids")
         with self._lock:
-            return sorted(self._shards)
+            return UserIds(sorted(self._shards))
 
     async def delete(self, user_id: str, ids: Sequence[str]) -> int:
         self._guard.require("delete")

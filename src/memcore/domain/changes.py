@@ -46,6 +46,9 @@ class RecordUpdate:
     applies only if the record's ``updated_at`` is still ``if_updated_at`` (the one the
     caller read): a read-modify-write that loses no concurrent update. ``seen_again``
     counts one more sighting of an intervention (a duplicate merged into it).
+    ``create``: the record to store (with the update's vector) if none has the id, seen
+    once, instead of applying the update; so concurrent writes of one new record count
+    every sighting.
     """
 
     id: str
@@ -58,6 +61,7 @@ class RecordUpdate:
     seen_again: bool = False
     stamp: bool = True
     """Set ``updated_at`` to ``at`` (a refreshed expiry is not a change of content)."""
+    create: MemoryRecord | None = None
     changed: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:

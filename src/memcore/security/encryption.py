@@ -228,7 +228,9 @@ class EncryptionPolicy(Policy):
         return _transform(record, self.filterable_metadata, seal, json.dumps)
 
     async def _seal_update(self, user_id: str, update: RecordUpdate) -> RecordUpdate:
-        """``update`` with the values it sets sealed as :meth:`_seal` seals a record's."""
+        """``update`` with the values it sets (and the record it may create) sealed as
+        :meth:`_seal` seals a record's.
+        """
         seal = await self._sealer(user_id, update.id)
         values = dict(update.values)
         for name in _SEALED_TEXTS.intersection(values):
@@ -239,7 +241,8 @@ class EncryptionPolicy(Policy):
                 seal(f"metadata.{key}", json.dumps(value))
                 for key, value in values["metadata"].items()
             }  # fmt: skip
-        return dataclasses.replace(update, values=values)
+        create = None if update.create is None else await self._seal(update.create)
+        return dataclasses.replace(update, values=values, create=create)
 
     async def _open(self, record: MemoryRecord) -> MemoryRecord:
         ciphers: dict[str, AESGCM] = {}

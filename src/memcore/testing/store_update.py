@@ -216,3 +216,26 @@ class UpdateContract(StoreFixtures):
         assert isinstance(record, Intervention)
         assert record.seen == 11
         assert record.outcome_history == ()
+
+    async def test_create_stores_a_missing_record_once_and_counts_the_rest(
+        self, ready: MemoryStore
+    ) -> None:
+        """Troubleshooting: with ``create``, deciding "create or count" must be one atomic
+        step: of ten concurrent calls for one new record, one creates it (seen once) and
+        nine count a sighting; the first embedding stays.
+        """
+        new = intervention("u", 1)
+        vectors = [unit_vectors(1, seed=70 + n) for n in range(10)]
+        sightings = [replace(change(minutes=n), seen_again=True, create=new) for n in range(10)]
+        done = await asyncio.gather(
+            *(
+                ready.update("u", sighting, row)
+                for sighting, row in zip(sightings, vectors, strict=True)
+            )
+        )
+        assert sum(record == new for record in done) == 1
+        (record,) = await ready.get("u", ["i1"])
+        assert isinstance(record, Intervention)
+        assert record.seen == 10
+        (_, stored) = await ready.get_with_vectors("u", ["i1"])
+        assert any(np.allclose(stored, row, atol=1e-3) for row in vectors)

@@ -46,6 +46,8 @@ def serve(
     def _stop(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
         raise KeyboardInterrupt
 
+    # Both, explicitly: a parent started in the background may have left SIGINT ignored.
+    signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
         server.start()

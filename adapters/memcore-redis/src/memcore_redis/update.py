@@ -13,7 +13,8 @@ run by the server with nothing in between, then:
    returns the record's fields as the layout's read of it would.
 
 So concurrent updates of one record are applied one after the other and none is lost,
-and an update never creates a record. Scripts run by SHA, loaded again after a restart.
+and an update never creates a record (one with ``create`` may, see
+:mod:`memcore_redis.creation`). Scripts run by SHA, loaded again after a restart.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from memcore.domain import MemoryRecord, RecordUpdate
 from memcore.errors import ConflictError
 from memcore.ports import UnitVectors
 from memcore_redis.commands import call
+from memcore_redis.creation import create_if_absent
 from memcore_redis.documents import hash_changes, json_changes, record_from_fields
 from memcore_redis.encoding import VECTOR, record_key
 from memcore_redis.errors import BACKEND, map_redis_errors
@@ -210,6 +212,7 @@ class Updates:
     _prefix: str
     _redo: RedoLog
     _updater: Updater
+    _layout: Layout
     _require: Callable[[str], VectorSpec]
 
     async def update(
@@ -217,6 +220,14 @@ class Updates:
     ) -> MemoryRecord | None:
         spec = self._require("update")
         key = record_key(self._prefix, user_id, update.id)
+        if update.create is not None and vector is not None:
+            writes = self._layout.write(key, update.create, vector[0].astype(spec.dtype))
+            with map_redis_errors("update", user_id):
+                created = await create_if_absent(self._client, key, writes)
+            if created:
+                self._redo.add(writes)
+                return update.create
+            vector = None  # it exists: count the sighting, keep its embedding
         with map_redis_errors("update", user_id):
             command, fields = await self._updater.run(self._client, key, update, vector, spec)
         if fields is None:
