@@ -39,6 +39,7 @@ from memcore.domain import (
     SearchHit,
     SearchResults,
     Status,
+    UserIds,
     new_id,
 )
 from memcore.domain.worked import TaskRate, WhatWorked, WorkedHit
@@ -142,6 +143,7 @@ __all__ = [
     "TaskRate",
     "Telemetry",
     "UnhealthyError",
+    "UserIds",
     "ValidationError",
     "VectorSearchError",
     "Vectors",

@@ -168,6 +168,7 @@ async def export_jsonl(
     """Write ``user_ids``' records (default: every user's, under their ids as stored) with
     their vectors to ``out``.
     """
+    users: list[str]
     if user_ids is None:  # as stored: ids written before NFC normalisation stay reachable
         users = await service.store.user_ids()
     else:
@@ -266,6 +267,7 @@ def _parse_line(line: str, number: int, service: MemoryService) -> tuple[MemoryR
 
 async def plan_clear(service: MemoryService, user_id: str | None = None) -> ClearPlan:
     """What clearing ``user_id`` (``None``: every user) would delete. Deletes nothing."""
+    users: list[str]
     if user_id is None:
         users, target = await service.store.user_ids(), ALL_USERS
     else:

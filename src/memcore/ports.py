@@ -130,6 +130,9 @@ class MemoryStore(Protocol):
     async def user_ids(self) -> list[str]:
         """Every user id that has at least one record, sorted. For operators' tools
         (summaries, export, clear all); it returns ids only, never records.
+
+        A store that may miss users (an index still being built) returns a
+        :class:`~memcore.UserIds` with status ``partial``.
         """
         ...
 

@@ -134,6 +134,17 @@ async def test_reads_are_flagged_while_writes_wait(flaky: FlakyStore) -> None:
     await store.aclose()
 
 
+async def test_the_user_list_says_degraded_when_the_store_is_down(flaky: FlakyStore) -> None:
+    store, _ = degrading(flaky)
+    await store.upsert("u", [intervention("u", 1)], vectors(1))
+    whole = await store.user_ids()
+    assert (whole, whole.status) == (["u"], Status.COMPLETE)
+    flaky.down = True
+    users = await store.user_ids()
+    assert (users, users.status, users.complete) == ([], Status.DEGRADED, False)
+    await store.aclose()
+
+
 async def test_a_write_that_landed_but_timed_out_leaves_one_record(
     flaky: FlakyStore, front: tuple[StoreFront, DegradationPolicy]
 ) -> None:

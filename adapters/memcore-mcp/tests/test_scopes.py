@@ -44,10 +44,9 @@ async def test_a_stdio_server_bound_to_an_agent_session_sees_only_its_memories(
         "MEMCORE_MCP__ALLOW_FORGET": "true",
     }
     coach = {"MEMCORE_MCP__AGENT_ID": "coach", "MEMCORE_MCP__SESSION_ID": "s1"}
-    planner = {"MEMCORE_MCP__AGENT_ID": "planner", "MEMCORE_MCP__SESSION_ID": "s1"}
     async with stdio(tmp_path, **shared, **coach) as client:
         coachs = await _remember(client, BREATHING)
-    async with stdio(tmp_path, **shared, **planner) as client:
+    async with stdio(tmp_path, "--agent", "planner", "--session", "s1", **shared) as client:
         planners = await _remember(client, WALK)
         await _sees_only(client, planners, coachs)
     async with stdio(tmp_path, **shared, **coach) as client:

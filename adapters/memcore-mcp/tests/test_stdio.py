@@ -185,3 +185,4 @@ def test_the_server_refuses_to_start_without_a_user_scope(
     assert done.returncode == 1
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+    assert "0123456789abcdef" not in done.stderr  # a bad token's holder never shows the token

@@ -16,7 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
-from memcore.domain import EmbeddingSchema, HealthStatus, SearchFilter
+from memcore.domain import EmbeddingSchema, HealthStatus, SearchFilter, Status
 from memcore.errors import SchemaMismatchError, StoreUnavailableError
 from memcore.registry import stores
 from memcore.settings import MemcoreSettings
@@ -103,13 +103,38 @@ async def test_each_user_lives_on_the_primary_that_owns_its_slot(
     finally:
         await slot_map.aclose()
     assert all(per_node.values()), per_node  # 24 users spread over all three primaries
-    assert await cluster_store.user_ids() == sorted(users)
+    every = await cluster_store.user_ids()
+    assert (every, every.status) == (sorted(users), Status.COMPLETE)
     health = await cluster_store.health()
     assert health.status is HealthStatus.HEALTHY, health.detail
     assert health.facts["primaries"] == 3
     assert sum(
         int(value) for fact, value in health.facts.items() if fact.endswith(" num_docs")
     ) == 5 * len(users)
+
+
+async def test_user_ids_say_partial_while_a_primarys_index_is_rebuilt(
+    cluster: EmbeddedCluster, cluster_store: RedisClusterStore
+) -> None:
+    await cluster_store.ensure_schema(SCHEMA)
+    users = sorted(["heavy", *(f"light-{n}" for n in range(6))])
+    for user in users:
+        await _write(cluster_store, user, 1_500 if user == "heavy" else 2)
+    assert (await cluster_store.user_ids()).complete
+    prefix = cluster_store.settings.key_prefix
+    for node in cluster.nodes:  # dropped underneath, records kept, on every primary
+        client = aioredis.Redis.from_url(node.url, protocol=2)
+        for index in await call(client, "FT._LIST"):
+            if index.decode().startswith(prefix):
+                await call(client, "FT.DROPINDEX", index)
+        await client.aclose()
+    statuses = []
+    while Status.COMPLETE not in statuses:  # the first call recreates each index
+        found = await cluster_store.user_ids()
+        assert found == users  # each primary's SCAN finds its users the index misses
+        statuses.append(found.status)
+    assert statuses[0] is Status.PARTIAL  # the heavy user's primary still scanning
+    assert set(statuses[:-1]) == {Status.PARTIAL}
 
 
 async def test_a_user_whose_slot_moves_is_found_on_the_new_primary(

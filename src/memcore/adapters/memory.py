@@ -37,6 +37,7 @@ from memcore.domain import (
     RecordUpdate,
     SearchFilter,
     SearchHit,
+    UserIds,
     apply_update,
     utcnow,
 )
@@ -158,10 +159,10 @@ class InMemoryStore:
                 return [], np.empty((0, schema.dimension), dtype=np.float32)
             return [shard.records[row] for row in rows], shard.vectors[rows]
 
-    async def user_ids(self) -> list[str]:
+    async def user_ids(self) -> UserIds:
         self._guard.require("user_ids")
         with self._lock:
-            return sorted(self._shards)
+            return UserIds(sorted(self._shards))
 
     async def delete(self, user_id: str, ids: Sequence[str]) -> int:
         self._guard.require("delete")

@@ -134,6 +134,20 @@ def run_with_service(
     return guarded(lambda: asyncio.run(main()))
 
 
+async def every_user(memory: MemoryService) -> list[str]:
+    """Every user id in the store, with a warning on stderr when the list may miss some
+    (the store's index was still being built, or the store could not answer).
+    """
+    users = await memory.store.user_ids()
+    if not users.complete:
+        typer.secho(
+            f"warning: the user list is {users.status.value}: users may be missing",
+            err=True,
+            fg="yellow",
+        )
+    return users
+
+
 def print_json(data: object, *, err: bool = False) -> None:
     """One JSON document on stdout (or stderr)."""
     typer.echo(json.dumps(data, ensure_ascii=False, default=str), err=err)

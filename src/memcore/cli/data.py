@@ -14,6 +14,7 @@ from memcore import debug
 from memcore.cli._app import (
     JsonOption,
     app,
+    every_user,
     guarded,
     print_json,
     print_table,
@@ -49,7 +50,7 @@ def export_(
     """
 
     async def use(memory: MemoryService) -> debug.TransferResult:
-        users = user if user is not None else await memory.store.user_ids()
+        users = user if user is not None else await every_user(memory)
         total = sum([await memory.store.count(u, SearchFilter()) for u in users])
         with _open(output, "w") as out, progress("exporting", total) as advance:
             return await debug.export_jsonl(memory, out, user_ids=users, progress=advance)

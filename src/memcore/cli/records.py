@@ -13,6 +13,7 @@ from memcore.cli._app import (
     SessionOption,
     UserOption,
     app,
+    every_user,
     print_json,
     print_table,
     run_with_service,
@@ -221,7 +222,8 @@ def stats(
     """Count memories by user, kind and outcome."""
 
     async def use(memory: MemoryService) -> debug.MemorySummary:
-        return await debug.summarize(memory, None if user is None else [user])
+        users = [user] if user is not None else await every_user(memory)
+        return await debug.summarize(memory, users)
 
     summary = run_with_service(use)
     users = [

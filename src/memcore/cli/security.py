@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from memcore.cli._app import JsonOption, app, print_json, progress, run_with_service
+from memcore.cli._app import JsonOption, app, every_user, print_json, progress, run_with_service
 from memcore.domain import SearchFilter
 from memcore.errors import ConfigurationError
 from memcore.service import MemoryService
@@ -39,7 +39,7 @@ def rotate_key(
             raise ConfigurationError(
                 "encryption is not enabled", setting="MEMCORE_ENCRYPTION__ENABLED"
             )
-        users = [user] if user is not None else await memory.store.user_ids()
+        users = [user] if user is not None else await every_user(memory)
         total = sum([await memory.store.count(u, SearchFilter()) for u in users])
         with progress("re-encrypting", total) as advance:
             rotated = await layer.rotate(user, batch_size=batch_size, progress=advance)

@@ -24,6 +24,7 @@ from memcore.domain.results import (
     SearchHit,
     SearchResults,
     Status,
+    UserIds,
 )
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "SearchHit",
     "SearchResults",
     "Status",
+    "UserIds",
     "apply_update",
     "metadata_equal",
     "new_id",

@@ -134,6 +134,27 @@ class Count(int):
         return f"Count({int(self)}, status={self.status.value})"
 
 
+class UserIds(list[str]):
+    """Every user id with records, sorted: a plain list, plus the read's :class:`Status`.
+
+    ``partial`` when the store's index was still being built (the store looked for the
+    users it may miss, but a record written meanwhile can still be missed), ``degraded``
+    when the store could not answer (the list is empty).
+    """
+
+    def __init__(self, users: Iterable[str] = (), *, status: Status = Status.COMPLETE) -> None:
+        super().__init__(users)
+        self.status = status
+
+    @property
+    def complete(self) -> bool:
+        """True when no user with records can be missing."""
+        return self.status is Status.COMPLETE
+
+    def __repr__(self) -> str:
+        return f"UserIds({list.__repr__(self)}, status={self.status.value})"
+
+
 class SearchResults(list["SearchHit[RecordT]"]):
     """The hits of a search, best first: a plain list, plus its :class:`Status`.
 

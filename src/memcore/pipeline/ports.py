@@ -27,6 +27,7 @@ from memcore.domain import (
     SearchFilter,
     SearchHit,
     Status,
+    UserIds,
 )
 from memcore.pipeline.call import Call, Handler, Result
 from memcore.ports import Embedder, MemoryStore, Vectors
@@ -122,9 +123,10 @@ class StoreCalls(ABC):
         )
         return found
 
-    async def user_ids(self) -> list[str]:
-        users: list[str] = await self._value("user_ids", None)
-        return users
+    async def user_ids(self) -> UserIds:
+        """The users, with the status the chain gave them (``degraded``: empty)."""
+        found = await self.run(Call("store", "user_ids", None, {}))
+        return UserIds(found.value, status=found.status)
 
     async def delete(self, user_id: str, ids: Sequence[str]) -> int:
         deleted: int = await self._value("delete", user_id, ids=ids)

@@ -17,12 +17,13 @@ A call that finds the index missing asks :meth:`IndexBuild.recover`: data loss i
 dataset went with it (:mod:`memcore_redis.durability`), else the index is created again
 and reads are ``partial`` until it is built. Until then, :meth:`IndexBuild.stragglers`
 finds a user's keys the index may miss, so that forgetting a user misses none, and
-:meth:`IndexBuild.unindexed_users` the users, so that exporting or clearing every user
-misses none.
+:meth:`IndexBuild.users` the users (``partial``), so that exporting or clearing every
+user misses none.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -30,8 +31,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from memcore.domain import Status
-from memcore_redis.commands import round_trip
+from memcore.domain import Status, UserIds
+from memcore_redis.commands import call, round_trip
 from memcore_redis.durability import DurabilityGuard
 from memcore_redis.encoding import text_from_tag, user_key_prefix
 from memcore_redis.errors import is_missing_index
@@ -93,14 +94,28 @@ class IndexBuild:
         match = f"{user_key_prefix(self.key_prefix, user_id)}*"
         return [key async for key in client.scan_iter(match=match, count=1_000)]
 
-    async def unindexed_users(self, client: Redis) -> set[str]:
-        """While the index is not whole (``FT.INFO`` asked if unknown): the user of every
-        record key (a SCAN of the keyspace); else none.
+    async def users(self, client: Redis, vector: VectorSpec) -> UserIds:
+        """Every user with records: the indexed ones and, while the index is not whole
+        (``partial``), the user of every record key a SCAN of the keyspace finds.
         """
-        if not self.whole:
-            self.status(await round_trip(client, self.probe()))
-        if self.whole:
-            return set()
+        aggregate = (
+            "FT.AGGREGATE", self.index, "*", "GROUPBY", 1, "@user_id",
+            "WITHCURSOR", "COUNT", 1_000, "DIALECT", 2,
+        )  # fmt: skip
+        ask = functools.partial(round_trip, client)
+        (reply,), status = await self.read(ask, [aggregate], client, "user_ids", vector)
+        users: set[str] = set()
+        while True:
+            rows, cursor = reply
+            users.update(text_from_tag(text(group[1])) for group in rows[1:] if group[1])
+            if not int(cursor):
+                break
+            reply = await call(client, "FT.CURSOR", "READ", self.index, cursor)
+        if status is not Status.COMPLETE:
+            users.update(await self._unindexed_users(client))
+        return UserIds(sorted(users), status=status)
+
+    async def _unindexed_users(self, client: Redis) -> set[str]:
         keys = client.scan_iter(match=f"{self.key_prefix}:{{*", count=1_000)
         return {text_from_tag(text(key).partition("{")[2].partition("}")[0]) async for key in keys}
 

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 from redis import exceptions as rex
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
-from memcore.domain import EmbeddingSchema, HealthCheck, HealthStatus, Status
+from memcore.domain import EmbeddingSchema, HealthCheck, HealthStatus, Status, UserIds
 from memcore.errors import StoreError, StoreUnavailableError
 from memcore.pipeline import Call, Result, StoreCalls, store_terminal
 from memcore.settings import MemcoreSettings
@@ -92,13 +92,16 @@ class RedisClusterStore(StoreCalls):
             await self._refresh(recheck=True)
             return Result(None, Status.STORED)
         if call.operation == "user_ids":
-            return Result(await self._user_ids(), Status.COMPLETE)
+            users = await self._user_ids()
+            return Result(users, users.status)
         return await self._for_user(call.user_id or "", lambda store: store_terminal(store)(call))
 
-    async def _user_ids(self) -> builtins.list[str]:
+    async def _user_ids(self) -> UserIds:
+        """Every primary's users; ``partial`` when any primary's answer is."""
         self._require("user_ids")
         found = await _on_all(store.user_ids() for store in self._primaries.values())
-        return sorted(set(itertools.chain.from_iterable(found)))
+        status = next((users.status for users in found if not users.complete), Status.COMPLETE)
+        return UserIds(sorted(set(itertools.chain.from_iterable(found))), status=status)
 
     async def health(self) -> HealthCheck:
         if not self._primaries:

@@ -36,6 +36,7 @@ from memcore.domain import (
     SearchHit,
     SearchResults,
     Status,
+    UserIds,
 )
 from memcore.errors import StoreError
 from memcore.ports import UnitVectors, Vectors
@@ -46,7 +47,7 @@ from memcore_redis.client import connection_pool
 from memcore_redis.commands import call, round_trip
 from memcore_redis.documents import record_from_fields
 from memcore_redis.durability import DurabilityGuard
-from memcore_redis.encoding import record_key, text_from_tag, user_key_prefix
+from memcore_redis.encoding import record_key, user_key_prefix
 from memcore_redis.errors import BACKEND, is_missing_index, map_redis_errors
 from memcore_redis.health import HealthProbe
 from memcore_redis.layout import VectorSpec, layout_for
@@ -199,22 +200,10 @@ class RedisStore(Updates):
         matrix = np.array([vector for _, vector in found], dtype=np.float32)
         return [record for record, _ in found], matrix.reshape(len(found), spec.dimension)
 
-    async def user_ids(self) -> list[str]:
-        self._require("user_ids")
-        users: set[str] = set()
+    async def user_ids(self) -> UserIds:
+        spec = self._require("user_ids")
         with map_redis_errors("user_ids"):
-            reply = await call(
-                self._client, "FT.AGGREGATE", self._index, "*", "GROUPBY", 1, "@user_id",
-                "WITHCURSOR", "COUNT", 1_000, "DIALECT", 2,
-            )  # fmt: skip
-            while True:
-                rows, cursor = reply
-                users.update(text_from_tag(text(group[1])) for group in rows[1:] if group[1])
-                if not int(cursor):
-                    break
-                reply = await call(self._client, "FT.CURSOR", "READ", self._index, cursor)
-            users.update(await self._build.unindexed_users(self._client))
-        return sorted(users)
+            return await self._build.users(self._client, spec)
 
     async def delete(self, user_id: str, ids: Sequence[str]) -> int:
         self._require("delete")

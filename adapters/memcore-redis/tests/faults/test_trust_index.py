@@ -5,14 +5,18 @@ a write whose index check finds no index, a write that timed out, a flushed serv
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from typer.testing import CliRunner
 
 from memcore import DataLossError, OutcomeUnknownError, SearchFilter, Status, ValidationError
 from memcore.adapters.hashing import HashingEmbedder
+from memcore.cli import app
 from memcore.observability import Metrics, Telemetry
 from memcore.service import MemoryService
 from memcore.testing import SCHEMA, unit_vectors
@@ -77,6 +81,29 @@ async def test_forgetting_a_user_during_a_rebuild_misses_nothing(
     assert await store.forget_user("u") == RECORDS
     assert [key async for key in raw.scan_iter(match="forget:{*", count=1_000)] == []
     await store.aclose()
+
+
+async def test_user_ids_say_partial_until_an_index_dropped_underneath_is_rebuilt(
+    fault_server: FaultServer, raw: Redis
+) -> None:
+    store = RedisStore(RedisSettings(url=fault_server.url, key_prefix="users"))
+    service = MemoryService(store, HashingEmbedder(dimension=SCHEMA.dimension))
+    await service.start()
+    users = ["a", "b", "c"]
+    for user in users:
+        await fill(store, user, RECORDS // 2)
+    whole = await service.store.user_ids()
+    assert (whole, whole.status) == (users, Status.COMPLETE)
+    await call(raw, "FT.DROPINDEX", store.index_name)  # the records stay
+    statuses = []
+    while Status.COMPLETE not in statuses:  # the first call recreates the index
+        found = await service.store.user_ids()
+        assert found == users  # a SCAN finds the users the index does not have yet
+        statuses.append(found.status)
+    assert statuses[0] is Status.PARTIAL  # caught before the scan ended
+    assert set(statuses[:-1]) == {Status.PARTIAL}
+    assert (await service.store.user_ids()).complete
+    await service.aclose()
 
 
 @pytest.mark.case("index recreated by another process under a running service")
@@ -200,3 +227,47 @@ async def test_composed_and_decomposed_ids_are_one_user_on_redis(
         await case.call(service.record_intervention("a\u2028b", "x", task="t"))
     await service.aclose()
     assert_zero(case)
+
+
+def test_the_cli_warns_while_the_user_list_is_partial(
+    fault_server: FaultServer, tmp_path: Path
+) -> None:
+    """``memcore export`` and ``memcore stats`` of every user, in the process, right after
+    the index was dropped: each run recreates it, and warns until it is built.
+    """
+    env = {
+        "MEMCORE_STORE": "redis",
+        "MEMCORE_EMBEDDER": "hashing",
+        "MEMCORE_HASHING__DIMENSION": str(SCHEMA.dimension),
+        "MEMCORE_REDIS_URL": fault_server.url,
+        "MEMCORE_STATE_DIR": str(tmp_path / "state"),
+    }
+    users = ["a", "b", "c"]
+
+    async def seed() -> None:
+        store = RedisStore(RedisSettings(url=fault_server.url))
+        service = MemoryService(store, HashingEmbedder(dimension=SCHEMA.dimension))
+        await service.start()
+        for user in users:
+            await fill(store, user, RECORDS // 2)
+        await service.aclose()
+        raw = Redis.from_url(fault_server.url, protocol=2)
+        await call(raw, "FT.DROPINDEX", store.index_name)  # the records stay
+        await raw.aclose()
+
+    asyncio.run(seed())
+    cli = CliRunner()
+    exported = cli.invoke(app, ["export", str(tmp_path / "out.jsonl"), "--json"], env=env)
+    assert exported.exit_code == 0, exported.output
+    assert "warning: the user list is partial" in exported.stderr
+    assert f'"users": {len(users)}' in exported.stdout  # the SCAN found every user
+    warned = True
+    for _ in range(200):
+        stats = cli.invoke(app, ["stats", "--json"], env=env)
+        assert stats.exit_code == 0, stats.output
+        warned = "warning: the user list is partial" in stats.stderr
+        if not warned:
+            break
+        time.sleep(0.02)
+    assert not warned
+    assert json.loads(stats.stdout)["interventions"] == len(users) * (RECORDS // 2)
