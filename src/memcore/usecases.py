@@ -162,7 +162,11 @@ class UseCases:
             and (hit.record.agent_id, hit.record.session_id) == scope
         )
         existing = next(same_scope, None)
-        if duplicates.policy == "skip":
+        if duplicates.policy == "skip" or (
+            existing is None and found.status is not Status.COMPLETE
+        ):
+            # Nothing found by an incomplete search (the store is away): a plain write,
+            # which can wait in the outbox.
             if existing is None:
                 return None
             return Result(Receipt((existing,), Status.STORED), Status.STORED)

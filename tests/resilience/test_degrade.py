@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from flaky_store import SCHEMA, FlakyStore
 
+from memcore import MemoryService
+from memcore.adapters.hashing import HashingEmbedder
 from memcore.adapters.memory import InMemoryStore
 from memcore.domain import HealthStatus, Outcome, SearchFilter, Status
 from memcore.errors import StoreUnavailableError, ValidationError, VectorSearchError
@@ -323,3 +325,18 @@ async def test_concurrent_writers_through_an_outage_lose_and_duplicate_nothing(
         page = await flaky.memory.list(f"user-{user}", ALL, 100)
         assert sorted(r.id for r in page.items) == sorted(f"i{n}" for n in range(10))
     await store.aclose()
+
+
+async def test_a_merged_first_write_while_the_store_is_away_is_deferred() -> None:
+    flaky = FlakyStore()
+    policy = DegradationPolicy(Outbox(), backend="flaky", replay_interval=0.005)
+    memory = MemoryService(flaky, HashingEmbedder(SCHEMA.dimension), policies=[policy])
+    await memory.start()
+    flaky.down = True
+    receipt = await memory.record_intervention(
+        "u", "Try box breathing", task="breathing", on_duplicate="merge"
+    )
+    assert receipt.deferred
+    flaky.down = False
+    await memory.aclose()
+    assert await flaky.memory.count("u", ALL) == 1
