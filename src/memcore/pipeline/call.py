@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+
+# typing_extensions' NamedTuple: a generic named tuple (Result[T]) on Python 3.10 too.
+from typing_extensions import NamedTuple
 
 from memcore.domain import HealthCheck, Status
 
