@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
+from typing import Any
 
 from memcore.domain.outcome import Outcome
 from memcore.domain.records import Intervention
@@ -50,6 +51,16 @@ class TaskRate:
 
     def __str__(self) -> str:
         return f"{self.task}: {self.completed} of {self.total} completed"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The rate as plain data, with its one-line ``summary`` (what integrations send)."""
+        return {
+            "task": self.task,
+            "summary": str(self),
+            "completed": self.completed,
+            "total": self.total,
+            "by_outcome": dict(self.by_outcome),
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -323,16 +323,7 @@ def what_worked_out(answer: WhatWorked) -> WhatWorkedOut:
         )
         for hit in answer.hits
     ]
-    rates = [
-        RateOut(
-            task=rate.task,
-            summary=str(rate),
-            completed=rate.completed,
-            total=rate.total,
-            by_outcome=dict(rate.by_outcome),
-        )
-        for rate in answer.rates
-    ]
+    rates = [RateOut.model_validate(rate.as_dict()) for rate in answer.rates]
     return WhatWorkedOut.model_validate(
         {
             "status": answer.status,

@@ -172,16 +172,7 @@ def worked(answer: WhatWorked) -> Worked:
         )
         for hit in answer.hits
     ]
-    rates = [
-        Rate(
-            task=rate.task,
-            summary=str(rate),
-            completed=rate.completed,
-            total=rate.total,
-            by_outcome=dict(rate.by_outcome),
-        )
-        for rate in answer.rates
-    ]
+    rates = [Rate.model_validate(rate.as_dict()) for rate in answer.rates]
     return Worked.model_validate(
         {
             "status": answer.status,

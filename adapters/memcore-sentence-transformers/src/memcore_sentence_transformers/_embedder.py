@@ -187,26 +187,17 @@ class LocalEmbedder:
             "loaded_before_check": was_loaded,
         }
         started = time.perf_counter()
-        if not was_loaded:
-            # Loading takes seconds, once: a fact of its own, not the embedder's latency.
-            try:
-                await self.warm_up()
-            except EmbeddingError as exc:
-                return HealthCheck(
-                    component="embedder",
-                    status=HealthStatus.UNHEALTHY,
-                    latency_ms=(time.perf_counter() - started) * 1000,
-                    detail=exc.message,
-                    facts=facts,
-                )
-            facts["model_load_ms"] = round((time.perf_counter() - started) * 1000, 3)
-            started = time.perf_counter()
         # A probe is a real forward pass; a recent successful one is trusted so that
         # frequent liveness checks stay cheap (a container probe may run every second).
         probe_age = None if self._last_probe is None else time.monotonic() - self._last_probe
         fresh = probe_age is not None and probe_age < self.settings.health_probe_interval_s
         probed = not (was_loaded and fresh)
         try:
+            if not was_loaded:
+                # Loading takes seconds, once: a fact of its own, not the embedder's latency.
+                await self.warm_up()
+                facts["model_load_ms"] = round((time.perf_counter() - started) * 1000, 3)
+                started = time.perf_counter()
             if probed:
                 await self.embed(["health check"])
                 self._last_probe, probe_age = time.monotonic(), 0.0
