@@ -162,14 +162,12 @@ class UseCases:
             and (hit.record.agent_id, hit.record.session_id) == scope
         )
         existing = next(same_scope, None)
-        if duplicates.policy == "skip" or (
-            existing is None and found.status is not Status.COMPLETE
-        ):
-            # Nothing found by an incomplete search (the store is away): a plain write,
-            # which can wait in the outbox.
-            if existing is None:
-                return None
+        if existing is not None and duplicates.policy == "skip":
             return Result(Receipt((existing,), Status.STORED), Status.STORED)
+        if existing is None and (duplicates.policy == "skip" or found.status is Status.DEGRADED):
+            # Nothing to skip for, or the store is away: a plain write, which can wait in
+            # the outbox. (A merge after a partial search goes on: the store is there.)
+            return None
         # None found: store this one, unless a concurrent write of it came first (the same
         # content has the same id); then that one is seen once more.
         update = RecordUpdate(
