@@ -154,16 +154,40 @@ _RULES: dict[Value, _Rule] = {
 }
 
 
-def _check(spec: FieldSpec, value: object, limits: Limits) -> object:
-    """``value`` of the field ``spec`` checked by its value kind; returns it as stored."""
-    about = spec.about
-    if value is None and spec.has_default and spec.default is None:
-        return None
+_Check = Callable[[object], object]
+
+
+def _rule(spec: FieldSpec, limits: Limits) -> _Check:
+    """The check of the field ``spec`` under ``limits``: it takes a value and returns it
+    as stored (e.g. normalised), or raises naming the field.
+    """
+    about, name = spec.about, spec.name
     limit = getattr(limits, about.limit) if about.limit else 0
+    nullable = spec.has_default and spec.default is None  # unset (None) is a value of its own
     if about.value is Value.TEXT:
-        text = validate_text(value, spec.name, limit, required=about.required)
-        return canonical(text) if about.index is Index.TAG else text
-    return _RULES[about.value](value, spec.name, limit, limits)
+        required, tag = about.required, about.index is Index.TAG
+
+        def check(value: object) -> object:
+            if value is None and nullable:
+                return None
+            text = validate_text(value, name, limit, required=required)
+            return canonical(text) if tag else text
+
+        return check
+    rule = _RULES[about.value]
+
+    def check_value(value: object) -> object:
+        return None if value is None and nullable else rule(value, name, limit, limits)
+
+    return check_value
+
+
+@functools.lru_cache(maxsize=64)
+def field_checks(record_type: type, limits: Limits) -> dict[str, _Check]:
+    """Each field of ``record_type`` (by name, in declaration order) with its check under
+    ``limits``: worked out once per record type and limits, not on every record.
+    """
+    return {spec.name: _rule(spec, limits) for spec in fields_of(record_type)}
 
 
 def validate_record(record: RecordT, limits: Limits = DEFAULT_LIMITS) -> RecordT:
@@ -171,11 +195,12 @@ def validate_record(record: RecordT, limits: Limits = DEFAULT_LIMITS) -> RecordT
     they are stored, e.g. normalised) or raise.
     """
     changed: dict[str, Any] = {}
-    for spec in fields_of(type(record)):
-        value = getattr(record, spec.name)
-        checked = _check(spec, value, limits)
+    record_type: type = type(record)
+    for name, check in field_checks(record_type, limits).items():
+        value = getattr(record, name)
+        checked = check(value)
         if checked is not value and checked != value:
-            changed[spec.name] = checked
+            changed[name] = checked
     return dataclasses.replace(record, **changed) if changed else record
 
 
@@ -195,7 +220,7 @@ def validate_update_values(
         if name not in allowed:
             what = "records" if kind is None else f"{kind.value}s"
             raise ValidationError(name, f"cannot be changed by an update of {what}")
-        checked[name] = _check(specs[name], value, limits)
+        checked[name] = _rule(specs[name], limits)(value)
     return checked
 
 
@@ -265,8 +290,9 @@ def _checked_filter(filters: object, limits: Limits, prefix: str) -> SearchFilte
     for name, values in parsed.tags.items():
         spec = specs[name]
         if spec.about.value is not Value.KIND:
+            check = _rule(spec, limits)
             for value in values:
-                _check(spec, value, limits)
+                check(value)
     for name, bounds in parsed.ranges.items():
         for key, bound in zip(range_keys(name), bounds, strict=True):
             if bound is not None:
