@@ -10,14 +10,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from memcore.domain import Intervention, MetadataValue, Outcome, Reflection, new_id, utcnow
+from memcore.domain import Intervention, MetadataValue, Reflection, new_id, utcnow
 from memcore.domain.fields import fields_of
 from memcore.errors import ValidationError
 from memcore.validation import (
     Limits,
+    field_checks,
     validate_batch_size,
-    validate_intervention,
-    validate_outcome,
     validate_record_id,
     validate_record_ids,
     validate_reflection,
@@ -26,14 +25,20 @@ from memcore.validation import (
 
 __all__ = ["INTERVENTION_FIELDS", "intervention_from", "interventions_from", "reflection_from"]
 
-_GIVEN = frozenset({"id", "user_id"})  # set here, not by the caller
-
 INTERVENTION_FIELDS = frozenset(
     {spec.name for spec in fields_of(Intervention) if spec.name != "user_id"} | {"idempotency_key"}
 )
 """The keys of one intervention: :meth:`~memcore.MemoryService.record_intervention`'s
 keyword arguments, and the keys of each item of a batch.
 """
+
+_ID_FIELDS = frozenset({"id", "idempotency_key"})  # they give the id: see record_id
+_REQUIRED = tuple(
+    spec.name
+    for spec in fields_of(Intervention)
+    if not spec.has_default and spec.name not in {"id", "user_id"}
+)
+"""The fields a caller must give (the id has a default here, the user is an argument)."""
 
 
 def record_id(given: object, idempotency_key: object) -> str:
@@ -48,21 +53,28 @@ def record_id(given: object, idempotency_key: object) -> str:
 
 
 def intervention_from(user_id: str, item: Mapping[str, Any], limits: Limits) -> Intervention:
-    """A validated intervention of ``user_id`` (already valid) from one mapping of fields."""
+    """A validated intervention of ``user_id`` (already valid) from one mapping of fields.
+
+    Each value given is checked once, by its field's rule; a field left out (or ``None``)
+    takes its default, which is valid as it is.
+    """
     if not isinstance(item, Mapping):
         raise ValidationError("item", "must be a mapping of intervention fields")
-    unknown = sorted(str(key) for key in set(item) - INTERVENTION_FIELDS)
+    unknown = item.keys() - INTERVENTION_FIELDS
     if unknown:
-        raise ValidationError(unknown[0], "unknown intervention field")
-    values = {key: value for key, value in item.items() if value is not None}
-    values.pop("idempotency_key", None)
-    for spec in fields_of(Intervention):
-        if spec.name not in values and not spec.has_default and spec.name not in _GIVEN:
-            raise ValidationError(spec.name, "is required")
-    values["id"] = record_id(item.get("id"), item.get("idempotency_key"))
-    values["outcome"] = validate_outcome(values.get("outcome", Outcome.UNKNOWN))
-    values["metadata"] = _metadata(values.get("metadata"))
-    return validate_intervention(Intervention(user_id=user_id, **values), limits)
+        raise ValidationError(min(str(key) for key in unknown), "unknown intervention field")
+    checks = field_checks(Intervention, limits)
+    values: dict[str, Any] = {
+        name: checks[name](value)
+        for name, value in item.items()
+        if value is not None and name not in _ID_FIELDS
+    }
+    for name in _REQUIRED:
+        if name not in values:
+            raise ValidationError(name, "is required")
+    return Intervention(
+        id=record_id(item.get("id"), item.get("idempotency_key")), user_id=user_id, **values
+    )
 
 
 def interventions_from(user_id: str, items: object, limits: Limits) -> list[Intervention]:

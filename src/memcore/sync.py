@@ -136,6 +136,10 @@ class SyncMemoryService:
         """See :meth:`MemoryService.get`."""
         return self._run(self.service.get(user_id, record_id))
 
+    def get_many(self, user_id: str, record_ids: Sequence[str]) -> list[MemoryRecord]:
+        """See :meth:`MemoryService.get_many`."""
+        return self._run(self.service.get_many(user_id, record_ids))
+
     def list(self, user_id: str, **kwargs: Any) -> Page[MemoryRecord]:
         """See :meth:`MemoryService.list`."""
         return self._run(self.service.list(user_id, **kwargs))

@@ -1,5 +1,7 @@
 """Every rule on user input, in one place. Each failure is a
-:class:`~memcore.errors.ValidationError` naming the field; nothing is stored.
+:class:`~memcore.errors.ValidationError` naming the field; nothing is stored. The rule
+for each single value is written in :mod:`memcore.value_rules` (re-exported here); this
+module applies them to whole records, through the field table, and to filters.
 
 The rules (limits are :class:`Limits`, configurable as ``MEMCORE_LIMITS__*``):
 
@@ -33,18 +35,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
-import re
-import unicodedata
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from memcore.domain import (
     Intervention,
     MemoryRecord,
-    MetadataValue,
-    Outcome,
     OutcomeChange,
     RecordKind,
     Reflection,
@@ -56,6 +52,20 @@ from memcore.domain.filters import FILTERABLE, range_keys
 from memcore.domain.records import RECORD_TYPES
 from memcore.errors import ValidationError
 from memcore.limits import DEFAULT_LIMITS, Limits
+from memcore.value_rules import (
+    INT64,
+    validate_batch_size,
+    validate_created_at,
+    validate_k,
+    validate_metadata,
+    validate_outcome,
+    validate_page,
+    validate_record_id,
+    validate_record_ids,
+    validate_score,
+    validate_text,
+    validate_user_id,
+)
 from memcore.vectors import squared_norms, unit_vectors
 
 __all__ = [
@@ -63,61 +73,25 @@ __all__ = [
     "Limits",
     "squared_norms",
     "unit_vectors",
+    "validate_batch_size",
+    "validate_created_at",
+    "validate_filters",
     "validate_intervention",
     "validate_k",
     "validate_metadata",
     "validate_outcome",
     "validate_page",
     "validate_record_id",
+    "validate_record_ids",
     "validate_reflection",
     "validate_scope",
     "validate_score",
+    "validate_text",
     "validate_update_values",
     "validate_user_id",
 ]
 
 RecordT = TypeVar("RecordT", bound=MemoryRecord)
-
-MAX_ID_CHARS = 128
-_RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
-_METADATA_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_WILDCARDS = frozenset("*?")
-_SEPARATORS = frozenset({"Zl", "Zp"})  # U+2028, U+2029: line breaks in logs and headers
-_EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
-_INT64 = 2**63
-
-
-def validate_user_id(user_id: object) -> str:
-    """Return ``user_id`` in NFC if it is a valid user id (see the module rules), else raise."""
-    if not isinstance(user_id, str):
-        raise ValidationError("user_id", f"must be a string, not {type(user_id).__name__}")
-    return _checked_user_id(user_id)
-
-
-@functools.lru_cache(maxsize=4_096)
-def _checked_user_id(user_id: str) -> str:
-    """The rules of :func:`validate_user_id` for a string; an id met before (every call of
-    an agent names its user) is answered from the cache, errors are not cached.
-    """
-    user_id = canonical(user_id)
-    if not user_id or user_id.isspace():
-        raise ValidationError("user_id", "must not be empty or blank")
-    if len(user_id) > MAX_ID_CHARS:
-        raise ValidationError("user_id", f"must be at most {MAX_ID_CHARS} characters")
-    if user_id != user_id.strip():
-        raise ValidationError("user_id", "must not start or end with whitespace")
-    # Printable text has no control or format characters; only the rest needs a closer look.
-    if not user_id.isprintable() and any(
-        unicodedata.category(char) in _SEPARATORS or unicodedata.category(char).startswith("C")
-        for char in user_id
-    ):
-        raise ValidationError(
-            "user_id", "must not contain control or format characters or line separators"
-        )
-    if _WILDCARDS.intersection(user_id):
-        raise ValidationError("user_id", "must not contain the wildcards '*' or '?'")
-    return user_id
 
 
 def validate_scope(agent_id: object, session_id: object) -> tuple[str | None, str | None]:
@@ -128,130 +102,6 @@ def validate_scope(agent_id: object, session_id: object) -> tuple[str | None, st
         None if agent_id is None else _user_id_rule(agent_id, "agent_id"),
         None if session_id is None else _user_id_rule(session_id, "session_id"),
     )
-
-
-def validate_record_id(record_id: object, field: str = "id") -> str:
-    """Return ``record_id`` if it is a valid record id, else raise."""
-    if not isinstance(record_id, str):
-        raise ValidationError(field, f"must be a string, not {type(record_id).__name__}")
-    if not _RECORD_ID.fullmatch(record_id):
-        raise ValidationError(
-            field, "must be 1-128 characters of A-Z a-z 0-9 _ . : - starting with a letter or digit"
-        )
-    return record_id
-
-
-def validate_record_ids(ids: object, field: str = "ids") -> list[str]:
-    """Return ``ids`` as a list if every item is a valid record id, else raise."""
-    if isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence):
-        raise ValidationError(field, "must be a list of record ids")
-    return [validate_record_id(item, f"{field}[{i}]") for i, item in enumerate(ids)]
-
-
-def validate_outcome(outcome: object) -> Outcome:
-    """Return ``outcome`` as an :class:`~memcore.Outcome`, else raise."""
-    if isinstance(outcome, Outcome):
-        return outcome
-    try:
-        return Outcome(outcome)
-    except ValueError:
-        allowed = ", ".join(member.value for member in Outcome)
-        raise ValidationError("outcome", f"{outcome!r} is not one of: {allowed}") from None
-
-
-def validate_k(k: object, limits: Limits = DEFAULT_LIMITS) -> int:
-    """Return ``k`` if it is an int in ``1..limits.max_k``, else raise."""
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise ValidationError("k", f"must be an integer, not {type(k).__name__}")
-    if not 1 <= k <= limits.max_k:
-        raise ValidationError("k", f"must be between 1 and {limits.max_k}, got {k}")
-    return k
-
-
-def validate_page(limit: object, cursor: object, max_limit: int) -> None:
-    """Raise unless ``limit`` is an int in ``1..max_limit`` and ``cursor`` a string or ``None``."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= max_limit:
-        raise ValidationError("limit", f"must be an integer between 1 and {max_limit}")
-    if cursor is not None and not isinstance(cursor, str):
-        raise ValidationError("cursor", "must be a string returned as next_cursor")
-
-
-def validate_score(value: object, field: str) -> float:
-    """Return ``value`` if it is a real number in ``[-1, 1]`` (a cosine similarity), else raise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValidationError(field, f"must be a number, not {type(value).__name__}")
-    if not -1.0 <= value <= 1.0:
-        raise ValidationError(field, f"must be between -1 and 1, got {value}")
-    return float(value)
-
-
-def validate_batch_size(size: int, limits: Limits = DEFAULT_LIMITS) -> None:
-    """Raise unless a batch of ``size`` items is within ``1..limits.max_batch``."""
-    if not 1 <= size <= limits.max_batch:
-        raise ValidationError("batch", f"must hold 1 to {limits.max_batch} items, got {size}")
-
-
-def validate_text(value: object, field: str, max_chars: int, *, required: bool = True) -> str:
-    """Return ``value`` if it is a string within the limits, else raise."""
-    if not isinstance(value, str):
-        raise ValidationError(field, f"must be a string, not {type(value).__name__}")
-    if required and (not value or value.isspace()):
-        raise ValidationError(field, "must not be empty or blank")
-    if len(value) > max_chars:
-        raise ValidationError(field, f"must be at most {max_chars} characters, got {len(value)}")
-    if "\x00" in value:
-        raise ValidationError(field, "must not contain NUL characters")
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValidationError(field, "must be valid Unicode (no lone surrogates)") from None
-    return value
-
-
-def validate_created_at(value: object, field: str = "created_at") -> datetime:
-    """Return ``value`` if it is an aware datetime in 1970..2200, else raise."""
-    if not isinstance(value, datetime):
-        raise ValidationError(field, f"must be a datetime, not {type(value).__name__}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValidationError(field, "must be timezone-aware (e.g. datetime.now(timezone.utc))")
-    if not _EARLIEST <= value < _LATEST:
-        raise ValidationError(field, "must be between 1970 and 2200")
-    return value
-
-
-def validate_metadata(
-    metadata: object, limits: Limits = DEFAULT_LIMITS, field: str = "metadata"
-) -> dict[str, MetadataValue]:
-    """Return ``metadata`` as a new dict if it follows the metadata rules, else raise."""
-    if not isinstance(metadata, Mapping):
-        raise ValidationError(field, f"must be a mapping, not {type(metadata).__name__}")
-    if len(metadata) > limits.max_metadata_keys:
-        raise ValidationError(field, f"must have at most {limits.max_metadata_keys} keys")
-    checked: dict[str, MetadataValue] = {}
-    for key, value in metadata.items():
-        if not isinstance(key, str) or not _METADATA_KEY.fullmatch(key):
-            raise ValidationError(field, f"key {key!r} must match [A-Za-z0-9_.-]{{1,64}}")
-        checked[key] = _metadata_value(value, limits, f"{field}.{key}")
-    return checked
-
-
-def _metadata_value(value: object, limits: Limits, field: str) -> MetadataValue:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        if not -_INT64 <= value < _INT64:
-            raise ValidationError(field, "integers must fit in 64 bits")
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValidationError(field, "floats must be finite")
-        return value
-    if isinstance(value, str):
-        return canonical(
-            validate_text(value, field, limits.max_metadata_value_chars, required=False)
-        )
-    raise ValidationError(field, f"must be str, int, float or bool, not {type(value).__name__}")
 
 
 def _user_id_rule(value: object, name: str) -> str:
@@ -271,7 +121,7 @@ def _record_ids_rule(value: object, name: str, limit: int) -> tuple[str, ...]:
 
 
 def _count_rule(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < _INT64:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < INT64:
         raise ValidationError(name, "must be a positive integer")
     return value
 
@@ -304,16 +154,40 @@ _RULES: dict[Value, _Rule] = {
 }
 
 
-def _check(spec: FieldSpec, value: object, limits: Limits) -> object:
-    """``value`` of the field ``spec`` checked by its value kind; returns it as stored."""
-    about = spec.about
-    if value is None and spec.has_default and spec.default is None:
-        return None
+_Check = Callable[[object], object]
+
+
+def _rule(spec: FieldSpec, limits: Limits) -> _Check:
+    """The check of the field ``spec`` under ``limits``: it takes a value and returns it
+    as stored (e.g. normalised), or raises naming the field.
+    """
+    about, name = spec.about, spec.name
     limit = getattr(limits, about.limit) if about.limit else 0
+    nullable = spec.has_default and spec.default is None  # unset (None) is a value of its own
     if about.value is Value.TEXT:
-        text = validate_text(value, spec.name, limit, required=about.required)
-        return canonical(text) if about.index is Index.TAG else text
-    return _RULES[about.value](value, spec.name, limit, limits)
+        required, tag = about.required, about.index is Index.TAG
+
+        def check(value: object) -> object:
+            if value is None and nullable:
+                return None
+            text = validate_text(value, name, limit, required=required)
+            return canonical(text) if tag else text
+
+        return check
+    rule = _RULES[about.value]
+
+    def check_value(value: object) -> object:
+        return None if value is None and nullable else rule(value, name, limit, limits)
+
+    return check_value
+
+
+@functools.lru_cache(maxsize=64)
+def field_checks(record_type: type, limits: Limits) -> dict[str, _Check]:
+    """Each field of ``record_type`` (by name, in declaration order) with its check under
+    ``limits``: worked out once per record type and limits, not on every record.
+    """
+    return {spec.name: _rule(spec, limits) for spec in fields_of(record_type)}
 
 
 def validate_record(record: RecordT, limits: Limits = DEFAULT_LIMITS) -> RecordT:
@@ -321,11 +195,12 @@ def validate_record(record: RecordT, limits: Limits = DEFAULT_LIMITS) -> RecordT
     they are stored, e.g. normalised) or raise.
     """
     changed: dict[str, Any] = {}
-    for spec in fields_of(type(record)):
-        value = getattr(record, spec.name)
-        checked = _check(spec, value, limits)
+    record_type: type = type(record)
+    for name, check in field_checks(record_type, limits).items():
+        value = getattr(record, name)
+        checked = check(value)
         if checked is not value and checked != value:
-            changed[spec.name] = checked
+            changed[name] = checked
     return dataclasses.replace(record, **changed) if changed else record
 
 
@@ -345,7 +220,7 @@ def validate_update_values(
         if name not in allowed:
             what = "records" if kind is None else f"{kind.value}s"
             raise ValidationError(name, f"cannot be changed by an update of {what}")
-        checked[name] = _check(specs[name], value, limits)
+        checked[name] = _rule(specs[name], limits)(value)
     return checked
 
 
@@ -415,8 +290,9 @@ def _checked_filter(filters: object, limits: Limits, prefix: str) -> SearchFilte
     for name, values in parsed.tags.items():
         spec = specs[name]
         if spec.about.value is not Value.KIND:
+            check = _rule(spec, limits)
             for value in values:
-                _check(spec, value, limits)
+                check(value)
     for name, bounds in parsed.ranges.items():
         for key, bound in zip(range_keys(name), bounds, strict=True):
             if bound is not None:

@@ -6,7 +6,7 @@ import dataclasses
 import io
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -14,10 +14,11 @@ import pytest
 from memcore import debug
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.adapters.memory import InMemoryStore
-from memcore.domain import MemoryRecord, Outcome
+from memcore.domain import Intervention, MemoryRecord, Outcome, OutcomeChange, Reflection
 from memcore.errors import SchemaMismatchError, ValidationError
 from memcore.ports import Vectors
 from memcore.service import MemoryService
+from memcore.testing import unit_vectors
 
 USERS = ("ana", "ben", "chen")
 
@@ -163,3 +164,40 @@ async def test_ids_stored_decomposed_move_to_nfc_by_export_clear_import() -> Non
         await debug.import_jsonl(service, out.getvalue().splitlines())
         assert await service.store.user_ids() == [nfc]
         assert {r.id for r in (await service.list(nfd, limit=10)).items} == {"old-1", receipt.id}
+
+
+async def test_export_and_import_keep_every_field_of_both_kinds() -> None:
+    """Every field of the table, the lifecycle's included (scopes, expiry, updates, seen),
+    is set to something other than its default here, so a field added later must be too.
+    """
+    at = datetime(2025, 3, 1, 9, 30, tzinfo=timezone.utc)
+    later, far = at + timedelta(hours=2), datetime(2190, 1, 1, tzinfo=timezone.utc)
+    records: list[MemoryRecord] = [
+        Intervention(
+            id="i1", user_id="ana", intervention_text="Box breathing", task="calm",
+            context="before a talk", outcome=Outcome.TASK_COMPLETED, created_at=at,
+            metadata={"n": 1, "lang": "en"}, agent_id="coach", session_id="s1",
+            expires_at=far, updated_at=later, seen=3,
+            outcome_history=(
+                OutcomeChange(Outcome.USER_ENGAGED, at + timedelta(minutes=5)),
+                OutcomeChange(Outcome.TASK_COMPLETED, later),
+            ),
+        ),
+        Reflection(
+            id="r1", user_id="ana", text="Breathing helps her", source_ids=("i1",),
+            created_at=at, metadata={"b": True}, agent_id="coach", session_id="s1",
+            expires_at=far, updated_at=later,
+        ),
+    ]  # fmt: skip
+    for record in records:
+        for spec in dataclasses.fields(record):
+            default = spec.default_factory() if callable(spec.default_factory) else spec.default
+            if default is not dataclasses.MISSING:
+                assert getattr(record, spec.name) != default, f"set {spec.name} in this test"
+    async with MemoryService(InMemoryStore(), HashingEmbedder(dimension=16)) as service:
+        await service.store.upsert("ana", records, unit_vectors(2, seed=3))
+        out = io.StringIO()
+        assert (await debug.export_jsonl(service, out)).records == 2
+        await service.forget_user("ana")
+        await debug.import_jsonl(service, out.getvalue().splitlines())
+        assert await service.get_many("ana", ["i1", "r1"]) == records

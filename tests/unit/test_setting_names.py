@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import memcore
 from memcore import registry, sections
+from memcore.adapters.hashing import HashingEmbedder
 from memcore.adapters.memory import InMemoryStore
 from memcore.errors import ConfigurationError
 from memcore.settings import MemcoreSettings, load_settings
@@ -122,6 +123,28 @@ async def test_connect_builds_a_store_registered_in_code() -> None:
         assert memory.store.backend == "shelf"
         await memory.record_intervention("u1", "Breathe.", task="calm", outcome="task_completed")
         assert (await memory.stats("u1")).interventions == 1
+
+
+class EchoEmbedder(HashingEmbedder):
+    """An embedder added in code (built from the hashing section's dimension)."""
+
+    backend = "echo"
+
+
+async def test_connect_builds_an_embedder_registered_in_code() -> None:
+    memcore.register_embedder("echo", EchoEmbedder)
+    try:
+        async with memcore.connect(embedder="echo", hashing={"dimension": 12}) as memory:
+            assert memory.embedder.inner.backend == "echo"
+            assert memory.schema.dimension == 12
+            await memory.record_intervention("u1", "Breathe.", task="calm")
+            assert [
+                hit.record.task for hit in await memory.search_interventions("u1", "Breathe.")
+            ] == ["calm"]
+    finally:
+        registry.embedders.unregister("echo")
+    with pytest.raises(memcore.AdapterNotFoundError):
+        await memcore.connect(embedder="echo")
 
 
 @pytest.mark.usefixtures("shelf")

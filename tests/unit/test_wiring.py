@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -136,6 +137,7 @@ def test_the_sync_facade_works_without_an_event_loop() -> None:
         assert memory.health().status.value == "healthy"
         done = memory.update_outcome("u", recorded.id, "task_completed")
         assert memory.get("u", recorded.id) == done
+        assert memory.get_many("u", [recorded.id, "missing"]) == [done]
         assert memory.update("u", recorded.id, metadata={"n": 1}).metadata == {"n": 1}
         worked = memory.what_worked("u", "hello", k=1)
         assert [hit.record.id for hit in worked.hits] == [recorded.id]
@@ -143,6 +145,17 @@ def test_the_sync_facade_works_without_an_event_loop() -> None:
         assert memory.search_interventions("u", "hello", min_score=0.999) == []
         memory.record_intervention("u", "scoped", task="greet", agent_id="a")
         assert memory.forget("u", agent_id="a") == 1
+
+
+def test_the_sync_facade_mirrors_every_call_of_the_service() -> None:
+    calls = {
+        name
+        for name, member in inspect.getmembers(memcore.MemoryService)
+        if not name.startswith("_") and inspect.iscoroutinefunction(member)
+    }
+    lifetime = {"start", "aclose"}  # the facade starts in connect() and stops in close()
+    mirrored = {name for name in vars(memcore.SyncMemoryService) if not name.startswith("_")}
+    assert calls - lifetime <= mirrored, f"no blocking twin: {calls - lifetime - mirrored}"
 
 
 async def test_the_sync_facade_works_inside_a_running_loop() -> None:

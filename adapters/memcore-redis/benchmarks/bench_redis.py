@@ -119,6 +119,21 @@ async def used_memory(raw: aioredis.Redis) -> int:
     return last
 
 
+_NOT_COUNTED = frozenset({"cmdstat_info", "cmdstat_exec"})
+"""``INFO`` is the measurement itself; ``EXEC``'s time already holds its commands'."""
+
+
+async def server_usec(raw: aioredis.Redis) -> int:
+    """Microseconds the server has spent executing commands (``INFO commandstats``),
+    each counted once. Read before and after a block of calls, the difference is the
+    block's *server time*; the block's wall time minus it is the *client time*: what
+    the client computes, sends and parses, with the network and the scheduler (issue
+    21's definition; the server's own socket work is in neither).
+    """
+    stats: dict[str, Any] = await raw.info("commandstats")
+    return sum(int(stat["usec"]) for name, stat in stats.items() if name not in _NOT_COUNTED)
+
+
 # -- the floor: raw redis-py -------------------------------------------------------------
 
 

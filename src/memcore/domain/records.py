@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,7 +26,12 @@ def new_id(idempotency_key: str | None = None) -> str:
     logical write always lands on the same id (and so leaves one record).
     """
     if idempotency_key is None:
-        return uuid.uuid4().hex
+        # A version-4 UUID's hex, set by hand: uuid.uuid4() checks what it is given and
+        # costs three times as much, on every write.
+        raw = bytearray(os.urandom(16))
+        raw[6] = (raw[6] & 0x0F) | 0x40
+        raw[8] = (raw[8] & 0x3F) | 0x80
+        return raw.hex()
     return uuid.uuid5(_IDEMPOTENCY_NAMESPACE, idempotency_key).hex
 
 

@@ -5,8 +5,9 @@ and answers ``POST /v1/embeddings`` like the real API: deterministic unit vector
 from each text, ``base64`` or ``float`` encoding, the requested ``dimensions``, and the
 API's own rejections (an empty input, too many inputs, a wrong key, an unknown model).
 Queue :class:`Fault` objects with :meth:`~FakeEmbeddingsServer.inject` to make the next
-requests fail in chosen ways; every request is recorded in ``requests``. For test suites
-(the ``testing`` extra), never imported by the embedder. Stdlib and numpy only::
+requests fail in chosen ways; every request is recorded in ``requests``. For this
+checkout's tests and benchmark, never imported by the embedder: the wheel leaves this
+module out (``scripts/check-wheels`` fails if it ships). Stdlib and numpy only::
 
     with FakeEmbeddingsServer(api_key="sk-test") as server:
         server.inject(Fault(status=429, headers={"Retry-After": "0.1"}))
