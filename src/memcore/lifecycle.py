@@ -42,6 +42,7 @@ from memcore.validation import (
     validate_k,
     validate_record_id,
     validate_record_ids,
+    validate_scope,
     validate_text,
     validate_update_values,
     validate_user_id,
@@ -69,15 +70,25 @@ class LifecycleCalls:
 
     @observed("update_outcome", ids_arg="record_id")
     async def update_outcome(
-        self, user_id: str, record_id: str, outcome: Outcome | str
+        self,
+        user_id: str,
+        record_id: str,
+        outcome: Outcome | str,
+        *,
+        agent_id: str | None = None,
+        session_id: str | None = None,
     ) -> Intervention:
         """Set the outcome of ``user_id``'s intervention ``record_id``, known only now.
 
         One atomic store call, no embedding: the outcome is set, ``updated_at`` is now, and
         the change is appended to ``outcome_history``. Returns the updated intervention;
-        raises :class:`~memcore.errors.NotFoundError` if the user has no such intervention.
+        raises :class:`~memcore.errors.NotFoundError` if the user has no such intervention,
+        or (given ``agent_id`` and/or ``session_id``) none of that agent and/or session:
+        the store checks the scope in the same atomic step, so a record of another scope
+        is never changed.
         """
-        updated = await self._update(user_id, record_id, {"outcome": outcome})
+        scope = {"agent_id": agent_id, "session_id": session_id}
+        updated = await self._update(user_id, record_id, {"outcome": outcome}, scope)
         return cast("Intervention", updated)
 
     @observed("update", ids_arg="record_id")
@@ -91,6 +102,8 @@ class LifecycleCalls:
         task: str | None = None,
         context: str | None = None,
         text: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
     ) -> MemoryRecord:
         """Change some fields of ``user_id``'s record ``record_id``; ``None`` leaves one as it is.
 
@@ -100,8 +113,10 @@ class LifecycleCalls:
         ``task`` or ``context`` change, and then written only if no other update came
         in meanwhile (else it is read again). Its id, user and ``created_at`` never change;
         ``updated_at`` becomes now and a new outcome is appended to ``outcome_history``.
-        Returns the updated record; raises :class:`~memcore.errors.NotFoundError` if the
-        user has no such record (of that kind).
+        ``agent_id`` and ``session_id`` are not changes but conditions, as for
+        :meth:`update_outcome`: a record of another scope is not found. Returns the updated
+        record; raises :class:`~memcore.errors.NotFoundError` if the user has no such record
+        (of that kind and scope).
         """
         given = {
             "outcome": outcome,
@@ -111,7 +126,9 @@ class LifecycleCalls:
             "text": text,
         }
         values = {name: value for name, value in given.items() if value is not None}
-        return await self._update(user_id, record_id, values)
+        return await self._update(
+            user_id, record_id, values, {"agent_id": agent_id, "session_id": session_id}
+        )
 
     @observed("delete", ids_arg="record_ids")
     async def delete(self, user_id: str, record_ids: str | Sequence[str]) -> Removed:
@@ -225,9 +242,17 @@ class LifecycleCalls:
             fields["idempotency_key"] = "\x1f".join(["duplicate", user_id, *map(str, content)])
         return Duplicates(policy, settings.threshold, self.limits.max_outcome_history)
 
-    async def _update(self, user_id: str, record_id: str, given: dict[str, Any]) -> MemoryRecord:
+    async def _update(
+        self,
+        user_id: str,
+        record_id: str,
+        given: dict[str, Any],
+        scope: Mapping[str, str | None],
+    ) -> MemoryRecord:
         user_id = validate_user_id(user_id)
         record_id = validate_record_id(record_id, "record_id")
+        agent_id, session_id = validate_scope(scope["agent_id"], scope["session_id"])
+        within = {"agent_id": agent_id, "session_id": session_id}
         text = given.pop("text", None)
         kind = RecordKind.INTERVENTION if _INTERVENTION_ONLY & given.keys() else None
         if not given and text is None:
@@ -243,6 +268,7 @@ class LifecycleCalls:
                 kind=kind,
                 values=values,
                 history_limit=self.limits.max_outcome_history,
+                scope={name: value for name, value in within.items() if value is not None},
             )
         ).value
         return updated

@@ -98,10 +98,12 @@ class MemoryStore(Protocol):
         does, changes nothing more). ``vector`` (one unit row), if given, replaces the
         stored embedding; otherwise the embedding is kept. Concurrent updates of one
         record are applied one after the other: none is lost. Returns
-        ``None`` and writes nothing if ``user_id`` has no record with that id, or it is not
-        of ``update.kind``. With ``update.guard``, a record whose ``updated_at`` is not
-        ``update.if_updated_at`` raises :class:`~memcore.errors.ConflictError` and is
-        left as it was. The id, user and ``created_at`` never change.
+        ``None`` and writes nothing if ``user_id`` has no record with that id, it is not
+        of ``update.kind``, or it is outside ``update.scope`` (another agent's or
+        session's, or unscoped), checked in the same atomic step. With ``update.guard``,
+        a record whose ``updated_at`` is not ``update.if_updated_at`` raises
+        :class:`~memcore.errors.ConflictError` and is left as it was. The id, user and
+        ``created_at`` never change.
 
         With ``update.create``, a missing record is not ``None``: ``update.create`` is
         stored with ``vector`` (one write, as :meth:`upsert`) and returned, and an existing

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
 
 from memcore.domain import Intervention, MemoryRecord, Outcome, SearchFilter
-from memcore.errors import NotFoundError
 from memcore.validation import validate_scope
 
 if TYPE_CHECKING:
@@ -63,21 +62,10 @@ class Scope:
         self, service: MemoryService, user_id: str, record_id: str, outcome: Outcome | str
     ) -> Intervention:
         """:meth:`~memcore.MemoryService.update_outcome` of a record within the scope; one
-        outside it raises :class:`~memcore.errors.NotFoundError` and is left as it was.
-
-        A record's scope is fixed when it is written (an update never changes it), so a
-        record read within the scope is still within it when it is updated.
+        outside it raises :class:`~memcore.errors.NotFoundError` and is left as it was
+        (the store checks the scope as it writes: one round trip, no read before).
         """
-        if self.fields:
-            found = await service.get_many(user_id, [record_id])
-            if not (found and self.holds(found[0])):
-                raise NotFoundError(
-                    f"no intervention {record_id!r} in this scope",
-                    operation="update",
-                    backend=service.store.backend,
-                    user_id=user_id,
-                )
-        return await service.update_outcome(user_id, record_id, outcome)
+        return await service.update_outcome(user_id, record_id, outcome, **self.fields)
 
     async def forget(self, service: MemoryService, user_id: str) -> int:
         """Delete the user's records within the scope (every one when it is unbound)."""

@@ -99,9 +99,20 @@ class SyncMemoryService:
             self.service.search_interventions(user_id, query, k, filters, min_score=min_score)
         )
 
-    def update_outcome(self, user_id: str, record_id: str, outcome: Outcome | str) -> Intervention:
+    def update_outcome(
+        self,
+        user_id: str,
+        record_id: str,
+        outcome: Outcome | str,
+        *,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> Intervention:
         """See :meth:`MemoryService.update_outcome`."""
-        return self._run(self.service.update_outcome(user_id, record_id, outcome))
+        updated = self.service.update_outcome(
+            user_id, record_id, outcome, agent_id=agent_id, session_id=session_id
+        )
+        return self._run(updated)
 
     def update(self, user_id: str, record_id: str, **changes: Any) -> MemoryRecord:
         """See :meth:`MemoryService.update`."""

@@ -104,6 +104,14 @@ class UseCases:
             "what_worked": self.what_worked,
         }
 
+    def handler(self, operation: str) -> Callable[[Call], Awaitable[Result[Any]]]:
+        """What runs the service operation ``operation``: its method, or :meth:`run` when
+        its records' expiry is refreshed after it.
+        """
+        if self.refresh is not None and operation in _READ_RECORDS:
+            return self.run
+        return self.operations[operation]
+
     async def run(self, call: Call) -> Result[Any]:
         """Perform the service operation ``call`` names (then, with ``refresh``, move the
         expiry of the records a read returned).
@@ -209,7 +217,8 @@ class UseCases:
 
         Without such a change it is one store call, applied by the store atomically. With
         one, the record is read, embedded with its new text, and written only if no other
-        update came in between (else read again, up to a few times).
+        update came in between (else read again, up to a few times). Either way the store
+        checks the record's kind and scope as it writes.
         """
         values: dict[str, Any] = dict(call.args["values"])
         if not _EMBEDDED_CHANGES & values.keys():
@@ -217,11 +226,8 @@ class UseCases:
             return await self._apply(call, update, None)
         for _ in range(_UPDATE_ATTEMPTS):
             found = await self.store.run(call.on("store", "get", ids=[call.args["record_id"]]))
-            if not found.value:
-                raise self._missing(call)
-            record: MemoryRecord = found.value[0]
-            kind = call.args["kind"]
-            if kind is not None and record.kind is not kind:
+            record: MemoryRecord | None = next(iter(found.value), None)
+            if record is None or not self._update(call, call.args["kind"], {}).applies_to(record):
                 raise self._missing(call)
             changes = {TEXT_FIELDS[record.kind] if k == "text" else k: v for k, v in values.items()}
             text = dataclasses.replace(record, **changes).embedding_text()
@@ -251,6 +257,7 @@ class UseCases:
             values=values,
             at=utcnow(),
             history_limit=call.args["history_limit"],
+            scope=call.args["scope"],
         )
 
     async def _apply(self, call: Call, update: RecordUpdate, vector: Any) -> Result[MemoryRecord]:

@@ -92,10 +92,46 @@ async def test_an_update_never_moves_a_record_to_another_scope(memory: MemorySer
     record = (
         await memory.record_intervention("u", "text", task="t", agent_id="coach", session_id="s1")
     ).records[0]
-    with pytest.raises(TypeError):
-        await memory.update("u", record.id, agent_id="planner")  # type: ignore[call-arg]
+    with pytest.raises(NotFoundError):  # a scope given to update is a condition
+        await memory.update("u", record.id, task="walk", agent_id="planner")
     updated = await memory.update("u", record.id, outcome=Outcome.TASK_COMPLETED, task="walk")
     assert (updated.agent_id, updated.session_id) == ("coach", "s1")
+
+
+@pytest.mark.parametrize("changes", [{"outcome": "task_completed"}, {"text": "walk"}])
+async def test_an_update_scoped_to_one_agent_never_changes_another(
+    memory: MemoryService, changes: dict[str, str]
+) -> None:
+    """Both update paths (one atomic call; read, embed, guarded write) check the scope."""
+    ids = await _scoped(memory)
+    before = await memory.get_many("u", list(ids.values()))
+    for name, scope in (
+        ("planner/s1", {"agent_id": "coach"}),
+        ("coach/s1", {"agent_id": "coach", "session_id": "s2"}),
+        ("None/None", {"session_id": "s1"}),
+    ):
+        with pytest.raises(NotFoundError):
+            await memory.update("u", ids[name], **changes, **scope)
+    assert await memory.get_many("u", list(ids.values())) == before
+    done = await memory.update("u", ids["coach/s2"], **changes, agent_id="coach", session_id="s2")
+    assert done.id == ids["coach/s2"]
+    outcome = await memory.update_outcome(
+        "u", ids["planner/s1"], "user_engaged", agent_id="planner"
+    )
+    assert outcome.outcome is Outcome.USER_ENGAGED
+
+
+async def test_a_hostile_scope_of_an_update_is_refused_before_the_store(
+    memory: MemoryService,
+) -> None:
+    ids = await _scoped(memory)
+    for bad in ("*", "a?", " s", "", "x" * 300):
+        for scope in ({"agent_id": bad}, {"session_id": bad}):
+            with pytest.raises(ValidationError) as refused:
+                await memory.update_outcome("u", ids["coach/s1"], "task_completed", **scope)
+            assert refused.value.field in scope
+    [record] = await memory.get_many("u", [ids["coach/s1"]])
+    assert record.outcome is Outcome.UNKNOWN
 
 
 async def test_a_bound_scope_narrows_filters_and_refuses_updates_outside_it(

@@ -1,6 +1,9 @@
 """The stored layout read by standard tools: RedisVL and plain FT.SEARCH, hash and JSON.
 
-An operator's filters use the API's names and values as they are (docs/adapters/redis.md).
+An operator's filters use the API's names and values as they are (docs/adapters/redis.md):
+the RedisVL recipe of its operator page runs here, and RedisVL opens an index that
+``memcore migrate`` moved to the readable layout. RedisVL is installed in a tox env of its
+own (``tox -e redisvl``), not in the adapter's (``redis``).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import numpy as np
 import pytest
 import redis.asyncio as aioredis
 from redisvl.index import SearchIndex
-from redisvl.query import VectorQuery
+from redisvl.query import FilterQuery, VectorQuery
 from redisvl.query.filter import Tag
 
 from memcore.domain import Outcome
@@ -21,6 +24,8 @@ from memcore.testing._suite import intervention, reflection
 from memcore_redis.commands import call
 
 from .conftest import StoreFactory
+from .test_migrate import migrate, old_store, records_of_two_users, write_old
+from .test_operator_recipes import PYTHON, write_recipe_records
 
 # Users a loose match would confuse: case, accents, a space, a prefix.
 USERS = ("José Pérez", "josé pérez", "José", "Pérez", "Jose Perez")
@@ -102,3 +107,29 @@ async def test_a_stored_record_reads_as_its_api_fields(
     assert stored[b"outcome"] == b"task_completed"
     assert stored[b"created_at_iso"] == b"2025-01-01T00:01:00+00:00"
     assert np.frombuffer(stored[b"vector"], dtype=np.float32).shape == (SCHEMA.dimension,)
+
+
+@pytest.mark.parametrize("storage", ["hash", "json"])
+async def test_the_operator_pages_redisvl_recipe_returns_that_users_records(
+    make_store: StoreFactory, redis_server_url: str, storage: str
+) -> None:
+    await write_recipe_records(make_store, storage)
+    namespace: dict[str, object] = {"REDIS_URL": redis_server_url}
+    exec(PYTHON, namespace)  # noqa: S102 - the documented snippet, as written
+    rows = namespace["rows"]
+    assert isinstance(rows, list)
+    assert sorted(row["kind"] for row in rows) == ["intervention", "reflection"]
+    namespace["index"].disconnect()  # type: ignore[attr-defined]
+
+
+async def test_redisvl_opens_a_migrated_index_through_its_alias(
+    raw_redis: aioredis.Redis, make_store: StoreFactory, storage_type: str
+) -> None:
+    store = await old_store(raw_redis, make_store, storage_type)
+    records = records_of_two_users(12)
+    await write_old(raw_redis, store, records, seed=1)
+    assert (await migrate(store))["status"] == "migrated"
+    index = SearchIndex.from_existing(store.settings.index, redis_url=store.settings.url)
+    rows = index.query(FilterQuery(Tag("user_id") == "José Pérez", ["kind"], num_results=50))
+    assert len(rows) == sum(r.user_id == "José Pérez" for r in records)
+    index.disconnect()

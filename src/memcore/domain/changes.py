@@ -20,6 +20,7 @@ from memcore.domain.records import RECORD_TYPES, Intervention, MemoryRecord
 __all__ = ["UPDATABLE", "RecordUpdate", "apply_update"]
 
 _SET_BY_UPDATE = frozenset({"updated_at", "outcome_history", "seen"})
+_SCOPES = frozenset({"agent_id", "session_id"})
 _FIXED = frozenset({"id", "user_id", "agent_id", "session_id", "created_at", "expires_at"})
 
 UPDATABLE: Mapping[RecordKind, frozenset[str]] = MappingProxyType(
@@ -48,7 +49,10 @@ class RecordUpdate:
     counts one more sighting of an intervention (a duplicate merged into it).
     ``create``: the record to store (with the update's vector) if none has the id, seen
     once, instead of applying the update; so concurrent writes of one new record count
-    every sighting.
+    every sighting. ``scope``: the ``agent_id`` and/or ``session_id`` the record must
+    have (a record of another scope, or unscoped, is not the one meant), checked by the
+    store in the same atomic step as the update: an integration bound to agent A cannot
+    change agent B's record of the same user.
     """
 
     id: str
@@ -62,10 +66,14 @@ class RecordUpdate:
     stamp: bool = True
     """Set ``updated_at`` to ``at`` (a refreshed expiry is not a change of content)."""
     create: MemoryRecord | None = None
+    scope: Mapping[str, str] = field(default_factory=dict)
     changed: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
+        if not _SCOPES.issuperset(self.scope):
+            raise TypeError(f"a scope names agent_id and session_id only, not {set(self.scope)}")
+        object.__setattr__(self, "scope", MappingProxyType(dict(self.scope)))
         changed = set(self.values) | ({"updated_at"} if self.stamp else set())
         if "outcome" in self.values:
             changed.add("outcome_history")
@@ -74,8 +82,12 @@ class RecordUpdate:
         object.__setattr__(self, "changed", frozenset(changed))
 
     def applies_to(self, record: MemoryRecord) -> bool:
-        """Whether ``record`` is the kind of record this update is meant for."""
-        return self.kind is None or record.kind is self.kind
+        """Whether ``record`` is the record this update is meant for: of its kind and
+        within its scope.
+        """
+        return (self.kind is None or record.kind is self.kind) and all(
+            getattr(record, name) == value for name, value in self.scope.items()
+        )
 
 
 def apply_update(record: MemoryRecord, update: RecordUpdate) -> MemoryRecord:

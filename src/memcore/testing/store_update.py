@@ -22,6 +22,7 @@ from memcore.domain import (
 from memcore.errors import ConflictError
 from memcore.ports import MemoryStore, UnitVectors
 from memcore.testing._suite import T0, StoreFixtures, intervention, reflection, unit_vectors
+from memcore.testing.store_isolation import HOSTILE_USER_IDS
 
 _AT = T0 + timedelta(days=3)
 
@@ -239,3 +240,43 @@ class UpdateContract(StoreFixtures):
         assert record.seen == 10
         (_, stored) = await ready.get_with_vectors("u", ["i1"])
         assert any(np.allclose(stored, row, atol=1e-3) for row in vectors)
+
+    async def test_an_update_outside_its_scope_is_none_and_nothing_is_written(
+        self, ready: MemoryStore
+    ) -> None:
+        """Troubleshooting: compare the stored ``agent_id``/``session_id`` with
+        ``update.scope`` in the same atomic step as the write: an update scoped to agent
+        A never changes agent B's record (nor an unscoped one) and finds nothing.
+        """
+        records = [
+            replace(intervention("u", 1), agent_id="b", session_id="s1"),
+            intervention("u", 2),
+            replace(intervention("u", 3), agent_id="a", session_id="s2"),
+        ]
+        await ready.upsert("u", records, unit_vectors(3, seed=62))
+        for scope in ({"agent_id": "a"}, {"agent_id": "b", "session_id": "s2"}):
+            for record in records[:2]:
+                update = replace(change(record.id, outcome=Outcome.USER_RESISTED), scope=scope)
+                assert await ready.update("u", update, None) is None, (scope, record.id)
+        assert await ready.get("u", ["i1", "i2"]) == records[:2]
+        within = replace(change("i3", outcome=Outcome.USER_RESISTED), scope={"agent_id": "a"})
+        assert await ready.update("u", within, None) == apply_update(records[2], within)
+
+    async def test_hostile_scope_ids_in_an_update_never_meet(self, ready: MemoryStore) -> None:
+        """Troubleshooting: a scope id is data like a user id: compare it exactly, never
+        as a pattern. An update scoped to each id finds that id's record and none of its
+        neighbours' in the list (the look-alikes: ``acme``, ``acme-corp``, ``acme*``).
+        """
+        records = [
+            replace(intervention("u", n), agent_id=scope, session_id=scope)
+            for n, scope in enumerate(HOSTILE_USER_IDS)
+        ]
+        await ready.upsert("u", records, unit_vectors(len(records), seed=63))
+        for n, record in enumerate(records):
+            near = [records[(n + step) % len(records)] for step in range(-3, 4)]
+            for name in ("agent_id", "session_id"):
+                scope = {name: getattr(record, name)}
+                updates = [replace(change(other.id, task="moved"), scope=scope) for other in near]
+                done = [await ready.update("u", update, None) for update in updates]
+                assert [found.id for found in done if found] == [record.id], scope
+        assert await ready.count("u", SearchFilter(task="moved")) == len(records)

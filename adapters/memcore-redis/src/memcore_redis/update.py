@@ -4,7 +4,8 @@ The client turns the update's values into stored fields as a whole-record write 
 (:func:`~memcore_redis.documents.hash_changes`, :func:`~.json_changes`); the script,
 run by the server with nothing in between, then:
 
-1. answers "missing" if the key holds no record, or one of another kind than asked;
+1. answers "missing" if the key holds no record, one of another kind than asked, or
+   one outside the update's scope (its ``agent_id``/``session_id``);
 2. with a guard, answers "conflict" unless the stored ``updated_at`` is the expected one;
 3. appends the new outcome to ``outcome_history`` (unless its last entry is that very
    change: a re-sent update appends nothing) and keeps the last ``limit`` entries;
@@ -47,8 +48,9 @@ CONFLICT = -1
 
 # ARGV: 1 kind ('' any), 2 guard ('1'), 3 expected updated_at ('' none), 4 history item
 # (JSON, '' none), 5 history limit, 6 fields to set (count of items), 7 fields to delete,
-# 8 seen again ('1'), 9 the key's new expiry in ms ('' unchanged, '-1' none), then those
-# items. READ (set per layout, in the script's text) names the fields returned.
+# 8 seen again ('1'), 9 the key's new expiry in ms ('' unchanged, '-1' none), 10 scope
+# fields (count of items: name, stored value), then the scope's, set and deleted items.
+# READ (set per layout, in the script's text) names the fields returned.
 _HISTORY = """
 local function appended(raw)
   local history = raw and cjson.decode(raw) or {}
@@ -61,7 +63,8 @@ local function appended(raw)
   return cjson.encode(history)
 end
 local n_set, n_del = tonumber(ARGV[6]), tonumber(ARGV[7])
-local first_del = 10 + n_set
+local first_set = 11 + tonumber(ARGV[10])
+local first_del = first_set + n_set
 local function expire(key)
   if ARGV[9] == '-1' then redis.call('PERSIST', key)
   elseif ARGV[9] ~= '' then redis.call('PEXPIREAT', key, ARGV[9]) end
@@ -75,9 +78,12 @@ local key = KEYS[1]
 local now = redis.call('HMGET', key, unpack(READ))
 local kind = now[AT.kind]
 if not kind or (ARGV[1] ~= '' and kind ~= ARGV[1]) then return {0} end
+for i = 11, first_set - 1, 2 do
+  if now[AT[ARGV[i]]] ~= ARGV[i + 1] then return {0} end
+end
 if ARGV[2] == '1' and (now[AT.updated_at] or '') ~= ARGV[3] then return {-1} end
 local args = {key}
-for i = 10, first_del - 1 do args[#args + 1] = ARGV[i] end
+for i = first_set, first_del - 1 do args[#args + 1] = ARGV[i] end
 if ARGV[4] ~= '' then
   args[#args + 1] = 'outcome_history'
   args[#args + 1] = appended(now[AT.outcome_history] or nil)
@@ -103,11 +109,16 @@ JSON_SCRIPT = (
     _HISTORY
     + """
 local key = KEYS[1]
-local raw = redis.call('JSON.GET', key, '$.kind', '$.updated_at', '$.outcome_history', '$.seen')
+local raw = redis.call(
+  'JSON.GET', key, '$.kind', '$.updated_at', '$.outcome_history', '$.seen', '$.agent_id',
+  '$.session_id')
 if not raw then return {0} end
 local doc = cjson.decode(raw)
 local kind = doc['$.kind'][1]
 if kind == nil or (ARGV[1] ~= '' and kind ~= ARGV[1]) then return {0} end
+for i = 11, first_set - 1, 2 do
+  if doc['$.' .. ARGV[i]][1] ~= ARGV[i + 1] then return {0} end
+end
 if ARGV[2] == '1' then
   local current = doc['$.updated_at'][1]
   if (ARGV[3] == '' and current ~= nil) or (ARGV[3] ~= '' and current ~= tonumber(ARGV[3])) then
@@ -115,7 +126,7 @@ if ARGV[2] == '1' then
   end
 end
 local args = {}
-for i = 10, first_del - 1, 2 do
+for i = first_set, first_del - 1, 2 do
   args[#args + 1] = key
   args[#args + 1] = ARGV[i]
   args[#args + 1] = ARGV[i + 1]
@@ -182,6 +193,11 @@ class Updater:
             items, deleted = hash_changes(values)
             if vector is not None:
                 items += [VECTOR, vector.tobytes()]
+        scope: list[Any] = []  # the scope's fields as stored: text in both layouts
+        if update.scope and self._json:
+            scope = [item for pair in json_changes(update.scope)[0].items() for item in pair]
+        elif update.scope:
+            scope = hash_changes(update.scope)[0]
         outcome = update.values.get("outcome")
         history = "" if outcome is None else orjson.dumps([outcome.value, update.at.isoformat()])
         expected = "" if update.if_updated_at is None else repr(update.if_updated_at.timestamp())
@@ -189,7 +205,7 @@ class Updater:
             "EVAL", self._script, 1, key,
             "" if update.kind is None else update.kind.value, "1" if update.guard else "0",
             expected, history, update.history_limit, len(items), len(deleted),
-            "1" if update.seen_again else "0", expiry, *items, *deleted,
+            "1" if update.seen_again else "0", expiry, len(scope), *scope, *items, *deleted,
         )  # fmt: skip
 
     async def run(
