@@ -9,7 +9,7 @@ cosine similarity is one dot product and nothing below the service checks it aga
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,8 +48,10 @@ def unit_vectors(vectors: object, rows: int, dimension: int) -> UnitVectors:
         if shape in ((dimension,), (1, dimension)):
             square = float(np.vdot(vectors, vectors))
             if math.isfinite(square) and square > 0:
-                # A new array (a ufunc's output is C-contiguous), shaped (1, dimension).
-                return UnitVectors((vectors * (1.0 / math.sqrt(square))).reshape(1, dimension))
+                # A new array (a ufunc's output is C-contiguous), shaped (1, dimension);
+                # float32 times a Python float stays float32 (NEP 50).
+                scaled = cast("NDArray[np.float32]", vectors * (1.0 / math.sqrt(square)))
+                return UnitVectors(scaled.reshape(1, dimension))
     rows32 = _float32_rows(vectors, rows, dimension)
     squares = squared_norms(rows32)
     scalable: NDArray[np.floating[Any]] = rows32
