@@ -123,7 +123,9 @@ class MemoryService(LifecycleCalls, ReflectionCalls):
         cases = UseCases(
             self.store, self.embedder, degrade_searches=degrade_searches, refresh=refresh
         )
-        self._operations = self.pipeline.chains("service", cases.operations, cases.run)
+        self._operations = self.pipeline.chains(
+            "service", {operation: cases.handler(operation) for operation in cases.operations}
+        )
 
     async def __aenter__(self) -> Self:
         await self.start()

@@ -104,6 +104,14 @@ class UseCases:
             "what_worked": self.what_worked,
         }
 
+    def handler(self, operation: str) -> Callable[[Call], Awaitable[Result[Any]]]:
+        """What runs the service operation ``operation``: its method, or :meth:`run` when
+        its records' expiry is refreshed after it.
+        """
+        if self.refresh is not None and operation in _READ_RECORDS:
+            return self.run
+        return self.operations[operation]
+
     async def run(self, call: Call) -> Result[Any]:
         """Perform the service operation ``call`` names (then, with ``refresh``, move the
         expiry of the records a read returned).

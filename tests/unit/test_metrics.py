@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pytest
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.adapters.memory import InMemoryStore
 from memcore.caching import CachePolicy, LRUEmbeddingCache
 from memcore.errors import StoreUnavailableError, ValidationError
 from memcore.observability import EXPORTED_METRICS, Metrics, MetricsPolicy, Telemetry
+from memcore.observability.samples import CountFamily, LatencyFamily, PerCallMetrics
 from memcore.resilience.breaker import BreakerState
 from memcore.resilience.outbox import Outbox
 from memcore.service import MemoryService
@@ -99,3 +101,32 @@ async def test_every_exported_name_is_declared_and_registries_are_separate() -> 
     names -= {n for n in names if n.endswith("_created")}
     assert names == EXPORTED_METRICS
     assert not any(s for f in other.registry.collect() for s in f.samples if s.value)
+
+
+def test_per_call_families_export_what_prometheus_client_would() -> None:
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    buckets = (0.001, 0.01, 1)
+    latency = LatencyFamily("x_seconds", "Latency.", ["operation"], buckets)
+    count = CountFamily("x_calls", "Calls.", ["operation"])
+    ours.register(PerCallMetrics(latency, count))
+    reference = Histogram("x_seconds", "Latency.", ["operation"], buckets=buckets, registry=theirs)
+    counter = Counter("x_calls", "Calls.", ["operation"], registry=theirs)
+    for operation, value in [("get", 0.001), ("get", 0.0005), ("get", 2.0), ("list", 0.01)]:
+        latency.labels(operation).observe(value)  # on a bound, under, over every bound
+        reference.labels(operation).observe(value)
+        count.labels(operation).inc()
+        counter.labels(operation).inc()
+
+    def samples(registry: CollectorRegistry) -> list[tuple[str, str, str, object]]:
+        return sorted(
+            (
+                family.type,
+                s.name,
+                str(sorted(s.labels.items())),
+                None if s.name.endswith("_created") else s.value,
+            )
+            for family in registry.collect()
+            for s in family.samples
+        )
+
+    assert samples(ours) == samples(theirs)

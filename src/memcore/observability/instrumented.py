@@ -5,15 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from prometheus_client import Histogram
-
 from memcore.observability.metrics import Metrics
-from memcore.pipeline.call import Call, Handler, Policy, Port, Result
+from memcore.observability.samples import LatencyChild
+from memcore.pipeline.call import Call, Handler, InlinePolicy, Port, Result
 
 __all__ = ["MetricsPolicy"]
 
 
-class MetricsPolicy(Policy):
+class MetricsPolicy(InlinePolicy):
     """Records ``memcore_store_duration_seconds{operation, backend, status}`` and
     ``memcore_embed_duration_seconds{backend, status}``, status ``ok`` or ``error``.
 
@@ -27,10 +26,10 @@ class MetricsPolicy(Policy):
         self.metrics = metrics
         self.ports = frozenset(backends)
         self.backends = backends
-        # prometheus_client looks labels up under a lock; a dict of children does not.
-        self._children: dict[tuple[Port, str, str], Histogram] = {}
+        # Families look labels up under a lock; a dict of children does not.
+        self._children: dict[tuple[Port, str, str], LatencyChild] = {}
 
-    def _histogram(self, port: Port, operation: str, status: str) -> Histogram:
+    def _histogram(self, port: Port, operation: str, status: str) -> LatencyChild:
         key = (port, operation, status)
         child = self._children.get(key)
         if child is None:
@@ -42,14 +41,17 @@ class MetricsPolicy(Policy):
             )
         return child
 
-    async def __call__(self, call: Call, proceed: Handler) -> Result[Any]:
-        started = time.perf_counter()
-        status = "error"
-        try:
-            result = await proceed(call)
-            status = "ok"
-        finally:
-            self._histogram(call.port, call.operation, status).observe(
-                time.perf_counter() - started
-            )
+    def enter(self, call: Call) -> float:
+        del call
+        return time.perf_counter()
+
+    def exit(self, call: Call, token: float, result: Result[Any]) -> Result[Any]:
+        self._histogram(call.port, call.operation, "ok").observe(time.perf_counter() - token)
         return result
+
+    async def fail(
+        self, call: Call, token: float, error: BaseException, proceed: Handler
+    ) -> Result[Any]:
+        del proceed
+        self._histogram(call.port, call.operation, "error").observe(time.perf_counter() - token)
+        raise error

@@ -5,7 +5,9 @@ and tests independent and lets two services in one process export separately. Se
 with :func:`memcore.observability.start_metrics_server` or mount
 ``prometheus_client.make_asgi_app(metrics.registry)`` in your web app.
 
-Cache hits/misses and pool usage are read when scraped, from what the container asked
+The counts and latencies recorded on every call (operations, store and embedder calls)
+are plain counts exported when scraped (:mod:`memcore.observability.samples`). Cache
+hits/misses and pool usage are read when scraped, from what the container asked
 to watch (:meth:`Metrics.watch_cache`, :meth:`Metrics.watch_pool`), so the hot path pays
 nothing.
 """
@@ -15,12 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol, runtime_checkable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from memcore.domain import HealthReport, HealthStatus
+from memcore.observability.samples import CountFamily, LatencyFamily, PerCallMetrics
 from memcore.resilience.breaker import BreakerState
 from memcore.resilience.outbox import Outbox
 
@@ -152,32 +155,33 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         reg = self.registry
-        self.operations = Counter(
+        self.operations = CountFamily(
             "memcore_operations",
             "Service operations by outcome (ok, invalid: rejected input, error).",
             ["operation", "backend", "status"],
-            registry=reg,
         )
-        self.operation_seconds = Histogram(
+        self.operation_seconds = LatencyFamily(
             "memcore_operation_duration_seconds",
             "Service operation latency.",
             ["operation", "backend"],
-            buckets=LATENCY_BUCKETS,
-            registry=reg,
+            LATENCY_BUCKETS,
         )
-        self.store_seconds = Histogram(
+        self.store_seconds = LatencyFamily(
             "memcore_store_duration_seconds",
             "Store call latency (search, upsert...).",
             ["operation", "backend", "status"],
-            buckets=LATENCY_BUCKETS,
-            registry=reg,
+            LATENCY_BUCKETS,
         )
-        self.embed_seconds = Histogram(
+        self.embed_seconds = LatencyFamily(
             "memcore_embed_duration_seconds",
             "Embedder call latency.",
             ["backend", "status"],
-            buckets=LATENCY_BUCKETS,
-            registry=reg,
+            LATENCY_BUCKETS,
+        )
+        reg.register(
+            PerCallMetrics(
+                self.operations, self.operation_seconds, self.store_seconds, self.embed_seconds
+            )
         )
         self.errors = Counter(
             "memcore_errors",

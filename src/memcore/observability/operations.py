@@ -22,7 +22,7 @@ from memcore.domain.fields import fields_of
 from memcore.domain.records import RECORD_TYPES
 from memcore.errors import MemcoreError, NotFoundError, ValidationError
 from memcore.observability.metrics import Metrics
-from memcore.observability.tracing import span
+from memcore.observability.tracing import tracer
 from memcore.ports import MemoryStore
 
 __all__ = ["Telemetry", "UserIdMode", "error_fields", "observed", "user_fields"]
@@ -123,6 +123,7 @@ def observed(
         method: Callable[Concatenate[Any, P], Awaitable[R]],
     ) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, R]]:
         signature = inspect.signature(method)
+        span_name = f"memcore.{operation}"
 
         @functools.wraps(method)
         async def wrapper(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -132,8 +133,14 @@ def observed(
             failure: BaseException | None = None
             result: Any = None
             try:
-                with span(f"memcore.{operation}", {"memcore.backend": backend}):
+                traced = tracer()
+                if traced is None:
                     result = await method(self, *args, **kwargs)
+                else:
+                    with traced.start_as_current_span(
+                        span_name, attributes={"memcore.backend": backend}
+                    ):
+                        result = await method(self, *args, **kwargs)
             except Exception as exc:
                 failure = exc
                 raise

@@ -7,7 +7,7 @@
 See ``docs/architecture.md`` ("The pipeline") for the order and why.
 """
 
-from memcore.pipeline.call import Call, Handler, Policy, Port, Result
+from memcore.pipeline.call import DETOUR, Call, Handler, InlinePolicy, Policy, Port, Result
 from memcore.pipeline.chain import EmbedderFront, Pipeline, StoreFront
 from memcore.pipeline.ports import (
     STORE_OPERATIONS,
@@ -16,14 +16,17 @@ from memcore.pipeline.ports import (
     StoreOperation,
     embedder_terminal,
     store_terminal,
+    store_terminals,
 )
 
 __all__ = [
+    "DETOUR",
     "STORE_OPERATIONS",
     "Call",
     "EmbedderCalls",
     "EmbedderFront",
     "Handler",
+    "InlinePolicy",
     "Pipeline",
     "Policy",
     "Port",
@@ -33,4 +36,5 @@ __all__ = [
     "StoreOperation",
     "embedder_terminal",
     "store_terminal",
+    "store_terminals",
 ]

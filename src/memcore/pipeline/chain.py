@@ -11,18 +11,12 @@ are ports themselves; :meth:`Pipeline.describe` is what ``memcore inspect`` prin
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 from memcore.domain import HealthCheck
-from memcore.pipeline.call import Call, Handler, Policy, Port, Result
-from memcore.pipeline.ports import (
-    STORE_OPERATIONS,
-    EmbedderCalls,
-    StoreCalls,
-    embedder_terminal,
-    store_terminal,
-)
+from memcore.pipeline.call import DETOUR, Call, Handler, InlinePolicy, Policy, Port, Result
+from memcore.pipeline.ports import EmbedderCalls, StoreCalls, embedder_terminal, store_terminals
 from memcore.ports import Embedder, MemoryStore
 
 __all__ = ["EmbedderFront", "Pipeline", "StoreFront"]
@@ -53,21 +47,22 @@ class Pipeline:
         """The first policy that is a ``kind``, if there is one."""
         return next((p for p in self.policies if isinstance(p, kind)), None)
 
-    def chains(
-        self, port: Port, operations: Iterable[str], terminal: Handler
-    ) -> dict[str, Handler]:
-        """Per operation, the handler that runs ``port``'s policies in order, then
-        ``terminal``; each policy is told (:meth:`Policy.bind`) the chain below it.
+    def chains(self, port: Port, terminals: Mapping[str, Handler]) -> dict[str, Handler]:
+        """Per operation of ``terminals``, the handler that runs ``port``'s policies in
+        order, then the operation's terminal; each policy is told (:meth:`Policy.bind`) the
+        chain below it. A row of inline policies runs in one frame (:func:`_fused`).
         """
         ordered = self.of(port)
         below: dict[str, list[Handler]] = {}
-        for operation in operations:
+        for operation, terminal in terminals.items():
+            wrapping = [
+                i
+                for i, policy in enumerate(ordered)
+                if policy.operations is None or operation in policy.operations
+            ]
+            chain = _chain([ordered[i] for i in wrapping], terminal)
             # handlers[i] runs the policies ordered[i:] that wrap this operation.
-            handlers: list[Handler] = [terminal] * (len(ordered) + 1)
-            for i in range(len(ordered) - 1, -1, -1):
-                policy = ordered[i]
-                wraps = policy.operations is None or operation in policy.operations
-                handlers[i] = _link(policy, handlers[i + 1]) if wraps else handlers[i + 1]
+            handlers = [chain[sum(1 for w in wrapping if w < i)] for i in range(len(ordered) + 1)]
             below[operation] = handlers
         for i, policy in enumerate(ordered):
             policy.bind(port, functools.partial(_dispatch, below, i + 1))
@@ -99,6 +94,22 @@ class Pipeline:
         }
 
 
+def _chain(policies: Sequence[Policy], terminal: Handler) -> list[Handler]:
+    """``handlers[i]`` runs ``policies[i:]``, then ``terminal``."""
+    handlers: list[Handler] = [terminal] * (len(policies) + 1)
+    for i in range(len(policies) - 1, -1, -1):
+        policy = policies[i]
+        if not isinstance(policy, InlinePolicy):
+            handlers[i] = _link(policy, handlers[i + 1])
+            continue
+        end = i + 1  # the row of inline policies starting here ends before policies[end]
+        while end < len(policies) and isinstance(policies[end], InlinePolicy):
+            end += 1
+        row = cast("tuple[InlinePolicy, ...]", tuple(policies[i:end]))
+        handlers[i] = _fused(row, tuple(handlers[i + 1 : end + 1]))
+    return handlers
+
+
 def _link(policy: Policy, proceed: Handler) -> Handler:
     """``policy`` in front of ``proceed``: a plain function, the cheapest call there is."""
 
@@ -106,6 +117,68 @@ def _link(policy: Policy, proceed: Handler) -> Handler:
         return policy(call, proceed)
 
     return handler
+
+
+def _fused(row: tuple[InlinePolicy, ...], rests: tuple[Handler, ...]) -> Handler:
+    """The inline policies ``row`` in one frame: each one's :meth:`~InlinePolicy.enter`
+    in order, the chain below them (``rests[-1]``), then each one's ``exit`` (or ``fail``)
+    in reverse, exactly as if each wrapped the next; ``rests[i]`` is the chain below
+    ``row[i]`` (what its ``fail`` or ``detour`` may call).
+    """
+    below = rests[-1]
+
+    async def handler(call: Call) -> Result[Any]:
+        tokens: list[Any] = []
+        try:
+            for policy in row:
+                token = policy.enter(call)
+                if token is DETOUR:
+                    result = await policy.detour(call, rests[len(tokens)])
+                    break
+                tokens.append(token)
+            else:
+                result = await below(call)
+        except BaseException as error:  # noqa: BLE001 - the row's fail hooks decide
+            return await _unwind(row, rests, call, tokens, error)
+        index = len(tokens)
+        try:
+            while index:
+                index -= 1
+                result = row[index].exit(call, tokens[index], result)
+        except BaseException as error:  # noqa: BLE001 - the policies outside it decide
+            return await _unwind(row, rests, call, tokens[:index], error)
+        return result
+
+    return handler
+
+
+async def _unwind(
+    row: tuple[InlinePolicy, ...],
+    rests: tuple[Handler, ...],
+    call: Call,
+    tokens: list[Any],
+    error: BaseException,
+) -> Result[Any]:
+    """The hooks of ``row[: len(tokens)]`` after the call failed with ``error`` inside
+    them, innermost first: each ``fail`` raises or recovers, the next one out sees which.
+    """
+    failure: BaseException | None = error
+    result: Result[Any] | None = None
+    for index in range(len(tokens) - 1, -1, -1):
+        policy = row[index]
+        try:
+            if failure is None:
+                assert result is not None  # noqa: S101 - a recovered call has a result
+                result = policy.exit(call, tokens[index], result)
+            else:
+                result = await policy.fail(call, tokens[index], failure, rests[index])
+                failure = None
+        except BaseException as raised:  # noqa: BLE001 - handed to the next policy out
+            failure = raised
+    if failure is not None:
+        raise failure
+    assert result is not None  # noqa: S101 - no failure left: a policy recovered
+    return result
 
 
 def _dispatch(below: dict[str, list[Handler]], index: int, call: Call) -> Any:
@@ -119,7 +192,7 @@ class StoreFront(StoreCalls):
         self.backend = store.backend
         self.inner = store
         self.pipeline = pipeline
-        self._chains = pipeline.chains("store", STORE_OPERATIONS, store_terminal(store))
+        self._chains = pipeline.chains("store", store_terminals(store))
 
     @property
     def target(self) -> str:
@@ -145,7 +218,7 @@ class EmbedderFront(EmbedderCalls):
         self.backend = embedder.backend
         self.inner = embedder
         self.pipeline = pipeline
-        self._embed = pipeline.chains("embedder", ("embed",), embedder_terminal(embedder))["embed"]
+        self._embed = pipeline.chains("embedder", {"embed": embedder_terminal(embedder)})["embed"]
 
     @property
     def dimension(self) -> int:

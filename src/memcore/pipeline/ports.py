@@ -4,15 +4,17 @@
 :class:`~memcore.ports.MemoryStore` and :class:`~memcore.ports.Embedder` ports by
 turning every method into a call for :meth:`run`; a pipeline's front and a routing store
 (one that sends each call to another store) only implement ``run``. :data:`STORE_OPERATIONS`
-says what each store operation is, and :func:`store_terminal` / :func:`embedder_terminal`
-turn a call back into the method call on a real port. This module is the one place
-outside the adapters where the store port's method list is written.
+says what each store operation is, and :func:`store_terminal` (:func:`store_terminals`:
+one per operation) / :func:`embedder_terminal` turn a call back into the method call on a
+real port. This module is the one place outside the adapters where the store port's method
+list is written.
 """
 
 from __future__ import annotations
 
+import operator
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +41,7 @@ __all__ = [
     "StoreOperation",
     "embedder_terminal",
     "store_terminal",
+    "store_terminals",
 ]
 
 
@@ -191,16 +194,41 @@ class EmbedderCalls(ABC):
     async def aclose(self) -> None: ...
 
 
+def _arguments(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """What takes the values of ``names``, in order, out of a call's arguments."""
+    if len(names) > 1:
+        return operator.itemgetter(*names)
+    if names:
+        name = names[0]
+        return lambda args: (args[name],)
+    return lambda _: ()
+
+
+def store_terminals(store: MemoryStore) -> dict[str, Handler]:
+    """Per store operation, the end of its chain: the method called on ``store`` itself."""
+    return {operation: _terminal(store, operation) for operation in STORE_OPERATIONS}
+
+
 def store_terminal(store: MemoryStore) -> Handler:
-    """The end of a store chain: the call made on ``store`` itself."""
+    """The end of a store chain: the call made on ``store`` itself, whatever its operation."""
+    terminals = store_terminals(store)
+
+    def run(call: Call) -> Awaitable[Result[Any]]:
+        return terminals[call.operation](call)
+
+    return run
+
+
+def _terminal(store: MemoryStore, operation: str) -> Handler:
+    about = STORE_OPERATIONS[operation]
+    arguments = _arguments(about.parameters)
+    writes = about.writes
 
     async def run(call: Call) -> Result[Any]:
-        operation = STORE_OPERATIONS[call.operation]
-        args = [call.args[name] for name in operation.parameters]
-        if operation.scoped:
-            args.insert(0, call.user_id)
-        value = await getattr(store, call.operation)(*args)
-        if operation.writes:
+        method = getattr(store, operation)
+        args = arguments(call.args)
+        value = await (method(call.user_id, *args) if about.scoped else method(*args))
+        if writes:
             return Result(value, Status.STORED)
         # A store may say its answer is partial (an index still being built).
         return Result(value, getattr(value, "status", Status.COMPLETE))

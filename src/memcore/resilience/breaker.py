@@ -28,7 +28,7 @@ from typing import Any, ClassVar, TypeVar
 
 from memcore.domain import HealthCheck, HealthStatus
 from memcore.errors import CircuitOpenError, EmbedderCircuitOpenError, StoreCircuitOpenError
-from memcore.pipeline.call import Call, Handler, Policy, Port, Result
+from memcore.pipeline.call import Call, Handler, InlinePolicy, Port, Result
 from memcore.resilience.retry import is_retryable
 
 __all__ = [
@@ -126,24 +126,38 @@ class CircuitBreaker:
         self, call: Callable[[], Awaitable[T]], refuse: Callable[[float], CircuitOpenError]
     ) -> T:
         """Await ``call()`` if the breaker allows, else raise ``refuse(retry_after)``."""
-        state = self.state
-        if state is BreakerState.OPEN or (
-            state is BreakerState.HALF_OPEN and self._probing >= self.config.probes
-        ):
+        probe = self.admit()
+        if probe is None:
             raise refuse(self.retry_after())
-        probe = state is BreakerState.HALF_OPEN
-        self._probing += probe
         try:
             result = await call()
         except BaseException as exc:
-            if isinstance(exc, Exception):
-                self._record(failed=is_retryable(exc), probe=probe)
+            self.judge(probe, exc)
             raise
-        else:
+        self.judge(probe)
+        return result
+
+    def admit(self) -> bool | None:
+        """Let one call through: ``False``, or ``True`` as a probe; ``None``: refused (open,
+        or half-open with its probes out). Each admitted call must then be judged (:meth:`judge`).
+        """
+        state = self.state
+        if state is BreakerState.CLOSED:
+            return False
+        if state is BreakerState.OPEN or self._probing >= self.config.probes:
+            return None
+        self._probing += 1
+        return True
+
+    def judge(self, probe: bool, error: BaseException | None = None) -> None:
+        """Count an admitted call that ended: a success without ``error``, a failure with a
+        retryable one; a cancelled call counts as nothing.
+        """
+        self._probing -= probe
+        if error is None:
             self._record(failed=False, probe=probe)
-            return result
-        finally:
-            self._probing -= probe
+        elif isinstance(error, Exception):
+            self._record(failed=is_retryable(error), probe=probe)
 
     def _record(self, *, failed: bool, probe: bool) -> None:
         if probe:
@@ -155,7 +169,11 @@ class CircuitBreaker:
             return
         if self._state is not BreakerState.CLOSED:
             return  # a call that started before the breaker opened: already judged
-        bucket = self._buckets.setdefault(self._bucket(), [0, 0])
+        key = self._bucket()
+        bucket = self._buckets.get(key)
+        if bucket is None:  # a new slice: the window moved on
+            self._prune()
+            bucket = self._buckets[key] = [0, 0]
         bucket[0] += 1
         if not failed:
             return
@@ -196,7 +214,7 @@ def _breaker_check(check: HealthCheck, breaker: CircuitBreaker) -> HealthCheck:
     return replace(check, status=HealthStatus.DEGRADED, detail=detail, facts=facts)
 
 
-class BreakerPolicy(Policy):
+class BreakerPolicy(InlinePolicy):
     """One breaker in front of one port's calls; refusals are that port's
     :class:`~memcore.errors.CircuitOpenError` (store or embedder), and the port's health
     shows the breaker's state.
@@ -214,16 +232,32 @@ class BreakerPolicy(Policy):
         self.backend = backend
         self._refusal = self._REFUSALS[port]
 
-    async def __call__(self, call: Call, proceed: Handler) -> Result[Any]:
-        def refuse(retry_after: float) -> CircuitOpenError:
-            return self._refusal(
+    def enter(self, call: Call) -> bool:
+        probe = self.breaker.admit()
+        if probe is None:
+            raise self._refusal(
                 f"{call.port} circuit open",
-                retry_after=retry_after,
+                retry_after=self.breaker.retry_after(),
                 operation=call.operation,
                 backend=self.backend,
             )
+        return probe
 
-        return await self.breaker.call(lambda: proceed(call), refuse)
+    def exit(self, call: Call, token: bool, result: Result[Any]) -> Result[Any]:
+        del call
+        self.breaker.judge(token)
+        return result
+
+    async def fail(
+        self,
+        call: Call,
+        token: bool,
+        error: BaseException,
+        proceed: Handler,
+    ) -> Result[Any]:
+        del call, proceed
+        self.breaker.judge(token, error)
+        raise error
 
     def health(self, port: Port, check: HealthCheck) -> HealthCheck:
         del port

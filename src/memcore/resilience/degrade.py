@@ -31,7 +31,7 @@ from typing import Any
 
 from memcore.domain import HealthCheck, HealthStatus, Status
 from memcore.errors import MemcoreError, StoreError, StoreUnavailableError
-from memcore.pipeline.call import Call, Handler, Policy, Port, Result
+from memcore.pipeline.call import DETOUR, Call, Handler, InlinePolicy, Port, Result
 from memcore.pipeline.ports import STORE_OPERATIONS, StoreOperation
 from memcore.resilience.outbox import Outbox
 from memcore.resilience.retry import is_retryable
@@ -45,7 +45,7 @@ def _unavailable(exc: BaseException) -> bool:
     return isinstance(exc, StoreError) and is_retryable(exc)
 
 
-class DegradationPolicy(Policy):
+class DegradationPolicy(InlinePolicy):
     """Defers writes and degrades reads while the store is unavailable."""
 
     name = "degradation"
@@ -77,7 +77,33 @@ class DegradationPolicy(Policy):
         del port
         self._below = below
 
-    async def __call__(self, call: Call, proceed: Handler) -> Result[Any]:
+    def enter(self, call: Call) -> Any:
+        """Straight on while nothing waits; else (and for the schema) :meth:`detour`."""
+        if call.operation == "ensure_schema" or self.backlog:
+            return DETOUR
+        return None
+
+    def exit(self, call: Call, token: Any, result: Result[Any]) -> Result[Any]:
+        del token
+        if result.status is Status.DEGRADED and not STORE_OPERATIONS[call.operation].writes:
+            return self._degraded(call, result.value)  # counted as such
+        return result
+
+    async def fail(
+        self, call: Call, token: Any, error: BaseException, proceed: Handler
+    ) -> Result[Any]:
+        """A write deferred, a read answered empty, when the store is unavailable."""
+        del token, proceed
+        operation = STORE_OPERATIONS[call.operation]
+        if operation.empty is None or not _unavailable(error):
+            raise error
+        self._last_attempt = time.monotonic()  # the next try after replay_interval
+        if operation.writes:
+            return await self._defer(call, operation, error)
+        return self._degraded(call, operation.empty())
+
+    async def detour(self, call: Call, proceed: Handler) -> Result[Any]:
+        """The schema call, or a call while writes wait: behind them, or in the outbox."""
         if call.operation == "ensure_schema":
             return await self._ensure(call, proceed)
         operation = STORE_OPERATIONS[call.operation]
@@ -131,15 +157,17 @@ class DegradationPolicy(Policy):
         return await self.recover()
 
     async def _write(self, call: Call, proceed: Handler, operation: StoreOperation) -> Result[Any]:
-        failure: StoreError | None = None
-        if await self._caught_up():
-            try:
-                return await proceed(call)
-            except StoreError as exc:
-                if not _unavailable(exc):
-                    raise
-                self._last_attempt = time.monotonic()  # next try after replay_interval
-                failure = exc
+        if not await self._caught_up():
+            return await self._defer(call, operation, None)
+        try:
+            return await proceed(call)
+        except BaseException as error:  # noqa: BLE001 - fail decides (and re-raises)
+            return await self.fail(call, None, error, proceed)
+
+    async def _defer(
+        self, call: Call, operation: StoreOperation, failure: BaseException | None
+    ) -> Result[Any]:
+        """``call`` put in the outbox, its result ``deferred``; raise if it is full."""
         if not await self.outbox.put(call):
             if failure is not None:
                 raise failure
@@ -157,20 +185,20 @@ class DegradationPolicy(Policy):
         assert operation.empty is not None  # noqa: S101 - only reads with an empty value come here
         caught_up = await self._caught_up()
         if self._schema_call is not None:  # the store never had its schema ensured
-            result: Result[Any] = Result(operation.empty(), Status.DEGRADED)
-        else:
-            try:
-                result = await proceed(call)
-            except StoreError as exc:
-                if not _unavailable(exc):
-                    raise
-                result, caught_up = Result(operation.empty(), Status.DEGRADED), False
-                self._last_attempt = time.monotonic()
-        if caught_up and result.status is not Status.DEGRADED:
-            return result
+            return self._degraded(call, operation.empty())
+        try:
+            result = await proceed(call)
+        except BaseException as error:  # noqa: BLE001 - fail decides (and re-raises)
+            return await self.fail(call, None, error, proceed)
+        if caught_up:
+            return self.exit(call, None, result)
+        return self._degraded(call, result.value)  # it may miss what waits
+
+    def _degraded(self, call: Call, value: Any) -> Result[Any]:
+        """``value`` as a ``degraded`` answer, counted."""
         if self.on_degraded_read is not None:
             self.on_degraded_read(call.operation)
-        return Result(result.value, Status.DEGRADED)
+        return Result(value, Status.DEGRADED)
 
     def _bound(self) -> Handler:
         if self._below is None:

@@ -39,7 +39,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from memcore.errors import MemcoreError
-from memcore.pipeline.call import Call, Handler, Policy, Port, Result
+from memcore.pipeline.call import Call, Handler, InlinePolicy, Port, Result
 
 __all__ = [
     "RetryConfig",
@@ -177,7 +177,7 @@ def retry_sync(
     return decorate
 
 
-class RetryPolicy(Policy):
+class RetryPolicy(InlinePolicy):
     """Retries retryable store and embedder failures under ``config``.
 
     Retries are named ``<port>.<operation>`` in logs and in ``on_retry``. The call's
@@ -197,18 +197,19 @@ class RetryPolicy(Policy):
         self.on_retry = on_retry
         self.ports = ports
 
-    async def __call__(self, call: Call, proceed: Handler) -> Result[Any]:
-        started = time.monotonic()
-        try:
-            return await proceed(call)
-        except MemcoreError as exc:
-            if not exc.retryable or self.config.max_attempts == 1:
-                raise
-            first = exc
-        return await self._again(call, proceed, first, started)
+    def enter(self, call: Call) -> float:
+        del call
+        return time.monotonic()
+
+    async def fail(
+        self, call: Call, token: float, error: BaseException, proceed: Handler
+    ) -> Result[Any]:
+        if not is_retryable(error) or self.config.max_attempts == 1:
+            raise error
+        return await self._again(call, proceed, error, token)
 
     async def _again(
-        self, call: Call, proceed: Handler, first: MemcoreError, started: float
+        self, call: Call, proceed: Handler, first: BaseException, started: float
     ) -> Result[Any]:
         """Attempts 2..n after ``first`` failed; tenacity runs only on this slow path.
 
