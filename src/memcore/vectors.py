@@ -9,7 +9,7 @@ cosine similarity is one dot product and nothing below the service checks it aga
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,6 +20,8 @@ from memcore.ports import UnitVectors
 __all__ = ["squared_norms", "unit_vector", "unit_vectors"]
 
 _FLOAT32 = np.dtype(np.float32)
+
+_FLOAT32 = np.dtype(np.float32)  # the native one: a big-endian float32 is another dtype
 
 
 def squared_norms(rows: NDArray[np.floating[Any]]) -> NDArray[np.floating[Any]] | None:
@@ -39,13 +41,20 @@ def unit_vectors(vectors: object, rows: int, dimension: int) -> UnitVectors:
     dtypes, wrong shapes, NaN/Inf and all-zero rows (cosine is undefined for them). A
     ``(dimension,)`` row is accepted for ``rows == 1``.
     """
+    if rows == 1 and type(vectors) is np.ndarray and vectors.dtype is _FLOAT32:
+        # A single write or query, the hot path: a native float32 row, one scalar, one
+        # scaling, as few numpy calls as can be (each costs microseconds on a cold cache).
+        # vdot, like einsum, raises no FP warnings (an overflow is inf, checked next);
+        # anything else goes the general way, which says what is wrong.
+        shape = vectors.shape
+        if shape in ((dimension,), (1, dimension)):
+            square = float(np.vdot(vectors, vectors))
+            if math.isfinite(square) and square > 0:
+                # A new array (a ufunc's output is C-contiguous), shaped (1, dimension);
+                # float32 times a Python float stays float32 (NEP 50).
+                scaled = cast("NDArray[np.float32]", vectors * (1.0 / math.sqrt(square)))
+                return UnitVectors(scaled.reshape(1, dimension))
     rows32 = _float32_rows(vectors, rows, dimension)
-    if rows == 1:  # a single write or query, the hot path: one scalar, one scaling
-        # vdot, like einsum, raises no FP warnings (an overflow is inf, checked next), and
-        # costs half of einsum's call.
-        square = float(np.vdot(rows32[0], rows32[0]))
-        if math.isfinite(square) and square > 0:
-            return UnitVectors(np.ascontiguousarray(rows32 * (1.0 / math.sqrt(square))))
     squares = squared_norms(rows32)
     scalable: NDArray[np.floating[Any]] = rows32
     if squares is None:

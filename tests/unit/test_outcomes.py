@@ -5,7 +5,7 @@ in-memory store: each sentence of their docstrings.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -26,23 +26,12 @@ from memcore.domain import RecordKind, RecordUpdate, utcnow
 from memcore.ports import Vectors
 from memcore.service import MemoryService
 from memcore.settings import WhatWorkedSettings
-
-
-class CountingEmbedder(HashingEmbedder):
-    """The hashing embedder, counting the texts it embeds."""
-
-    def __init__(self) -> None:
-        super().__init__(dimension=32)
-        self.texts: list[str] = []
-
-    async def embed(self, texts: Sequence[str]) -> Vectors:
-        self.texts += texts
-        return await super().embed(texts)
+from memcore.testing import CountingEmbedder
 
 
 @pytest.fixture
 def embedder() -> CountingEmbedder:
-    return CountingEmbedder()
+    return CountingEmbedder(dimension=32)
 
 
 @pytest.fixture

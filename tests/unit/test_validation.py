@@ -200,6 +200,26 @@ def test_float64_embeddings_are_converted_without_touching_the_input() -> None:
     assert np.array_equal(given, before)
 
 
+@pytest.mark.parametrize(
+    "given",
+    [
+        np.arange(1, 9, dtype=np.float32),  # a (dimension,) row
+        np.arange(1, 9, dtype=np.float32).reshape(1, 8),
+        np.arange(1, 17, dtype=np.float32)[::2],  # not contiguous
+        np.arange(1, 9, dtype=">f4"),  # float32, not native
+    ],
+)
+def test_a_single_float32_row_comes_back_as_a_new_unit_row(given: np.ndarray) -> None:
+    before = given.copy()
+    converted = unit_vectors(given, 1, 8)
+    assert converted.dtype == np.float32
+    assert converted.shape == (1, 8)
+    assert converted.flags.c_contiguous
+    assert not np.shares_memory(converted, given)
+    assert np.allclose(converted[0] * np.linalg.norm(before), before.ravel())
+    assert np.array_equal(given, before)
+
+
 def test_rows_are_scaled_to_unit_length_once() -> None:
     given = np.array([[3.0, 4.0], [0.0, 2.0]], dtype=np.float32)
     assert np.allclose(unit_vectors(given, 2, 2), [[0.6, 0.8], [0.0, 1.0]])

@@ -156,6 +156,12 @@ def test_the_sync_facade_mirrors_every_call_of_the_service() -> None:
     lifetime = {"start", "aclose"}  # the facade starts in connect() and stops in close()
     mirrored = {name for name in vars(memcore.SyncMemoryService) if not name.startswith("_")}
     assert calls - lifetime <= mirrored, f"no blocking twin: {calls - lifetime - mirrored}"
+    for name in calls - lifetime:
+        twin = inspect.signature(getattr(memcore.SyncMemoryService, name)).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in twin.values()):
+            continue  # passes every keyword on
+        call = inspect.signature(getattr(memcore.MemoryService, name)).parameters
+        assert list(twin) == list(call), f"{name}: {list(twin)} is not {list(call)}"
 
 
 async def test_the_sync_facade_works_inside_a_running_loop() -> None:

@@ -41,6 +41,34 @@ async def test_waiting_past_the_pool_timeout_is_unavailable(make_store: StoreFac
     assert await store.count("u", SearchFilter()) == 0  # the slot came back
 
 
+async def test_each_waiter_times_out_at_its_own_deadline(redis_server_url: str) -> None:
+    """One timer serves the queue: a waiter queued later fails later, not with the first,
+    and a slot released meanwhile goes to a waiter still waiting.
+    """
+    pool = connection_pool(RedisSettings(url=redis_server_url, pool_timeout=0.3), max_connections=1)
+    loop = asyncio.get_running_loop()
+    held = await pool.get_connection()
+
+    async def refused() -> float:
+        began = loop.time()
+        with pytest.raises(RedisConnectionError, match="no free connection"):
+            await pool.get_connection()
+        return loop.time() - began
+
+    first = asyncio.ensure_future(refused())
+    await asyncio.sleep(0.15)
+    second = asyncio.ensure_future(refused())
+    assert 0.25 < await first < 0.4
+    assert not second.done()  # its deadline is 0.15 s later
+    assert 0.25 < await second < 0.4
+    third = asyncio.ensure_future(pool.get_connection())
+    await asyncio.sleep(0.05)
+    await pool.release(held)
+    await pool.release(await asyncio.wait_for(third, 1))
+    assert pool.waits()[0] == 3
+    await pool.aclose()
+
+
 async def test_a_failed_connect_gives_its_slot_back() -> None:
     settings = RedisSettings(
         url="redis://127.0.0.1:9/0", socket_connect_timeout=0.5, pool_timeout=0.2

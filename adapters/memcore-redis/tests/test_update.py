@@ -6,33 +6,20 @@ itself after the server forgets it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
 import redis.asyncio as aioredis
 
 from memcore import Intervention, MemoryService, Outcome
-from memcore.adapters.hashing import HashingEmbedder
-from memcore.ports import Vectors
+from memcore.testing import CountingEmbedder
 from memcore_redis import RedisStore
 from memcore_redis.commands import call
 
 from .conftest import StoreFactory
 
 pytestmark = pytest.mark.parametrize("storage_type", ["hash", "json"])
-
-
-class CountingEmbedder(HashingEmbedder):
-    """The hashing embedder, counting the texts it embeds."""
-
-    def __init__(self) -> None:
-        super().__init__(dimension=32)
-        self.texts: list[str] = []
-
-    async def embed(self, texts: Sequence[str]) -> Vectors:
-        self.texts += texts
-        return await super().embed(texts)
 
 
 @pytest.fixture
@@ -43,8 +30,8 @@ async def two_services(
     first = make_store(storage_type=storage_type)
     second: RedisStore = make_store(storage_type=storage_type, key_prefix=first.settings.key_prefix)
     services = (
-        MemoryService(first, CountingEmbedder()),
-        MemoryService(second, CountingEmbedder()),
+        MemoryService(first, CountingEmbedder(dimension=32)),
+        MemoryService(second, CountingEmbedder(dimension=32)),
     )
     for service in services:
         await service.start()

@@ -13,11 +13,14 @@ A new store passes when this runs green::
 
 Embedders subclass :class:`EmbedderContract` and provide ``embedder`` the same way;
 :class:`AddedFieldContract` proves a store follows the field table (see its module).
+:class:`StoreContract` includes :class:`ServiceCallsContract`: the service's later-life
+calls on the store; :class:`CountingEmbedder` keeps the texts it embedded.
 Requires the ``agent-memcore[testing]`` extra (pytest, pytest-asyncio).
 """
 
 from memcore.testing._suite import SCHEMA, ContractSuite, unit_vectors
 from memcore.testing.embedder_contract import EmbedderContract
+from memcore.testing.service_calls import CountingEmbedder, ServiceCallsContract
 from memcore.testing.store_contract import StoreContract
 from memcore.testing.store_fields import AddedFieldContract, MoodIntervention
 from memcore.testing.store_isolation import HOSTILE_USER_IDS
@@ -27,8 +30,10 @@ __all__ = [
     "SCHEMA",
     "AddedFieldContract",
     "ContractSuite",
+    "CountingEmbedder",
     "EmbedderContract",
     "MoodIntervention",
+    "ServiceCallsContract",
     "StoreContract",
     "unit_vectors",
 ]

@@ -37,6 +37,7 @@ from memcore.testing._suite import (
     reflection,
     unit_vectors,
 )
+from memcore.testing.service_calls import ServiceCallsContract
 from memcore.testing.store_expiry import ExpiryContract
 from memcore.testing.store_isolation import AdminContract, IsolationContract, LifecycleContract
 from memcore.testing.store_listing import ListingContract
@@ -347,6 +348,7 @@ class StoreContract(
     UpdateContract,
     ScopeContract,
     ExpiryContract,
+    ServiceCallsContract,
 ):
     """Every promise of :class:`memcore.ports.MemoryStore`; subclass and provide ``store``."""
 
