@@ -38,7 +38,7 @@ asyncio.run(main())
 
 
 def test_spans_open_only_once_a_tracer_provider_is_set() -> None:
-    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
+    done = subprocess.run(
         [sys.executable, "-c", SCRIPT], capture_output=True, text=True, check=True, timeout=60
     )
     spans = [("memcore.search_interventions", {"memcore.backend": "memory"})]
