@@ -7,8 +7,9 @@ then alternates, call by call in a seeded random order:
 
 - ``update_outcome`` through the service (validation, pipeline, the Lua script, the
   record decoded) and the store's ``update`` alone, against their floor, one raw
-  ``HSET key outcome <value>`` of an indexed record with redis-py; the embedder must not
-  be called (the script asserts it);
+  ``HSET key outcome <value>`` of an indexed record with redis-py, and the same ``HSET``
+  sent as the update is (memcore's lean :func:`~memcore_redis.commands.round_trip`);
+  the embedder must not be called (the script asserts it);
 - ``what_worked`` (``candidates`` nearest re-ranked, k 5) against a plain
   ``search_interventions`` (k 5) of the same situation text, both embedding it with
   the same hashing embedder;
@@ -38,7 +39,7 @@ from memcore.ports import UnitVectors, Vectors
 from memcore.settings import WhatWorkedSettings
 from memcore_bench.workload import Workload, make_workload
 from memcore_redis import RedisSettings, RedisStore
-from memcore_redis.commands import call
+from memcore_redis.commands import call, round_trip
 from memcore_redis.encoding import record_key
 from memcore_redis.testing import EmbeddedRedis
 
@@ -102,11 +103,22 @@ def update_calls(
         )
         return await store.update(record.user_id, update, None)
 
-    async def hset(i: int) -> object:
+    def hset(i: int) -> tuple[str, str, str, str]:
         key = record_key("bench", records[i].user_id, records[i].id)
-        return await call(store._client, "HSET", key, "outcome", OUTCOMES[i % 3].value)  # noqa: SLF001
+        return ("HSET", key, "outcome", OUTCOMES[i % 3].value)
 
-    return {"update_outcome": update_outcome, "RedisStore.update": store_update, "HSET floor": hset}
+    async def floor(i: int) -> object:
+        return await call(store._client, *hset(i))  # noqa: SLF001
+
+    async def lean_floor(i: int) -> object:
+        return await round_trip(store._client, [hset(i)])  # noqa: SLF001
+
+    return {
+        "update_outcome": update_outcome,
+        "RedisStore.update": store_update,
+        "HSET floor": floor,
+        "HSET, lean send": lean_floor,
+    }
 
 
 def read_calls(
@@ -172,6 +184,8 @@ async def run(n: int, users: int, rounds: int, candidates: int) -> None:
         f"\nupdate_outcome / HSET p50: {p50['update_outcome'] / p50['HSET floor']:.2f}x"
         f" (embedder calls during updates: 0)\n"
         f"RedisStore.update / HSET p50: {p50['RedisStore.update'] / p50['HSET floor']:.2f}x\n"
+        f"update_outcome / HSET sent as lean as the update p50: "
+        f"{p50['update_outcome'] / p50['HSET, lean send']:.2f}x\n"
         f"what_worked / search_interventions p50: "
         f"{p50['what_worked'] / p50['search_interventions']:.2f}x\n"
         f"search with TTLs / without p50: "

@@ -4,6 +4,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -215,3 +216,18 @@ async def test_updates_are_audited_with_the_record_id(audited: StoreFront, sink:
         await audited.update("alice", change, None)
     summary = [(e.operation, e.result, e.count, e.record_ids) for e in sink.events[1:]]
     assert summary == [("update", "ok", 1, ("i1",)), ("update", "ok", 0, ("missing",))]
+
+
+async def test_a_created_duplicate_is_audited_as_a_write(
+    audited: StoreFront, sink: ListSink
+) -> None:
+    """An update that creates a missing record (``create``, a first merged duplicate)
+    is logged as the ``upsert`` it was; the same update finding it there counts it
+    again, an ``update``.
+    """
+    new = intervention("alice", 1)
+    sighting = RecordUpdate("i1", RecordKind.INTERVENTION, {}, utcnow(), 10, create=new)
+    for _ in range(2):
+        await audited.update("alice", replace(sighting, seen_again=True), unit_vectors(1, 0))
+    summary = [(e.operation, e.result, e.count, e.record_ids) for e in sink.events]
+    assert summary == [("upsert", "ok", 1, ("i1",)), ("update", "ok", 1, ("i1",))]

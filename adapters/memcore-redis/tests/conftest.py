@@ -19,6 +19,24 @@ pytest_plugins = ["memcore_redis.testing.fixtures", "pytester"]
 StoreFactory = Callable[..., RedisStore]
 
 
+async def index_refusing_vectors(
+    raw_redis: aioredis.Redis, store: RedisStore, dimension: int
+) -> None:
+    """Rebuild ``store``'s index (someone else did) for vectors of ``dimension``: the
+    records the store writes after that are stored but not indexed.
+    """
+    on = "JSON" if store.settings.storage_type == "json" else "HASH"
+    field = ["$.user_id" if on == "JSON" else "user_id", "AS", "user_id"]
+    vector = ["$.vector" if on == "JSON" else "vector", "AS", "vector"]
+    prefix = f"{store.settings.key_prefix}:{{"
+    await call(raw_redis, "FT.DROPINDEX", store.index_name)
+    await call(
+        raw_redis, "FT.CREATE", store.index_name, "ON", on, "PREFIX", 1, prefix, "SCHEMA",
+        *field, "TAG", *vector, "VECTOR", "FLAT", 6, "TYPE", "FLOAT32", "DIM", dimension,
+        "DISTANCE_METRIC", "COSINE",
+    )  # fmt: skip
+
+
 @pytest.fixture
 async def raw_redis(redis_server_url: str) -> AsyncIterator[aioredis.Redis]:
     """A plain client for looking behind the store's back."""

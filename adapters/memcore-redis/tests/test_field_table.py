@@ -1,5 +1,6 @@
-"""A field added through the field table round-trips on Redis (hash and JSON), and is
-stored sealed when the table marks it sensitive: field_table_suite.py, in a fresh process.
+"""A field added through the field table round-trips on Redis and a Redis Cluster (hash and
+JSON), and is stored sealed when the table marks it sensitive: field_table_suite.py, in a
+fresh process.
 """
 
 from __future__ import annotations
@@ -38,4 +39,4 @@ def test_a_field_added_through_the_table_round_trips_on_both_layouts(
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "4 passed" in result.stdout, result.stdout
+    assert "8 passed" in result.stdout, result.stdout

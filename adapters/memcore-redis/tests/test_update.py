@@ -13,11 +13,14 @@ import pytest
 import redis.asyncio as aioredis
 
 from memcore import Intervention, MemoryService, Outcome
-from memcore.testing import CountingEmbedder
+from memcore.domain import RecordKind, RecordUpdate, utcnow
+from memcore.errors import StoreError
+from memcore.testing import SCHEMA, CountingEmbedder, unit_vectors
+from memcore.testing._suite import intervention
 from memcore_redis import RedisStore
 from memcore_redis.commands import call
 
-from .conftest import StoreFactory
+from .conftest import StoreFactory, index_refusing_vectors
 
 pytestmark = pytest.mark.parametrize("storage_type", ["hash", "json"])
 
@@ -119,3 +122,29 @@ async def test_ten_identical_writes_at_once_from_two_clients_leave_one_record(
     assert later.record.id == receipts[0].record.id
     assert isinstance(later.record, Intervention)
     assert later.record.seen == (11 if policy == "merge" else 1)
+
+
+async def test_a_created_duplicate_the_index_rejects_is_reported_and_not_left_behind(
+    make_store: StoreFactory, raw_redis: aioredis.Redis, storage_type: str
+) -> None:
+    """The first write of a merged duplicate is checked as an upsert is: never stored
+    unsearchable. An existing record counted again is not a write, and is left alone.
+    """
+    store = make_store(storage_type=storage_type)
+    await store.ensure_schema(SCHEMA)
+    await store.upsert("u", [intervention("u", 1)], unit_vectors(1, seed=1))
+    await index_refusing_vectors(raw_redis, store, SCHEMA.dimension * 2)
+    for record_id in ("i2", "i1"):
+        update = RecordUpdate(
+            record_id, RecordKind.INTERVENTION, {}, utcnow(), 10, seen_again=True,
+            create=intervention("u", int(record_id[1:]), record_id=record_id),
+        )  # fmt: skip
+        if record_id == "i2":
+            with pytest.raises(StoreError, match="could not index") as raised:
+                await store.update("u", update, unit_vectors(1, seed=2))
+            assert (raised.value.operation, raised.value.user_id) == ("update", "u")
+        else:
+            counted = await store.update("u", update, unit_vectors(1, seed=2))
+            assert isinstance(counted, Intervention)
+            assert counted.seen == 2
+    assert await store.get("u", ["i2"]) == []

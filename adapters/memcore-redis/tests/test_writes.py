@@ -12,9 +12,8 @@ from memcore.domain import SearchFilter
 from memcore.errors import StoreError, ValidationError
 from memcore.testing import SCHEMA, unit_vectors
 from memcore.testing._suite import intervention
-from memcore_redis.commands import call
 
-from .conftest import StoreFactory
+from .conftest import StoreFactory, index_refusing_vectors
 
 
 async def test_the_tenancy_check_refuses_a_batch_before_writing(
@@ -38,34 +37,7 @@ async def test_a_record_the_index_rejects_is_reported_and_not_left_behind(
     store = make_store(storage_type=storage_type)
     await store.ensure_schema(SCHEMA)
     await store.upsert("u", [intervention("u", 1)], unit_vectors(1, seed=1))
-    prefix = f"{store.settings.key_prefix}:{{"
-    await call(raw_redis, "FT.DROPINDEX", store.index_name)
-    on = "JSON" if storage_type == "json" else "HASH"
-    field = ["$.user_id" if on == "JSON" else "user_id", "AS", "user_id"]
-    vector = ["$.vector" if on == "JSON" else "vector", "AS", "vector"]
-    await call(
-        raw_redis,
-        "FT.CREATE",
-        store.index_name,
-        "ON",
-        on,
-        "PREFIX",
-        1,
-        prefix,
-        "SCHEMA",
-        *field,
-        "TAG",
-        *vector,
-        "VECTOR",
-        "FLAT",
-        6,
-        "TYPE",
-        "FLOAT32",
-        "DIM",
-        SCHEMA.dimension * 2,
-        "DISTANCE_METRIC",
-        "COSINE",
-    )
+    await index_refusing_vectors(raw_redis, store, SCHEMA.dimension * 2)
     with pytest.raises(StoreError, match="could not index") as raised:
         await store.upsert("u", [intervention("u", 2)], unit_vectors(1, seed=2))
     assert raised.value.user_id == "u"

@@ -151,6 +151,15 @@ def _asked(call: Call) -> tuple[str, ...]:
     return tuple(call.args.get("ids", ()))
 
 
+def _created(call: Call, found: Any) -> bool:
+    """Whether an update that creates a missing record (a first merged duplicate) did:
+    it returns the record it was given, seen once (an existing one counted again has
+    been seen more). That was a write, logged as ``upsert``.
+    """
+    create = call.args["update"].create if call.operation == "update" else None
+    return create is not None and found == create
+
+
 Described = tuple[int | None, tuple[str, ...]]
 
 # Per operation: the name in the trail and (count, record ids) from the call and its value.
@@ -195,6 +204,8 @@ class AuditPolicy(Policy):
             await self._write(operation, call.user_id, outcome, None, _asked(call))
             raise
         count, ids = describe(call, result.value)
+        if _created(call, result.value):
+            operation = "upsert"
         outcome = _RESULTS.get(result.status, "ok")
         await self._write(operation, call.user_id, outcome, count, ids)
         return result

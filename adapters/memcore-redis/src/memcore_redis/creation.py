@@ -5,20 +5,18 @@ many identical writes at once derive one id from their content, so exactly one o
 may create the record; each other one finds it there and counts a sighting with the
 update script (:mod:`memcore_redis.update`). The script runs the layout's whole-record
 write commands (given as ``count, command, args...`` groups) only if the key is absent.
+It is sent like an upsert, index check included (``RedisStore._write``): a created
+record the index cannot hold is removed again and reported, never left unsearchable.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
+from typing import Any
 
-from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
-
-from memcore_redis.commands import call
 from memcore_redis.layout import Command
 
-__all__ = ["create_if_absent"]
+__all__ = ["create_command", "created"]
 
 SCRIPT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -30,14 +28,16 @@ while i <= #ARGV do
 end
 return 1
 """
-_SHA = hashlib.sha1(SCRIPT.encode(), usedforsecurity=False).hexdigest()
 
 
-async def create_if_absent(client: Redis, key: str, writes: Sequence[Command]) -> bool:
-    """Run ``writes`` (each touching only ``key``) if ``key`` holds nothing; whether it did."""
+def create_command(key: str, writes: Sequence[Command]) -> Command:
+    """The ``EVAL`` running ``writes`` (each touching only ``key``) if ``key`` holds
+    nothing (the script's text each time: short, and never missing after a restart).
+    """
     groups = [item for write in writes for item in (len(write), *write)]
-    try:
-        created = await call(client, "EVALSHA", _SHA, 1, key, *groups)
-    except NoScriptError:
-        created = await call(client, "EVAL", SCRIPT, 1, key, *groups)
-    return bool(int(created))
+    return ("EVAL", SCRIPT, 1, key, *groups)
+
+
+def created(reply: Any) -> bool:
+    """Whether the reply to :func:`create_command` says it created the record."""
+    return int(reply) == 1

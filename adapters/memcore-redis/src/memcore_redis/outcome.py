@@ -16,9 +16,9 @@ them out again and raises: never stored-but-unsearchable.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis import exceptions as rex
 from redis.asyncio import Redis
@@ -26,11 +26,12 @@ from redis.asyncio import Redis
 from memcore.errors import OutcomeUnknownError, StoreError, StoreUnavailableError
 from memcore_redis.commands import call
 from memcore_redis.errors import BACKEND, map_redis_errors
+from memcore_redis.layout import Command
 from memcore_redis.query import indexed_command
 from memcore_redis.redo import RedoLog
 from memcore_redis.replies import text
 
-__all__ = ["remove_unindexed", "write_errors", "write_outcome"]
+__all__ = ["Written", "remove_unindexed", "write_errors", "write_outcome"]
 
 
 @contextmanager
@@ -79,11 +80,26 @@ def _maybe_landed(cause: BaseException | None) -> bool:
     )
 
 
-async def remove_unindexed(
-    client: Redis, index: str, user_id: str, keys: Sequence[str], redo: RedoLog
-) -> None:
-    """Delete those of ``keys`` the index does not hold, then raise :class:`StoreError`."""
-    with map_redis_errors("upsert", user_id):
+class Written(NamedTuple):
+    """A whole-record write: ``writes`` (the layout's commands) of ``record_ids`` under
+    ``keys``, for ``operation``; ``landed`` tells from the reply of the first command
+    sent whether it wrote at all (a create-if-absent may not).
+    """
+
+    operation: str
+    user_id: str
+    record_ids: Sequence[str]
+    keys: Sequence[str]
+    writes: Sequence[Command]
+    landed: Callable[[Any], bool] = lambda _: True
+
+
+async def remove_unindexed(client: Redis, index: str, written: Written, redo: RedoLog) -> None:
+    """Delete those of ``written.keys`` the index does not hold, then raise
+    :class:`StoreError`.
+    """
+    keys = written.keys
+    with map_redis_errors(written.operation, written.user_id):
         reply = await call(client, *indexed_command(index, keys, count_only=False))
         indexed = {text(key) for key in reply[1:]}
         failed = [key for key in keys if key not in indexed]
@@ -94,7 +110,7 @@ async def remove_unindexed(
     raise StoreError(
         f"{len(failed)} of {len(keys)} records were written but RediSearch could not index "
         f"them in {index!r} (does the index still match the schema?); they were removed",
-        operation="upsert",
+        operation=written.operation,
         backend=BACKEND,
-        user_id=user_id,
+        user_id=written.user_id,
     )

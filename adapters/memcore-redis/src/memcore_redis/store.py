@@ -50,8 +50,8 @@ from memcore_redis.durability import DurabilityGuard
 from memcore_redis.encoding import record_key, user_key_prefix
 from memcore_redis.errors import BACKEND, is_missing_index, map_redis_errors
 from memcore_redis.health import HealthProbe
-from memcore_redis.layout import VectorSpec, layout_for
-from memcore_redis.outcome import remove_unindexed, write_errors, write_outcome
+from memcore_redis.layout import Command, VectorSpec, layout_for
+from memcore_redis.outcome import Written, remove_unindexed, write_errors, write_outcome
 from memcore_redis.query import (
     Planner,
     count_command,
@@ -170,23 +170,33 @@ class RedisStore(Updates):
             for key, record, row in zip(keys, records, rows, strict=True)
             for command in self._layout.write(key, record, row)
         ]
-        verify = indexed_command(self._index, distinct, count_only=True)
         # MULTI/EXEC makes a batch all-or-nothing; one command is atomic without it.
-        # Either way it is one round trip, index check included.
         sent = writes if len(writes) == 1 else [("MULTI",), *writes, ("EXEC",)]
-        with write_outcome("upsert", user_id, [record.id for record in records]):
+        ids = [record.id for record in records]
+        await self._write(Written("upsert", user_id, ids, distinct, writes), sent, spec)
+
+    async def _write(self, written: Written, sent: Sequence[Command], spec: VectorSpec) -> Any:
+        """Send ``sent`` (``written.writes``, maybe in a transaction or a script) and the
+        index check of its keys in one round trip; return the first reply. Unless
+        ``written.landed`` says it wrote nothing, leave nothing stored unindexed
+        (:func:`remove_unindexed`) and log the writes for :mod:`~memcore_redis.redo`.
+        """
+        operation, keys = written.operation, written.keys
+        verify = indexed_command(self._index, keys, count_only=True)
+        with write_outcome(operation, written.user_id, written.record_ids):
             replies = await round_trip(self._client, [*sent, verify], raise_errors=False)
             checked = write_errors(replies)
             if isinstance(checked, ResponseError) and not is_missing_index(checked):
                 raise checked
-        if isinstance(checked, ResponseError):
-            self._redo.add(writes)
-            # The records landed; the index created again scans them.
-            await self._build.recover(self._client, "upsert", spec)
-            return
-        if int(checked[0]) != len(distinct):
-            await remove_unindexed(self._client, self._index, user_id, distinct, self._redo)
-        self._redo.add(writes)
+        if written.landed(replies[0]):
+            if isinstance(checked, ResponseError):  # the index created again scans them
+                self._redo.add(written.writes)
+                await self._build.recover(self._client, operation, spec)
+                return replies[0]
+            if int(checked[0]) != len(keys):
+                await remove_unindexed(self._client, self._index, written, self._redo)
+            self._redo.add(written.writes)
+        return replies[0]
 
     async def get(self, user_id: str, ids: Sequence[str]) -> list[MemoryRecord]:
         spec = self._require("get")
