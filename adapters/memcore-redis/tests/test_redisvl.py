@@ -56,18 +56,27 @@ async def test_redisvl_opens_the_index_and_a_user_filter_returns_exactly_that_us
 ) -> None:
     index_name, _ = await _written(make_store, storage_type)
     index = SearchIndex.from_existing(index_name, redis_url=redis_server_url)
+    # The texts are not index attributes: a hash returns them by name, JSON by path.
+    texts = ["intervention_text", "text"]
+    if storage_type == "json":
+        texts = [f"$.{name}" for name in texts]
     fields = set(index.schema.field_names)
     assert {"user_id", "kind", "outcome", "task", "created_at", "vector"} <= fields
     query = VectorQuery(
         vector=unit_vectors(1, seed=3)[0].tolist(),
         vector_field_name="vector",
-        return_fields=["user_id", "kind", "task"],
+        return_fields=["user_id", "kind", "task", *texts],
         filter_expression=Tag("user_id") == "José Pérez",
         num_results=50,
     )
     rows = index.query(query)
     assert sorted(row["user_id"] for row in rows) == ["José Pérez"] * 3
     assert sorted(row["kind"] for row in rows) == ["intervention", "intervention", "reflection"]
+    assert {row.get(texts[0]) or row.get(texts[1]) for row in rows} == {
+        intervention("u", 1).intervention_text,
+        intervention("u", 2).intervention_text,
+        reflection("u", 3).text,
+    }
     index.disconnect()
 
 
@@ -119,6 +128,8 @@ async def test_the_operator_pages_redisvl_recipe_returns_that_users_records(
     rows = namespace["rows"]
     assert isinstance(rows, list)
     assert sorted(row["kind"] for row in rows) == ["intervention", "reflection"]
+    if storage == "hash":  # JSON returns texts by path (the page says so)
+        assert {row.get("intervention_text") for row in rows} == {"Suggested a short walk", None}
     namespace["index"].disconnect()  # type: ignore[attr-defined]
 
 
