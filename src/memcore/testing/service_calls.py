@@ -28,13 +28,15 @@ from memcore.testing._suite import SCHEMA, StoreFixtures
 
 
 class CountingEmbedder(HashingEmbedder):
-    """The offline hashing embedder, keeping every text it was asked to embed."""
+    """The offline hashing embedder, counting its calls and keeping every text it embedded."""
 
     def __init__(self, dimension: int = SCHEMA.dimension) -> None:
         super().__init__(dimension=dimension)
+        self.calls = 0
         self.texts: list[str] = []
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
+        self.calls += 1
         self.texts += texts
         return await super().embed(texts)
 
