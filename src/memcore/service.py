@@ -54,6 +54,7 @@ from memcore.usecases import Duplicates, UseCases
 from memcore.validation import (
     DEFAULT_LIMITS,
     Limits,
+    unit_vector,
     unit_vectors,
     validate_filters,
     validate_k,
@@ -336,11 +337,10 @@ class MemoryService(LifecycleCalls, ReflectionCalls):
 
     # -- the use cases, behind the service's policies ---------------------------------------
 
-    async def _serve(self, operation: str, user_id: str, **args: Any) -> Result[Any]:
+    def _serve(self, operation: str, user_id: str, **args: Any) -> Awaitable[Result[Any]]:
+        """The service call ``operation`` through the service's chain (to be awaited)."""
         deadline = None if self.deadline is None else time.monotonic() + self.deadline
-        return await self._operations[operation](
-            Call("service", operation, user_id, args, deadline)
-        )
+        return self._operations[operation](Call("service", operation, user_id, args, deadline))
 
     async def _record(
         self,
@@ -373,7 +373,7 @@ class MemoryService(LifecycleCalls, ReflectionCalls):
         if isinstance(query, str):
             validate_text(query, "query", self.limits.max_text_chars)
         else:
-            query = unit_vectors(query, 1, self.embedder.dimension)[0]
+            query = unit_vector(query, self.embedder.dimension)
         hits: SearchResults[MemoryRecord] = (
             await self._serve("search", user_id, query=query, k=k, filters=narrowed)
         ).value

@@ -66,12 +66,13 @@ from memcore.value_rules import (
     validate_text,
     validate_user_id,
 )
-from memcore.vectors import squared_norms, unit_vectors
+from memcore.vectors import squared_norms, unit_vector, unit_vectors
 
 __all__ = [
     "DEFAULT_LIMITS",
     "Limits",
     "squared_norms",
+    "unit_vector",
     "unit_vectors",
     "validate_batch_size",
     "validate_created_at",

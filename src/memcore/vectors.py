@@ -17,7 +17,9 @@ from numpy.typing import NDArray
 from memcore.errors import ValidationError
 from memcore.ports import UnitVectors
 
-__all__ = ["squared_norms", "unit_vectors"]
+__all__ = ["squared_norms", "unit_vector", "unit_vectors"]
+
+_FLOAT32 = np.dtype(np.float32)
 
 _FLOAT32 = np.dtype(np.float32)  # the native one: a big-endian float32 is another dtype
 
@@ -65,6 +67,20 @@ def unit_vectors(vectors: object, rows: int, dimension: int) -> UnitVectors:
             raise ValidationError("embedding", "rows must not be all zeros")
     scaled = scalable / np.sqrt(squares)[:, np.newaxis]
     return UnitVectors(np.ascontiguousarray(scaled, dtype=np.float32))
+
+
+def unit_vector(vector: object, dimension: int) -> UnitVectors:
+    """One vector (a query) under the rule of :func:`unit_vectors`: a new C-contiguous
+    float32 ``(dimension,)`` array of unit length, else raise.
+
+    A finite, non-zero float32 ``(dimension,)`` array, what callers mostly pass, is checked
+    and scaled in a few operations; anything else takes :func:`unit_vectors`.
+    """
+    if isinstance(vector, np.ndarray) and vector.dtype is _FLOAT32 and vector.shape == (dimension,):
+        square = float(np.vdot(vector, vector))  # no FP warnings: an overflow is inf
+        if 0 < square < math.inf:
+            return UnitVectors(vector * np.float32(1.0 / math.sqrt(square)))
+    return UnitVectors(unit_vectors(vector, 1, dimension)[0])
 
 
 def _float32_rows(vectors: object, rows: int, dimension: int) -> NDArray[np.float32]:

@@ -85,12 +85,13 @@ def test_spans_are_no_ops_without_opentelemetry(monkeypatch: pytest.MonkeyPatch)
         raise ImportError(name)
 
     monkeypatch.setattr(tracing, "import_module", missing)  # as if it were not installed
-    tracing._tracer.cache_clear()
+    monkeypatch.setattr(tracing, "tracer", tracing._Lookup())
+    tracing._trace.cache_clear()
     try:
         with span("memcore.test", {"memcore.backend": "memory"}) as current:
             assert current is None
     finally:
-        tracing._tracer.cache_clear()
+        tracing._trace.cache_clear()
 
 
 async def test_a_raising_health_check_is_reported_not_raised() -> None:

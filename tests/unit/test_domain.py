@@ -10,10 +10,10 @@ import pytest
 
 import memcore
 from memcore import Intervention, MemoryService, Outcome, Reflection, SearchFilter, Vectors
-from memcore.adapters.hashing import HashingEmbedder
 from memcore.adapters.memory import InMemoryStore
 from memcore.domain import MemoryRecord, RecordKind, new_id, utcnow
 from memcore.domain.codec import record_from_dict, record_to_dict
+from memcore.testing import CountingEmbedder
 
 
 def test_records_are_frozen_and_copy_their_metadata() -> None:
@@ -117,14 +117,6 @@ async def test_search_kinds_and_filters_through_the_service(memory: MemoryServic
     assert await memory.forget_user("u") == 2
     stats = await memory.stats("u")
     assert (stats.interventions, stats.reflections, stats.by_outcome) == (0, 0, {})
-
-
-class CountingEmbedder(HashingEmbedder):
-    calls = 0
-
-    async def embed(self, texts: Sequence[str]) -> Vectors:
-        self.calls += 1
-        return await super().embed(texts)
 
 
 class CountingStore(InMemoryStore):

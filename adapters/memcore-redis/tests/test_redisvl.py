@@ -61,7 +61,8 @@ async def test_redisvl_opens_the_index_and_a_user_filter_returns_exactly_that_us
     if storage_type == "json":
         texts = [f"$.{name}" for name in texts]
     fields = set(index.schema.field_names)
-    assert {"user_id", "kind", "outcome", "task", "created_at", "vector"} <= fields
+    api = {"user_id", "kind", "outcome", "task", "agent_id", "session_id", "created_at", "vector"}
+    assert api <= fields
     query = VectorQuery(
         vector=unit_vectors(1, seed=3)[0].tolist(),
         vector_field_name="vector",

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 
+from memcore import MemoryService, Outcome
+from memcore.adapters.hashing import HashingEmbedder
 from memcore.domain import SearchFilter
 from memcore.errors import StoreError, StoreUnavailableError
+from memcore.resilience import DegradationPolicy, Outbox
 from memcore.testing import SCHEMA, unit_vectors
 from memcore.testing._suite import intervention
 from memcore_redis import RedisSettings, RedisStore
@@ -93,3 +97,42 @@ async def test_a_stopped_server_is_unavailable_and_unhealthy(own_server: Embedde
 async def test_methods_before_ensure_schema_explain_themselves(make_store: StoreFactory) -> None:
     with pytest.raises(StoreError, match="ensure_schema"):
         await make_store().count("u", SearchFilter())
+
+
+async def test_an_update_while_the_server_is_down_is_refused_never_reported_stored(
+    tmp_path: Path,
+) -> None:
+    """An update answers with the record as stored, so it cannot wait in the outbox: while
+    the server is down it raises a retryable StoreUnavailableError and changes nothing;
+    while a write waits in the outbox, it is refused until that write is replayed, and
+    then applies after it.
+    """
+    server = EmbeddedRedis(data_dir=tmp_path / "data", extra_args=("--appendonly", "yes"))
+    server.start()
+    settings = RedisSettings(url=server.url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    degrading = DegradationPolicy(Outbox(), backend="redis", replay_interval=3600)
+    memory = MemoryService(
+        RedisStore(settings), HashingEmbedder(dimension=32), policies=[degrading]
+    )
+    try:
+        await memory.start()
+        stored = (await memory.record_intervention("u", "Try box breathing", task="t")).record
+        server.stop()
+        with pytest.raises(StoreUnavailableError) as refused:
+            await memory.update_outcome("u", stored.id, Outcome.TASK_COMPLETED)
+        assert (refused.value.retryable, refused.value.operation) == (True, "update")
+        waiting = await memory.record_intervention("u", "Walk for ten minutes", task="t")
+        assert waiting.deferred
+        server.start()  # the same port and data: the write still waits in the outbox
+        with pytest.raises(StoreUnavailableError, match="not applied") as behind:
+            await memory.update_outcome("u", waiting.record.id, Outcome.TASK_COMPLETED)
+        assert behind.value.retryable
+        [before] = await memory.store.get("u", [stored.id])
+        assert (before.outcome, before.updated_at) == (Outcome.UNKNOWN, None)
+        degrading.replay_interval = 0  # the next call replays first, then updates
+        done = await memory.update_outcome("u", waiting.record.id, Outcome.TASK_COMPLETED)
+        assert done.outcome is Outcome.TASK_COMPLETED
+        assert not degrading.backlog
+    finally:
+        await memory.aclose()
+        server.stop()

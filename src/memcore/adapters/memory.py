@@ -346,8 +346,23 @@ def _blas() -> ThreadpoolController:
 
 
 def _scores(matrix: NDArray[np.float32], vector: UnitVectors) -> NDArray[np.float32]:
-    """``matrix @ vector``, on one BLAS thread up to :data:`_ONE_THREAD_MAX` elements."""
+    """``matrix @ vector``, on one BLAS thread up to :data:`_ONE_THREAD_MAX` elements.
+
+    Each BLAS library's thread count is read and set through its threadpoolctl controller
+    directly: ``ThreadpoolController.limit()`` gathers every library's full info on entry
+    and exit, which cost more than a 1,000-row product itself.
+    """
     if matrix.size > _ONE_THREAD_MAX:
         return matrix @ vector
-    with _ONE_THREAD, _blas().limit(limits=1):
-        return matrix @ vector
+    with _ONE_THREAD:
+        changed = []
+        for library in _blas().lib_controllers:
+            threads = library.get_num_threads()
+            if threads is not None and threads != 1:
+                library.set_num_threads(1)
+                changed.append((library, threads))
+        try:
+            return matrix @ vector
+        finally:
+            for library, threads in changed:
+                library.set_num_threads(threads)

@@ -3,12 +3,15 @@
 Install the ``otel`` extra (``pip install 'agent-memcore[otel]'``) and configure an SDK in the
 application; memcore then opens one span per service operation under the tracer
 ``memcore``. Until a tracer provider is set (without the package, or with no SDK
-configured) no span is made: a call pays one check.
+configured) no span is made: a call pays one check, and spans start within a second of
+the SDK's configuration.
 """
 
 from __future__ import annotations
 
 import functools
+import math
+import time
 from contextlib import AbstractContextManager, nullcontext
 from importlib import import_module
 from types import ModuleType
@@ -27,22 +30,37 @@ def _trace() -> ModuleType | None:
         return None
 
 
-@functools.cache
-def _tracer(trace: ModuleType) -> Any:
-    return trace.get_tracer("memcore")
-
-
-def tracer() -> Any:
-    """The ``memcore`` tracer, or ``None`` while no tracer provider is set (its spans would
-    be no-ops: the API's default provider is a proxy until an SDK replaces it).
+class _Lookup:
+    """The tracer once a provider is set; until then, looked for at most once a second
+    (asking the API reads the environment: too slow for every operation).
     """
-    trace = _trace()
-    if trace is None:
-        return None
-    provider = trace.get_tracer_provider()
-    if isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider)):
-        return None
-    return _tracer(trace)
+
+    LOOK_EVERY = 1.0
+
+    def __init__(self) -> None:
+        self.found: Any = None
+        self.next_look = -math.inf
+
+    def __call__(self) -> Any:
+        if self.found is not None:
+            return self.found  # a global provider, once set, stays
+        now = time.monotonic()
+        if now < self.next_look:
+            return None
+        self.next_look = now + self.LOOK_EVERY
+        trace = _trace()
+        if trace is None:
+            self.next_look = math.inf  # not installed: nothing to look for again
+            return None
+        provider = trace.get_tracer_provider()
+        if not isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider)):
+            self.found = trace.get_tracer("memcore")
+        return self.found
+
+
+tracer = _Lookup()
+"""``tracer()``: the ``memcore`` tracer, or ``None`` while no tracer provider is set (the
+API's default provider is a proxy whose spans do nothing until an SDK replaces it)."""
 
 
 def span(name: str, attributes: dict[str, str | int] | None = None) -> AbstractContextManager[Any]:

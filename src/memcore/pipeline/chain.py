@@ -198,8 +198,8 @@ class StoreFront(StoreCalls):
     def target(self) -> str:
         return self.inner.target
 
-    async def run(self, call: Call) -> Result[Any]:
-        return await self._chains[call.operation](call)
+    def run(self, call: Call) -> Awaitable[Result[Any]]:
+        return self._chains[call.operation](call)
 
     async def health(self) -> HealthCheck:
         return self.pipeline.health("store", await self.inner.health())
@@ -228,8 +228,8 @@ class EmbedderFront(EmbedderCalls):
     def model(self) -> str:
         return self.inner.model
 
-    async def run(self, call: Call) -> Result[Any]:
-        return await self._embed(call)
+    def run(self, call: Call) -> Awaitable[Result[Any]]:
+        return self._embed(call)
 
     async def health(self) -> HealthCheck:
         return self.pipeline.health("embedder", await self.inner.health())

@@ -94,8 +94,8 @@ class StoreCalls(ABC):
         """Where the data lives, without credentials (see the port)."""
 
     @abstractmethod
-    async def run(self, call: Call) -> Result[Any]:
-        """Run one store call and return its value with its status."""
+    def run(self, call: Call) -> Awaitable[Result[Any]]:
+        """Run one store call and return its value with its status (to be awaited)."""
 
     async def _value(self, operation: str, user_id: str | None, **args: Any) -> Any:
         return (await self.run(Call("store", operation, user_id, args))).value
@@ -180,8 +180,8 @@ class EmbedderCalls(ABC):
     def model(self) -> str: ...
 
     @abstractmethod
-    async def run(self, call: Call) -> Result[Any]:
-        """Run one embedder call and return its value with its status."""
+    def run(self, call: Call) -> Awaitable[Result[Any]]:
+        """Run one embedder call and return its value with its status (to be awaited)."""
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
         vectors: Vectors = (await self.run(Call("embedder", "embed", None, {"texts": texts}))).value

@@ -4,7 +4,10 @@
 
 - defers a **write** that fails with a retryable store error to the
   :class:`~memcore.resilience.outbox.Outbox` (durable by default) and returns its
-  result with status ``deferred``: a receipt that says "not yet stored";
+  result with status ``deferred``: a receipt that says "not yet stored". An
+  **update** answers with the record as stored, so it cannot wait: it raises the
+  store's retryable error, and while writes wait it is refused (retryable too) unless
+  they can be replayed first, so it never lands before the writes it follows;
 - answers a **read** that fails so with an empty result, status ``degraded``;
 - while the outbox holds anything, first tries to replay it (at most once per
   ``replay_interval`` seconds), and queues writes behind it, so one task's writes reach
@@ -108,6 +111,8 @@ class DegradationPolicy(InlinePolicy):
             return await self._ensure(call, proceed)
         operation = STORE_OPERATIONS[call.operation]
         if operation.empty is None:
+            if operation.writes and not await self._caught_up():
+                raise self._waiting(call)  # an update may not pass the writes it follows
             return await proceed(call)
         if operation.writes:
             return await self._write(call, proceed, operation)
@@ -193,6 +198,16 @@ class DegradationPolicy(InlinePolicy):
         if caught_up:
             return self.exit(call, None, result)
         return self._degraded(call, result.value)  # it may miss what waits
+
+    def _waiting(self, call: Call) -> StoreUnavailableError:
+        """Why an update (a write that cannot wait) is refused while writes wait."""
+        return StoreUnavailableError(
+            "the store is unavailable and earlier writes wait in the outbox; the update was "
+            "not applied (try again once they are stored)",
+            operation=call.operation,
+            backend=self.backend,
+            user_id=call.user_id,
+        )
 
     def _degraded(self, call: Call, value: Any) -> Result[Any]:
         """``value`` as a ``degraded`` answer, counted."""

@@ -1,6 +1,7 @@
 """The store contract for the service's later-life calls: ``update_outcome``, ``update``,
-``forget``, ``what_worked`` and ``search_interventions(min_score=)``, one test per sentence
-of their docstrings, through a :class:`~memcore.MemoryService` built on the store.
+``forget``, ``what_worked``, ``search_interventions(min_score=)`` and the ``on_duplicate``
+and ``ttl`` of ``record_intervention``, one test per sentence of their docstrings, through
+a :class:`~memcore.MemoryService` built on the store.
 
 These calls are made of the port's methods, so a store keeping the port's promises passes;
 running them on every backend shows the composition holds there too (scores, filters and
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -26,13 +28,15 @@ from memcore.testing._suite import SCHEMA, StoreFixtures
 
 
 class CountingEmbedder(HashingEmbedder):
-    """The offline hashing embedder, keeping every text it was asked to embed."""
+    """The offline hashing embedder, counting its calls and keeping every text it embedded."""
 
     def __init__(self, dimension: int = SCHEMA.dimension) -> None:
         super().__init__(dimension=dimension)
+        self.calls = 0
         self.texts: list[str] = []
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
+        self.calls += 1
         self.texts += texts
         return await super().embed(texts)
 
@@ -259,3 +263,37 @@ class ServiceCallsContract(StoreFixtures):
         bound = (hits[0].score + hits[1].score) / 2
         close = await service.search_interventions("u", near.embedding_text(), min_score=bound)
         assert [hit.record.id for hit in close] == [near.id]
+
+    async def test_a_duplicate_is_skipped_or_merged_when_asked(
+        self, service: MemoryService
+    ) -> None:
+        """Troubleshooting: ``skip`` and ``merge`` find the duplicate by a search filtered
+        on task and scope; ``merge`` counts it ``seen`` once more through ``store.update``
+        (``seen_again``), which must add one atomically and stamp ``updated_at``.
+        """
+        first = await _record(service)
+        skipped = await _record(service, on_duplicate="skip")
+        assert skipped == first
+        merged = await _record(service, on_duplicate="merge")
+        assert (merged.id, merged.seen) == (first.id, 2)
+        assert merged.updated_at is not None
+        other = await _record(service, task="walk", on_duplicate="skip")
+        assert other.id != first.id
+        assert (await service.stats("u")).interventions == 2
+
+    async def test_ttl_sets_expires_at_and_the_record_goes(self, service: MemoryService) -> None:
+        """Troubleshooting: ``ttl`` becomes the record's ``expires_at``; once it has passed
+        the store must not return or count the record (see the expiry contract).
+        """
+        before = utcnow()
+        short = await _record(service, ttl=0.3)
+        kept = (await service.record_reflection("u", "Mornings work", ttl=3600)).record
+        assert short.expires_at is not None
+        assert (
+            before + timedelta(seconds=0.3) <= short.expires_at <= utcnow() + timedelta(seconds=0.3)
+        )
+        assert await service.get("u", short.id) == short
+        await asyncio.sleep((short.expires_at - utcnow()).total_seconds() + 0.05)
+        assert await service.get_many("u", [short.id, kept.id]) == [kept]
+        assert await service.search_interventions("u", "box breathing") == []
+        assert (await service.stats("u")).interventions == 0
