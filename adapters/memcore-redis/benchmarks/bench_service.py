@@ -22,10 +22,10 @@ the retry, metrics, breaker and degradation layers ``connect()`` adds). Per stor
   - *client CPU*: this process's CPU time (``time.process_time``) over all blocks, an
     extra row: it also counts the event loop's own system calls and the client's work
     that overlaps the server's on the other core, so it is not the client time;
-- **bulk ingest**: records a second, 500 a call, a user's records at a time
-  (``record_interventions`` with ``embeddings``; ``store.upsert``; a pipeline of 500
-  ``HSET``/``JSON.SET``); the client time per ingested record (the median of the
-  calls, as for an add) and the client CPU per record;
+- **bulk ingest**: records a second, 500 a call, a user's records at a time, the
+  targets taking turns call by call (``record_interventions`` with ``embeddings``;
+  ``store.upsert``; a pipeline of 500 ``HSET``/``JSON.SET``); the client time per
+  ingested record (the median of the calls, as for an add) and the client CPU per record;
 - **filtered KNN**: p50 and p99 of a user's 10 nearest (``search_interventions`` with a
   query vector; ``store.search``; ``FT.SEARCH`` with the user pre-filter), alternating.
 
@@ -173,8 +173,8 @@ def _item(record: Any) -> dict[str, Any]:
 
 
 async def measure(targets: list[Target], data: Data, adds: int, raw: aioredis.Redis) -> None:
-    """Ingest into each target, then alternate single adds and KNN queries among them;
-    ``raw`` reads the server's time around each block.
+    """Ingest into every target a batch at a time, then alternate single adds and KNN
+    queries among them; ``raw`` reads the server's time around each batch and block.
     """
     batches = [
         (name, rows[start : start + BATCH])
@@ -182,8 +182,8 @@ async def measure(targets: list[Target], data: Data, adds: int, raw: aioredis.Re
         for rows in [np.flatnonzero(data.owner == u)]
         for start in range(0, len(rows), BATCH)
     ]
-    for target in targets:
-        for name, rows in batches:
+    for name, rows in batches:  # alternating too: each target's index grows alike
+        for target in targets:
             server = await server_usec(raw)
             began, cpu = time.perf_counter(), time.process_time()
             await target.ingest(name, rows)
