@@ -22,6 +22,7 @@ from memcore.validation import (
     validate_reflection,
     validate_text,
 )
+from memcore.value_rules import is_mapping
 
 __all__ = ["INTERVENTION_FIELDS", "intervention_from", "interventions_from", "reflection_from"]
 
@@ -58,7 +59,7 @@ def intervention_from(user_id: str, item: Mapping[str, Any], limits: Limits) -> 
     Each value given is checked once, by its field's rule; a field left out (or ``None``)
     takes its default, which is valid as it is.
     """
-    if not isinstance(item, Mapping):
+    if not is_mapping(item):
         raise ValidationError("item", "must be a mapping of intervention fields")
     unknown = item.keys() - INTERVENTION_FIELDS
     if unknown:

@@ -183,12 +183,23 @@ def _rule(spec: FieldSpec, limits: Limits) -> _Check:
     return check_value
 
 
-@functools.lru_cache(maxsize=64)
+_FIELD_CHECKS: dict[tuple[type, int], tuple[Limits, dict[str, _Check]]] = {}
+_MAX_FIELD_CHECKS = 64  # record types x limits objects in use: a few
+
+
 def field_checks(record_type: type, limits: Limits) -> dict[str, _Check]:
     """Each field of ``record_type`` (by name, in declaration order) with its check under
-    ``limits``: worked out once per record type and limits, not on every record.
+    ``limits``: worked out once per record type and limits object, not on every record
+    (found by the object's identity: hashing a pydantic model costs more than the checks).
     """
-    return {spec.name: _rule(spec, limits) for spec in fields_of(record_type)}
+    key = (record_type, id(limits))
+    found = _FIELD_CHECKS.get(key)
+    if found is None or found[0] is not limits:  # new, or an id reused by another object
+        if len(_FIELD_CHECKS) >= _MAX_FIELD_CHECKS:
+            _FIELD_CHECKS.clear()
+        checks = {spec.name: _rule(spec, limits) for spec in fields_of(record_type)}
+        found = _FIELD_CHECKS[key] = (limits, checks)  # the object kept: its id stays its
+    return found[1]
 
 
 def validate_record(record: RecordT, limits: Limits = DEFAULT_LIMITS) -> RecordT:

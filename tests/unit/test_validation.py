@@ -12,6 +12,7 @@ import pytest
 
 from memcore import Intervention, MemoryService, Outcome, ValidationError, validate_intervention
 from memcore.domain import RecordKind, SearchFilter, utcnow
+from memcore.intake import intervention_from
 from memcore.validation import (
     Limits,
     squared_norms,
@@ -331,3 +332,15 @@ def test_a_repeated_filter_is_the_same_checked_filter_and_types_stay_apart() -> 
         validate_filters({"task": 1})
     with pytest.raises(ValidationError, match=r"filters\.task"):
         validate_filters({"task": True})
+
+
+def test_each_limits_object_checks_by_its_own_limits() -> None:
+    """The checks worked out once per limits object never mix two objects up."""
+    item = {"intervention_text": "x" * 20, "task": "breathing"}
+    for _ in range(3):  # fresh objects, whose ids the first ones' may reuse
+        tight, loose = Limits(max_text_chars=10), Limits(max_text_chars=100)
+        with pytest.raises(ValidationError, match="intervention_text"):
+            intervention_from("u", item, tight)
+        assert intervention_from("u", item, loose).intervention_text == "x" * 20
+        with pytest.raises(ValidationError, match="intervention_text"):
+            validate_intervention(intervention_from("u", item, loose), tight)

@@ -11,16 +11,21 @@ the retry, metrics, breaker and degradation layers ``connect()`` adds). Per stor
   ``store.upsert`` of one record; one ``HSET`` or ``JSON.SET``), in blocks of 25 that
   alternate between the targets; p50 of the wall time, and per add:
 
-  - *client time*: the wall time minus the *server time* (issue 21's definition): what
-    the client computes, sends and parses, with the network and the scheduler;
+  - *client time*: the block's wall time minus its *server time*, per add (issue 21's
+    definition): what the client computes, sends and parses, with the network and the
+    scheduler; the median of the blocks, so that a block the server stalled in (a
+    fork of RediSearch's garbage collector, another process on the cores) does not
+    weigh;
   - *server time*: what the server spent executing the block's commands, from the
-    ``usec`` of ``INFO commandstats`` read before and after it (``server_usec``);
-  - *client CPU*: this process's CPU time (``time.process_time``), an extra column: it
-    also counts the event loop's own system calls and whatever of the client's work
-    overlaps the server's on another core, so it is not the client time;
-- **bulk ingest**: records a second, 500 a call (``record_interventions`` with
-  ``embeddings``; ``store.upsert``; a pipeline of 500 ``HSET``/``JSON.SET``), and the
-  client time (wall minus server) and client CPU per ingested record;
+    ``usec`` of ``INFO commandstats`` read before and after it (``server_usec``), the
+    median of the blocks;
+  - *client CPU*: this process's CPU time (``time.process_time``) over all blocks, an
+    extra row: it also counts the event loop's own system calls and the client's work
+    that overlaps the server's on the other core, so it is not the client time;
+- **bulk ingest**: records a second, 500 a call, a user's records at a time, the
+  targets taking turns call by call (``record_interventions`` with ``embeddings``;
+  ``store.upsert``; a pipeline of 500 ``HSET``/``JSON.SET``); the client time per
+  ingested record (the median of the calls, as for an add) and the client CPU per record;
 - **filtered KNN**: p50 and p99 of a user's 10 nearest (``search_interventions`` with a
   query vector; ``store.search``; ``FT.SEARCH`` with the user pre-filter), alternating.
 
@@ -55,24 +60,28 @@ DIM = 384  # the hashing embedder's default: connect() builds it with this dimen
 TEXT = "Tried the breathing routine after the check-in"
 
 Call = Callable[[], Awaitable[object]]
+Ingest = Callable[[str, NDArray[np.intp]], Awaitable[None]]  # one batch: a user's rows
 
 
 class Target:
-    """One way to write and search, with what the server spent on it."""
+    """One way to write and search, with what the client and the server spent on it."""
 
-    def __init__(self, name: str, add: Call, ingest: Callable[[Data], Awaitable[None]],
+    def __init__(self, name: str, add: Call, ingest: Ingest,
                  knn: Callable[[str, NDArray[np.float32]], Awaitable[object]]) -> None:  # fmt: skip
         self.name, self.add, self.ingest, self.knn = name, add, ingest, knn
         self.add_ms: list[float] = []
+        self.add_client_us: list[float] = []  # per block of adds, per add
+        self.add_server_us: list[float] = []
         self.add_cpu_s = 0.0
-        self.add_server_us = 0
         self.knn_ms: list[float] = []
-        self.ingest_rate = 0.0
-        self.ingest_client_us = 0.0
-        self.ingest_cpu_us = 0.0
+        self.ingest_s = 0.0
+        self.ingest_client_us: list[float] = []  # per batch, per record
+        self.ingest_cpu_s = 0.0
 
 
-async def floor_target(raw: aioredis.Redis, storage: str, one: dict[Any, Any]) -> Target:
+async def floor_target(
+    raw: aioredis.Redis, storage: str, one: dict[Any, Any], data: Data
+) -> Target:
     """redis-py with hiredis: a pipeline of HSET or JSON.SET, a bare FT.SEARCH; a single
     add writes the fields ``one`` under a new key.
     """
@@ -100,13 +109,12 @@ async def floor_target(raw: aioredis.Redis, storage: str, one: dict[Any, Any]) -
     async def add() -> None:
         await raw.execute_command(*command(f"floor-{storage}:s{next(fresh)}", dict(one)))  # type: ignore[no-untyped-call]
 
-    async def ingest(data: Data) -> None:
-        for start in range(0, len(data.records), BATCH):
-            async with raw.pipeline(transaction=False) as pipe:
-                for i in range(start, min(start + BATCH, len(data.records))):
-                    fields = floor_fields(data.records[i], data.vectors[i])
-                    pipe.execute_command(*command(f"floor-{storage}:{i}", fields))
-                await pipe.execute()
+    async def ingest(_: str, rows: NDArray[np.intp]) -> None:
+        async with raw.pipeline(transaction=False) as pipe:
+            for i in rows:
+                fields = floor_fields(data.records[i], data.vectors[i])
+                pipe.execute_command(*command(f"floor-{storage}:{i}", fields))
+            await pipe.execute()
 
     async def knn(user: str, query: NDArray[np.float32]) -> object:
         tag = user.replace("-", "\\-")
@@ -127,13 +135,9 @@ def store_target(store: RedisStore, vector: NDArray[np.float32], data: Data) -> 
         record = replace(data.records[0], id=f"s{next(fresh)}", user_id=user)
         await store.upsert(user, [record], UnitVectors(vector[None, :]))
 
-    async def ingest(data: Data) -> None:
-        for u, name in enumerate(data.users):
-            rows = np.flatnonzero(data.owner == u)
-            for start in range(0, len(rows), BATCH):
-                chunk = rows[start : start + BATCH]
-                records = [data.records[i] for i in chunk]
-                await store.upsert(name, records, UnitVectors(data.vectors[chunk]))
+    async def ingest(name: str, rows: NDArray[np.intp]) -> None:
+        records = [data.records[i] for i in rows]
+        await store.upsert(name, records, UnitVectors(data.vectors[rows]))
 
     async def knn(user: str, query: NDArray[np.float32]) -> object:
         return await store.search(user, UnitVectors(query), 10, SearchFilter())
@@ -150,13 +154,9 @@ def service_target(
     async def add() -> None:
         await service.record_intervention(user, TEXT, task="breathing", embedding=vector)
 
-    async def ingest(data: Data) -> None:
-        for u, name in enumerate(data.users):
-            rows = np.flatnonzero(data.owner == u)
-            for start in range(0, len(rows), BATCH):
-                chunk = rows[start : start + BATCH]
-                items = [_item(data.records[i]) for i in chunk]
-                await service.record_interventions(name, items, embeddings=data.vectors[chunk])
+    async def ingest(name: str, rows: NDArray[np.intp]) -> None:
+        items = [_item(data.records[i]) for i in rows]
+        await service.record_interventions(name, items, embeddings=data.vectors[rows])
 
     async def knn(user: str, query: NDArray[np.float32]) -> object:
         return await service.search_interventions(user, query, 10)
@@ -173,30 +173,40 @@ def _item(record: Any) -> dict[str, Any]:
 
 
 async def measure(targets: list[Target], data: Data, adds: int, raw: aioredis.Redis) -> None:
-    """Ingest into each target, then alternate single adds and KNN queries among them;
-    ``raw`` reads the server's time around each block.
+    """Ingest into every target a batch at a time, then alternate single adds and KNN
+    queries among them; ``raw`` reads the server's time around each batch and block.
     """
-    n = len(data.records)
-    for target in targets:
-        server = await server_usec(raw)
-        began, cpu = time.perf_counter(), time.process_time()
-        await target.ingest(data)
-        wall, cpu = time.perf_counter() - began, time.process_time() - cpu
-        server = await server_usec(raw) - server
-        target.ingest_client_us = (wall * 1e6 - server) / n
-        target.ingest_cpu_us = cpu * 1e6 / n
-        target.ingest_rate = n / wall
+    batches = [
+        (name, rows[start : start + BATCH])
+        for u, name in enumerate(data.users)
+        for rows in [np.flatnonzero(data.owner == u)]
+        for start in range(0, len(rows), BATCH)
+    ]
+    for name, rows in batches:  # alternating too: each target's index grows alike
+        for target in targets:
+            server = await server_usec(raw)
+            began, cpu = time.perf_counter(), time.process_time()
+            await target.ingest(name, rows)
+            wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+            server = await server_usec(raw) - server
+            target.ingest_s += wall
+            target.ingest_cpu_s += cpu
+            target.ingest_client_us.append((wall * 1e6 - server) / len(rows))
     block = 25
     for _ in range(max(1, adds // block)):
         for target in targets:
             server = await server_usec(raw)
             cpu = time.process_time()
+            wall = 0.0
             for _ in range(block):
                 began = time.perf_counter()
                 await target.add()
+                wall += time.perf_counter() - began
                 target.add_ms.append((time.perf_counter() - began) * 1000)
             target.add_cpu_s += time.process_time() - cpu
-            target.add_server_us += await server_usec(raw) - server
+            server = await server_usec(raw) - server
+            target.add_client_us.append((wall * 1e6 - server) / block)
+            target.add_server_us.append(server / block)
     for user, query in data.queries[:50]:  # warm-up: connections, learnt plans
         for target in targets:
             await target.knn(data.users[user], query)
@@ -211,14 +221,12 @@ def table(storage: str, n: int, targets: list[Target]) -> str:
     floor = targets[0]
 
     def figures(target: Target) -> list[float]:
-        adds = np.array(target.add_ms)
-        server = target.add_server_us / len(adds)
-        knn = np.array(target.knn_ms)
+        adds, knn = np.array(target.add_ms), np.array(target.knn_ms)
         return [
-            float(np.percentile(adds, 50)), float(adds.sum()) * 1000 / len(adds) - server,
-            server, target.add_cpu_s * 1e6 / len(adds), target.ingest_client_us,
-            target.ingest_cpu_us, float(np.percentile(knn, 50)), float(np.percentile(knn, 99)),
-            target.ingest_rate,
+            float(np.percentile(adds, 50)), float(np.median(target.add_client_us)),
+            float(np.median(target.add_server_us)), target.add_cpu_s * 1e6 / len(adds),
+            float(np.median(target.ingest_client_us)), target.ingest_cpu_s * 1e6 / n,
+            float(np.percentile(knn, 50)), float(np.percentile(knn, 99)), n / target.ingest_s,
         ]  # fmt: skip
 
     names = [
@@ -246,7 +254,7 @@ async def run(url: str, storage: str, n: int, adds: int, queries: int) -> str:
     data = make_data(n, 20, DIM, queries)
     vector = data.vectors[0]
     raw = aioredis.Redis.from_url(url, protocol=2)
-    floor = await floor_target(raw, storage, floor_fields(data.records[0], vector))
+    floor = await floor_target(raw, storage, floor_fields(data.records[0], vector), data)
     store = RedisStore(RedisSettings(url=url, key_prefix=f"bare-{storage}", storage_type=storage))
     await store.ensure_schema(memcore.EmbeddingSchema(dimension=DIM, model="memcore-hashing-v1"))
     section = {"url": url, "key_prefix": f"svc-{storage}", "storage_type": storage}
