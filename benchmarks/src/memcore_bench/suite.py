@@ -7,7 +7,7 @@ import importlib
 import importlib.util
 import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from memcore_bench.report import Run, TargetInfo, markdown, plot, plots_availabl
 from memcore_bench.runner import run_targets, traced_bytes
 from memcore_bench.scripts import ScriptRun
 from memcore_bench.scripts import markdown as scripts_markdown
-from memcore_bench.targets import NumpyFloor, Target, in_memory_target
+from memcore_bench.targets import NumpyFloor, Target, in_memory_bare_target, in_memory_target
 from memcore_bench.workload import make_workload
 
 QUICK_N = (2_000,)
@@ -25,6 +25,8 @@ DEFAULT_N = (10_000, 100_000)
 MILLION = 1_000_000
 RECORDS_PER_USER = 1_000
 LARGE_USERS = 10
+IN_PROCESS: tuple[Callable[[], Target], ...] = (in_memory_target, in_memory_bare_target, NumpyFloor)
+"""The in-process targets, first in every run; their memory is measured by tracemalloc."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,13 @@ def _redis_side() -> Any | None:
 
 CAVEATS = (
     (
+        "Each memcore store has two rows: its service as `connect()` builds it (the "
+        "container's default policies: degradation with its durable outbox, breakers, "
+        "metrics, retry; precomputed embeddings through the public API), what an "
+        "application gets; and its bare store, the `MemoryStore` port called directly "
+        "(`upsert` of records and unit vectors, `search` with a `SearchFilter`)."
+    ),
+    (
         "memcore's Redis writes do more than the floor's and RedisVL's: a batch is one "
         "MULTI/EXEC transaction, and each write checks in the same round trip that RediSearch "
         "indexed it, so no record is ever stored but unsearchable."
@@ -131,7 +140,7 @@ async def run_suite(config: Config) -> tuple[list[Run], dict[str, Any], list[str
             queries=config.queries,
             seed=config.seed,
         )
-        targets: list[Target] = [in_memory_target(), NumpyFloor()]
+        targets: list[Target] = [make() for make in IN_PROCESS]
         if not no_redis:
             with_json = n <= config.json_max
             if not with_json:
@@ -143,8 +152,8 @@ async def run_suite(config: Config) -> tuple[list[Run], dict[str, Any], list[str
         figures = await run_targets(
             workload, targets, writes=config.writes, health_checks=config.health_checks
         )
-        figures[targets[0].name].bytes_per_record = await traced_bytes(in_memory_target, workload)
-        figures[targets[1].name].bytes_per_record = await traced_bytes(NumpyFloor, workload)
+        for target, make in zip(targets, IN_PROCESS, strict=False):  # the in-process ones
+            figures[target.name].bytes_per_record = await traced_bytes(make, workload)
         infos = tuple(TargetInfo(t.name, t.family, t.role) for t in targets)
         runs.append(
             Run(
