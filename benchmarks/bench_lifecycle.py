@@ -9,7 +9,9 @@ then alternates, call by call in a seeded random order:
   record decoded) and the store's ``update`` alone, against their floor, one raw
   ``HSET key outcome <value>`` of an indexed record with redis-py, and the same ``HSET``
   sent as the update is (memcore's lean :func:`~memcore_redis.commands.round_trip`);
-  the embedder must not be called (the script asserts it);
+  the embedder must not be called (the script asserts it); with ``--server-time``,
+  also the server's own time of the update script and of the ``HSET`` (every command
+  goes to the ``SLOWLOG`` meanwhile, which slows each a little: not for the targets);
 - ``what_worked`` (``candidates`` nearest re-ranked, k 5) against a plain
   ``search_interventions`` (k 5) of the same situation text, both embedding it with
   the same hashing embedder;
@@ -31,6 +33,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 import numpy as np
+from redis.asyncio import Redis
 
 from memcore import Intervention, MemoryService, Outcome
 from memcore.adapters.hashing import HashingEmbedder
@@ -151,7 +154,26 @@ def read_calls(
     return ranked, {"search, TTLs set": search_ttl, "search, no TTLs": search_no_ttl}
 
 
-async def run(n: int, users: int, rounds: int, candidates: int) -> None:
+async def server_times(
+    client: Redis, rounds: int, measure: Awaitable[dict[str, list[float]]]
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """``measure``'s result, and the server's own p50 microseconds per command (``HSET``,
+    ``EVALSHA``) meanwhile: every command goes to the ``SLOWLOG`` while it runs.
+    """
+    threshold = ("CONFIG", "SET", "slowlog-log-slower-than")
+    await call(client, *threshold, 0)
+    await call(client, "CONFIG", "SET", "slowlog-max-len", 8 * rounds)
+    await call(client, "SLOWLOG", "RESET")
+    measured = await measure
+    entries = await call(client, "SLOWLOG", "GET", -1)
+    await call(client, *threshold, 10_000)
+    by_command: dict[str, list[int]] = {}
+    for entry in entries:
+        by_command.setdefault(entry[3][0].decode().upper(), []).append(int(entry[2]))
+    return measured, {name: float(np.median(by_command[name])) for name in ("HSET", "EVALSHA")}
+
+
+async def run(n: int, users: int, rounds: int, candidates: int, *, server_time: bool) -> None:
     workload = make_workload(n, users=users, dimension=384, queries=200)
     with EmbeddedRedis() as server:
         store = RedisStore(RedisSettings(url=server.url, key_prefix="bench"))
@@ -167,7 +189,12 @@ async def run(n: int, users: int, rounds: int, candidates: int) -> None:
                     for i in range(20):
                         await warm(i)
             embedded = embedder.calls
-            writes = await timed(updates, rounds)
+            own_time: dict[str, float] = {}
+            if server_time:
+                client = store._client  # noqa: SLF001 - the bench's own server
+                writes, own_time = await server_times(client, rounds, timed(updates, rounds))
+            else:
+                writes = await timed(updates, rounds)
             assert embedder.calls == embedded, "update_outcome called the embedder"
             reads = await timed(ranked, rounds)
             expiry = await timed(searches, rounds)
@@ -191,6 +218,11 @@ async def run(n: int, users: int, rounds: int, candidates: int) -> None:
         f"search with TTLs / without p50: "
         f"{p50['search, TTLs set'] / p50['search, no TTLs']:.2f}x"
     )
+    if own_time:
+        print(
+            f"server time p50 (SLOWLOG): the update script {own_time['EVALSHA']:.0f} us, "
+            f"one HSET {own_time['HSET']:.0f} us: {own_time['EVALSHA'] / own_time['HSET']:.2f}x"
+        )
 
 
 def main() -> None:
@@ -199,8 +231,10 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=1_000)
     parser.add_argument("--candidates", type=int, default=20)
+    parser.add_argument("--server-time", action="store_true", help="read the SLOWLOG too")
     args = parser.parse_args()
-    asyncio.run(run(args.n, args.users, args.rounds, args.candidates))
+    run_ = run(args.n, args.users, args.rounds, args.candidates, server_time=args.server_time)
+    asyncio.run(run_)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from memcore.domain import (
 )
 from memcore.intake import reflection_from
 from memcore.observability.operations import observed
+from memcore.pipeline import Result
 from memcore.validation import Limits, validate_user_id
 
 __all__ = ["ReflectionCalls"]
@@ -30,7 +31,7 @@ class ReflectionCalls:
     # What the service provides.
     limits: Limits
     _record: Callable[..., Awaitable[Any]]
-    _find: Callable[..., Awaitable[Any]]
+    _find: Callable[..., Awaitable[Result[Any]]]
     _expiring: Callable[..., Any]
 
     @observed("record_reflection")
@@ -78,5 +79,5 @@ class ReflectionCalls:
         filters: SearchFilter | Mapping[str, Any] | None = None,
     ) -> SearchResults[Reflection]:
         """The ``k`` reflections of ``user_id`` most similar to ``query``, best first."""
-        hits = await self._find(user_id, query, k, filters, RecordKind.REFLECTION)
+        hits = (await self._find(user_id, query, k, filters, RecordKind.REFLECTION)).value
         return cast("SearchResults[Reflection]", hits)

@@ -262,7 +262,7 @@ class MemoryService(LifecycleCalls, ReflectionCalls):
         ``min_score`` leaves out hits less similar than that (a cosine similarity). The
         result is a list; its ``status`` says whether it may be incomplete.
         """
-        hits = await self._find(user_id, query, k, filters, RecordKind.INTERVENTION)
+        hits = (await self._find(user_id, query, k, filters, RecordKind.INTERVENTION)).value
         if min_score is not None:
             bound = validate_score(min_score, "min_score")
             hits = SearchResults([h for h in hits if h.score >= bound], status=hits.status)
@@ -359,14 +359,15 @@ class MemoryService(LifecycleCalls, ReflectionCalls):
         ).value
         return receipt
 
-    async def _find(
+    def _find(
         self,
         user_id: str,
         query: object,
         k: int,
         filters: SearchFilter | Mapping[str, Any] | None,
         kind: RecordKind,
-    ) -> SearchResults[MemoryRecord]:
+    ) -> Awaitable[Result[SearchResults[MemoryRecord]]]:
+        """The search, validated, through the service's chain (to be awaited)."""
         user_id = validate_user_id(user_id)
         k = validate_k(k, self.limits)
         narrowed = validate_filters(filters, self.limits, kind=kind)
@@ -374,7 +375,4 @@ class MemoryService(LifecycleCalls, ReflectionCalls):
             validate_text(query, "query", self.limits.max_text_chars)
         else:
             query = unit_vector(query, self.embedder.dimension)
-        hits: SearchResults[MemoryRecord] = (
-            await self._serve("search", user_id, query=query, k=k, filters=narrowed)
-        ).value
-        return hits
+        return self._serve("search", user_id, query=query, k=k, filters=narrowed)

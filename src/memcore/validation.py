@@ -278,21 +278,27 @@ def validate_filters(
     few filters (``{"outcome": "task_completed"}``) on every search.
     """
     if isinstance(filters, dict):
+        # The key holds each value's type: 1, 1.0 and True are equal, but not one filter.
         try:
-            key = frozenset((name, type(value), value) for name, value in filters.items())
+            return _cached_filter(
+                tuple(filters.items()), tuple(map(type, filters.values())), limits, kind, prefix
+            )
         except TypeError:  # a list of values, a metadata mapping: checked every time
             pass
-        else:
-            return _cached_filter(key, limits, kind, prefix)
     checked = _checked_filter(filters, limits, prefix)
     return checked if kind is None else checked.with_kind(kind)
 
 
 @functools.lru_cache(maxsize=256)
 def _cached_filter(
-    key: frozenset[tuple[Any, type, Any]], limits: Limits, kind: RecordKind | None, prefix: str
+    items: tuple[tuple[Any, Any], ...],
+    types: tuple[type, ...],
+    limits: Limits,
+    kind: RecordKind | None,
+    prefix: str,
 ) -> SearchFilter:
-    checked = _checked_filter({name: value for name, _, value in key}, limits, prefix)
+    del types  # part of the key only
+    checked = _checked_filter(dict(items), limits, prefix)
     return checked if kind is None else checked.with_kind(kind)
 
 

@@ -19,9 +19,10 @@ from memcore.ports import UnitVectors
 
 __all__ = ["squared_norms", "unit_vector", "unit_vectors"]
 
-_FLOAT32 = np.dtype(np.float32)
-
 _FLOAT32 = np.dtype(np.float32)  # the native one: a big-endian float32 is another dtype
+_UNIT_SQUARE = 1e-5
+"""A squared length this close to 1 is unit length: float32 rounding of a normalised
+vector's squares stays well within it (the length then differs by at most 5e-6)."""
 
 
 def squared_norms(rows: NDArray[np.floating[Any]]) -> NDArray[np.floating[Any]] | None:
@@ -70,16 +71,21 @@ def unit_vectors(vectors: object, rows: int, dimension: int) -> UnitVectors:
 
 
 def unit_vector(vector: object, dimension: int) -> UnitVectors:
-    """One vector (a query) under the rule of :func:`unit_vectors`: a new C-contiguous
+    """One vector (a query) under the rule of :func:`unit_vectors`, as a C-contiguous
     float32 ``(dimension,)`` array of unit length, else raise.
 
-    A finite, non-zero float32 ``(dimension,)`` array, what callers mostly pass, is checked
-    and scaled in a few operations; anything else takes :func:`unit_vectors`.
+    A query is only read, never kept: a native float32 one already of unit length (most
+    embedders normalise) and contiguous is used as it is, without a copy; anything else
+    is scaled by :func:`unit_vectors`.
     """
-    if isinstance(vector, np.ndarray) and vector.dtype is _FLOAT32 and vector.shape == (dimension,):
-        square = float(np.vdot(vector, vector))  # no FP warnings: an overflow is inf
-        if 0 < square < math.inf:
-            return UnitVectors(vector * np.float32(1.0 / math.sqrt(square)))
+    if (
+        type(vector) is np.ndarray
+        and vector.dtype is _FLOAT32
+        and vector.shape == (dimension,)
+        and vector.flags.c_contiguous
+        and abs(float(np.vdot(vector, vector)) - 1.0) <= _UNIT_SQUARE  # NaN is not
+    ):
+        return UnitVectors(vector)
     return UnitVectors(unit_vectors(vector, 1, dimension)[0])
 
 

@@ -63,6 +63,19 @@ class Recording(InlinePolicy):
         return Result(f"{result.value}+{self.name} detour", result.status)
 
 
+class EnterOnly(InlinePolicy):
+    """An inline policy with InlinePolicy's own exit and fail (the pipeline skips them)."""
+
+    name = "enter-only"
+    ports = frozenset({"store"})
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def enter(self, call: Call) -> Any:
+        self.log.append("enter-only.enter")
+
+
 class Plain(Policy):
     """An ordinary ``policy(call, proceed)`` between inline ones."""
 
@@ -141,6 +154,14 @@ SCENARIOS: dict[str, tuple[Setup, list[BaseException]]] = {
     ),
     "a plain policy between": (
         lambda log: [Recording("a", log, {}), Plain(log), Recording("c", log, {})],
+        [BoomError("down")],
+    ),
+    "hooks left as they are": (
+        lambda log: [Recording("a", log, {}), EnterOnly(log), Recording("c", log, {})],
+        [],
+    ),
+    "hooks left as they are, failing": (
+        lambda log: [Recording("a", log, {}), EnterOnly(log), Recording("c", log, {})],
         [BoomError("down")],
     ),
     "cancelled": (

@@ -16,6 +16,7 @@ from memcore.intake import intervention_from
 from memcore.validation import (
     Limits,
     squared_norms,
+    unit_vector,
     unit_vectors,
     validate_filters,
     validate_user_id,
@@ -219,6 +220,43 @@ def test_a_single_float32_row_comes_back_as_a_new_unit_row(given: np.ndarray) ->
     assert not np.shares_memory(converted, given)
     assert np.allclose(converted[0] * np.linalg.norm(before), before.ravel())
     assert np.array_equal(given, before)
+
+
+@pytest.mark.parametrize(
+    ("given", "as_is"),
+    [
+        (np.full(4, 0.5, dtype=np.float32), True),  # unit length already: read, not copied
+        (np.full(4, 2.0, dtype=np.float32), False),
+        (np.full(8, 0.5, dtype=np.float32)[::2], False),  # unit length, not contiguous
+        (np.full(4, 0.5, dtype=">f4"), False),  # unit length, not native
+        (np.full((1, 4), 0.5, dtype=np.float32), False),  # a (1, dimension) row
+    ],
+)
+def test_a_query_vector_is_a_unit_row_the_given_one_when_it_is_one(
+    given: np.ndarray, as_is: bool
+) -> None:
+    query = unit_vector(given, 4)
+    assert query.dtype == np.float32
+    assert query.shape == (4,)
+    assert query.flags.c_contiguous
+    assert np.allclose(query, 0.5)
+    assert (query is given) is as_is
+
+
+@pytest.mark.parametrize(
+    ("given", "error"),
+    [
+        (np.zeros(4, dtype=np.float32), "all zeros"),
+        (np.array([np.nan, 0.5, 0.5, 0.5], dtype=np.float32), "finite"),
+        (np.array([np.inf, 0.0, 0.0, 0.0], dtype=np.float32), "finite"),
+        (np.full(3, 0.5, dtype=np.float32), "shape"),
+        (np.full(4, 1, dtype=np.int32), "dtype"),
+        ([0.5, 0.5, 0.5, 0.5], "numpy array"),
+    ],
+)
+def test_a_query_vector_follows_every_rule_of_embeddings(given: object, error: str) -> None:
+    with pytest.raises(ValidationError, match=error):
+        unit_vector(given, 4)
 
 
 def test_rows_are_scaled_to_unit_length_once() -> None:

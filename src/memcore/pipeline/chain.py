@@ -16,7 +16,13 @@ from typing import Any, TypeVar, cast
 
 from memcore.domain import HealthCheck
 from memcore.pipeline.call import DETOUR, Call, Handler, InlinePolicy, Policy, Port, Result
-from memcore.pipeline.ports import EmbedderCalls, StoreCalls, embedder_terminal, store_terminals
+from memcore.pipeline.ports import (
+    EmbedderCalls,
+    PortMethod,
+    StoreCalls,
+    embedder_terminal,
+    store_terminals,
+)
 from memcore.ports import Embedder, MemoryStore
 
 __all__ = ["EmbedderFront", "Pipeline", "StoreFront"]
@@ -125,31 +131,48 @@ def _fused(row: tuple[InlinePolicy, ...], rests: tuple[Handler, ...]) -> Handler
     in reverse, exactly as if each wrapped the next; ``rests[i]`` is the chain below
     ``row[i]`` (what its ``fail`` or ``detour`` may call).
     """
+    # A port's method right below: called from this frame, its value wrapped here.
     below = rests[-1]
+    begin, finish = (
+        (below.start, below.finish) if isinstance(below, PortMethod) else (below, _as_is)
+    )
+
+    enters = tuple(policy.enter for policy in row)
+    # The exits that do something (not InlinePolicy's own), innermost first.
+    exits = tuple(
+        (index, row[index].exit)
+        for index in range(len(row) - 1, -1, -1)
+        if type(row[index]).exit is not InlinePolicy.exit
+    )
 
     async def handler(call: Call) -> Result[Any]:
         tokens: list[Any] = []
         try:
-            for policy in row:
-                token = policy.enter(call)
+            for enter in enters:
+                token = enter(call)
                 if token is DETOUR:
-                    result = await policy.detour(call, rests[len(tokens)])
+                    index = len(tokens)
+                    result = await row[index].detour(call, rests[index])
                     break
                 tokens.append(token)
             else:
-                result = await below(call)
+                result = finish(await begin(call))
         except BaseException as error:  # noqa: BLE001 - the row's fail hooks decide
             return await _unwind(row, rests, call, tokens, error)
-        index = len(tokens)
+        entered = len(tokens)
         try:
-            while index:
-                index -= 1
-                result = row[index].exit(call, tokens[index], result)
+            for index, leave in exits:
+                if index < entered:
+                    result = leave(call, tokens[index], result)
         except BaseException as error:  # noqa: BLE001 - the policies outside it decide
             return await _unwind(row, rests, call, tokens[:index], error)
         return result
 
     return handler
+
+
+def _as_is(result: Result[Any]) -> Result[Any]:
+    return result
 
 
 async def _unwind(

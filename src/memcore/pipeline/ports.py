@@ -37,6 +37,7 @@ from memcore.ports import Embedder, MemoryStore, Vectors
 __all__ = [
     "STORE_OPERATIONS",
     "EmbedderCalls",
+    "PortMethod",
     "StoreCalls",
     "StoreOperation",
     "embedder_terminal",
@@ -219,27 +220,50 @@ def store_terminal(store: MemoryStore) -> Handler:
     return run
 
 
-def _terminal(store: MemoryStore, operation: str) -> Handler:
+class PortMethod:
+    """The end of a chain: a method of a real port called for a call, in two halves that
+    a row of inline policies runs in its own frame: :attr:`start` makes the method's
+    awaitable, :attr:`finish` turns its value into a :class:`Result`. A handler too.
+    """
+
+    __slots__ = ("finish", "start")
+
+    def __init__(
+        self, start: Callable[[Call], Awaitable[Any]], finish: Callable[[Any], Result[Any]]
+    ) -> None:
+        self.start = start
+        self.finish = finish
+
+    async def __call__(self, call: Call) -> Result[Any]:
+        return self.finish(await self.start(call))
+
+
+def _terminal(store: MemoryStore, operation: str) -> PortMethod:
     about = STORE_OPERATIONS[operation]
     arguments = _arguments(about.parameters)
-    writes = about.writes
+    scoped = about.scoped
 
-    async def run(call: Call) -> Result[Any]:
+    def start(call: Call) -> Awaitable[Any]:
         method = getattr(store, operation)
         args = arguments(call.args)
-        value = await (method(call.user_id, *args) if about.scoped else method(*args))
-        if writes:
-            return Result(value, Status.STORED)
-        # A store may say its answer is partial (an index still being built).
-        return Result(value, getattr(value, "status", Status.COMPLETE))
+        return method(call.user_id, *args) if scoped else method(*args)  # type: ignore[no-any-return]
 
-    return run
+    return PortMethod(start, _stored if about.writes else _answered)
+
+
+def _stored(value: Any) -> Result[Any]:
+    return Result(value, Status.STORED)
+
+
+def _answered(value: Any) -> Result[Any]:
+    # A store may say its answer is partial (an index still being built).
+    return Result(value, getattr(value, "status", Status.COMPLETE))
+
+
+def _complete(value: Any) -> Result[Any]:
+    return Result(value, Status.COMPLETE)
 
 
 def embedder_terminal(embedder: Embedder) -> Handler:
     """The end of an embedder chain: ``embed`` on ``embedder`` itself."""
-
-    async def run(call: Call) -> Result[Any]:
-        return Result(await embedder.embed(**call.args), Status.COMPLETE)
-
-    return run
+    return PortMethod(lambda call: embedder.embed(**call.args), _complete)
