@@ -7,10 +7,13 @@ store the bare calls use; queries pass precomputed embeddings, so the figure is 
 layers (validation, filters, the policies), not a model. Targets: in-memory p50 at most
 1.2x the bare store's; Redis p50 at most 0.05 ms above the bare ``RedisStore`` call.
 
-A second table splits memcore's share by layer, on an in-memory store whose search
-answers at once with one fixed answer (so the store's own time, and its noise, is out):
-the store call alone, the same call through the store's policies (``service.store``), and
-the whole ``search_interventions`` (validation, the use case, logs and metrics on top).
+The last column is this process's CPU time per search (p50; over the bare store's in
+brackets): what memcore's layers cost without the Redis server's time, steadier than wall
+time on busy cores. A second table splits memcore's share by layer, on an in-memory store
+whose search answers at once with one fixed answer (so the store's own time, and its
+noise, is out): the store call alone, the same call through the store's policies
+(``service.store``), and the whole ``search_interventions`` (validation, the use case,
+logs and metrics on top).
 
     python benchmarks/bench_pipeline.py [--n 10000] [--users 10] [--queries 2000] [--no-redis]
 """
@@ -64,8 +67,12 @@ async def load(service: MemoryService, workload: Workload) -> None:
         await service.record_interventions(user, items, embeddings=workload.vectors[rows])
 
 
-async def measure(store: MemoryStore, workload: Workload) -> dict[str, list[float]]:
-    """Per target, the milliseconds of each query, the two targets alternating first."""
+async def measure(
+    store: MemoryStore, workload: Workload
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Per target, the milliseconds of each query (wall clock, CPU), the two targets
+    alternating first.
+    """
     bare_filter = SearchFilter(outcome=SEARCH_OUTCOME).with_kind(RecordKind.INTERVENTION)
     service_filter = {"outcome": SEARCH_OUTCOME.value}
     queries = workload.queries
@@ -89,23 +96,27 @@ async def measure(store: MemoryStore, workload: Workload) -> dict[str, list[floa
         )
 
 
-async def interleaved(targets: dict[str, Timed], count: int) -> dict[str, list[float]]:
+async def interleaved(
+    targets: dict[str, Timed], count: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Per target, the milliseconds of each of ``count`` queries, the targets taking turns
-    first.
+    first: wall-clock time, and this process's CPU time (without a Redis server's).
     """
     samples: dict[str, list[float]] = {name: [] for name in targets}
+    cpu: dict[str, list[float]] = {name: [] for name in targets}
     gc.collect()
     gc.disable()
     try:
         for i in range(count):
             order = list(targets) if i % 2 == 0 else list(reversed(targets))
             for name in order:
-                started = time.perf_counter_ns()
+                started, used = time.perf_counter_ns(), time.process_time_ns()
                 await targets[name](i)
                 samples[name].append((time.perf_counter_ns() - started) / 1e6)
+                cpu[name].append((time.process_time_ns() - used) / 1e6)
     finally:
         gc.enable()
-    return samples
+    return samples, cpu
 
 
 class CannedStore(InMemoryStore):
@@ -147,7 +158,7 @@ async def layers(workload: Workload) -> list[str]:
             "+ store policies (degradation, breaker, metrics, retry)": front,
             "+ service (validation, use case, logs and metrics)": through,
         }
-        samples = await interleaved(targets, len(queries))
+        samples, _ = await interleaved(targets, len(queries))
     lines = ["| layer | p50 (µs) | adds (µs) |", "|---|---|---|"]
     below = 0.0
     for name, times in samples.items():
@@ -161,14 +172,18 @@ def p(samples: list[float], q: float) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[round(q) - 1]
 
 
-def rows(store: str, samples: dict[str, list[float]]) -> list[str]:
+def rows(store: str, measured: tuple[dict[str, list[float]], dict[str, list[float]]]) -> list[str]:
+    samples, cpu = measured
     bare, through = samples["bare store"], samples["service (full stack)"]
     bare50, through50 = statistics.median(bare), statistics.median(through)
+    bare_cpu = statistics.median(cpu["bare store"])
+    through_cpu = statistics.median(cpu["service (full stack)"])
     return [
-        f"| {store} | bare store | {bare50:.3f} | {p(bare, 99):.3f} | | |",
+        f"| {store} | bare store | {bare50:.3f} | {p(bare, 99):.3f} | | | {bare_cpu:.3f} |",
         (
             f"| {store} | service (full stack) | {through50:.3f} | {p(through, 99):.3f} "
-            f"| {through50 / bare50:.2f}x | {through50 - bare50:+.3f} |"
+            f"| {through50 / bare50:.2f}x | {through50 - bare50:+.3f} "
+            f"| {through_cpu:.3f} ({through_cpu - bare_cpu:+.3f}) |"
         ),
     ]
 
@@ -201,8 +216,11 @@ async def main() -> None:
             f"searches, dimension {args.dimension}"
         ),
         "",
-        "| store | target | p50 (ms) | p99 (ms) | p50 ratio | p50 over bare (ms) |",
-        "|---|---|---|---|---|---|",
+        (
+            "| store | target | p50 (ms) | p99 (ms) | p50 ratio | p50 over bare (ms) "
+            "| CPU p50 (ms) |"
+        ),
+        "|---|---|---|---|---|---|---|",
     ]
     lines += rows("in-memory", await measure(InMemoryStore(), workload))
     if not args.no_redis:

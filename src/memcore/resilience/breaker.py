@@ -153,27 +153,36 @@ class CircuitBreaker:
         """Count an admitted call that ended: a success without ``error``, a failure with a
         retryable one; a cancelled call counts as nothing.
         """
-        self._probing -= probe
-        if error is None:
-            self._record(failed=False, probe=probe)
-        elif isinstance(error, Exception):
-            self._record(failed=is_retryable(error), probe=probe)
-
-    def _record(self, *, failed: bool, probe: bool) -> None:
         if probe:
-            if failed:
-                self._open()
-            elif self._state is BreakerState.HALF_OPEN:
-                self._buckets.clear()
-                self._set(BreakerState.CLOSED)
-            return
-        if self._state is not BreakerState.CLOSED:
+            self._probing -= 1
+            if error is None or isinstance(error, Exception):
+                self._probed(failed=error is not None and is_retryable(error))
+        elif self._state is not BreakerState.CLOSED:
             return  # a call that started before the breaker opened: already judged
+        elif error is None:
+            self._slice()[0] += 1
+        elif isinstance(error, Exception):
+            self._counted_failure(failed=is_retryable(error))
+
+    def _probed(self, *, failed: bool) -> None:
+        if failed:
+            self._open()
+        elif self._state is BreakerState.HALF_OPEN:
+            self._buckets.clear()
+            self._set(BreakerState.CLOSED)
+
+    def _slice(self) -> list[int]:
+        """The current slice's ``[calls, failures]`` (a new slice drops the expired ones)."""
         key = self._bucket()
         bucket = self._buckets.get(key)
-        if bucket is None:  # a new slice: the window moved on
+        if bucket is None:
             self._prune()
             bucket = self._buckets[key] = [0, 0]
+        return bucket
+
+    def _counted_failure(self, *, failed: bool) -> None:
+        """A call of the closed breaker that raised; it opens at the failure rate."""
+        bucket = self._slice()
         bucket[0] += 1
         if not failed:
             return
