@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import tempfile
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from typer.testing import CliRunner
 
+import memcore
+from memcore.observability import MetricsPolicy
+from memcore.resilience import RetryPolicy
+from memcore.resilience.breaker import BreakerPolicy
+from memcore.resilience.degrade import DegradationPolicy
 from memcore_bench.cli import app
 from memcore_bench.report import METRICS, Run, TargetInfo, markdown, percentile, ratio, rows
 from memcore_bench.runner import Figures, run_targets, shuffled, traced_bytes
 from memcore_bench.suite import Config
-from memcore_bench.targets import NumpyFloor, in_memory_target
+from memcore_bench.targets import NumpyFloor, in_memory_bare_target, in_memory_target
 from memcore_bench.workload import SEARCH_OUTCOME, make_workload
 
 
@@ -59,16 +66,41 @@ def test_every_target_takes_every_place_and_follows_every_other() -> None:
 
 async def test_memcore_and_the_floor_find_the_exact_answers() -> None:
     workload = make_workload(800, users=4, dimension=32, queries=30)
-    targets = [in_memory_target(), NumpyFloor()]
+    targets = [in_memory_target(), in_memory_bare_target(), NumpyFloor()]
     figures = await run_targets(workload, targets, writes=10, health_checks=5)
-    for name in ("memcore in-memory", "numpy floor"):
+    for name in ("memcore in-memory service", "memcore in-memory bare store", "numpy floor"):
         assert figures[name].recall == 1.0
         assert len(figures[name].knn_ms) == 30
         assert len(figures[name].write_ms) == 10
         assert figures[name].ingest_rps is not None
-    assert len(figures["memcore in-memory"].health_ms) == 5
+    assert len(figures["memcore in-memory service"].health_ms) == 5
     assert figures["numpy floor"].health_ms == []  # the floor has no health check
     assert await traced_bytes(NumpyFloor, workload) >= 32 * 4  # at least the vector itself
+
+
+async def test_memcore_is_measured_as_connect_builds_it_with_a_state_dir_of_its_own(
+    tmp_path: Path,
+) -> None:
+    """The service row has connect()'s layers (the bench's own service, built by hand,
+    had none); its durable outbox lives in a temporary directory removed at close.
+    """
+    workload = make_workload(40, users=1, dimension=8, queries=1)
+    target = in_memory_target()
+    await target.setup(workload)
+    assert target.service is not None
+    layers = [type(policy) for policy in target.service.pipeline.policies]
+    degradation = target.service.pipeline.find(DegradationPolicy)
+    assert degradation is not None
+    state = degradation.outbox.directory
+    assert state is not None
+    await target.aclose()
+    built = memcore.connect(store="memory", embedder="hashing", state_dir=tmp_path)
+    async with built as connected:
+        assert layers == [type(policy) for policy in connected.pipeline.policies]
+    assert {DegradationPolicy, BreakerPolicy, MetricsPolicy, RetryPolicy} <= set(layers)
+    own = Path(tempfile.gettempdir(), state.relative_to(tempfile.gettempdir()).parts[0])
+    assert own.name.startswith("memcore-bench-")
+    assert not await asyncio.to_thread(own.exists)
 
 
 def test_ratios_are_costs_and_rows_compare_memcore_with_its_family() -> None:
@@ -114,7 +146,8 @@ def test_the_command_writes_markdown_and_json(tmp_path: Path) -> None:
     assert "Redis skipped (--no-redis)" in report
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["meta"]["config"]["sizes"] == [400]
-    assert {row["target"] for row in data["rows"]} == {"memcore in-memory", "numpy floor"}
+    targets = {row["target"] for row in data["rows"]}
+    assert targets == {"memcore in-memory service", "memcore in-memory bare store", "numpy floor"}
     assert "### N = 400 interventions" in result.stdout
 
     as_json = CliRunner().invoke(

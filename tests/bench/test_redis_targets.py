@@ -1,5 +1,6 @@
 """The Redis side of ``memcore bench``: each storage type is its own family, and every
-target (floor, memcore, RedisVL) answers the benchmark's query on a real server.
+target (floor, memcore's service and bare store, RedisVL) answers the benchmark's query
+on a real server.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ async def test_every_redis_target_answers_and_memcore_meets_its_own_storage_type
     families = {target.name: (target.family, target.role) for target in targets}
     assert families == {
         "redis-py floor": ("redis", "floor"),
-        "memcore Redis HASH": ("redis", "memcore"),
+        "memcore Redis HASH service": ("redis", "memcore"),
+        "memcore Redis HASH bare store": ("redis", "memcore"),
         "RedisVL": ("redis", "redisvl"),
         "redis-py floor JSON": ("redis json", "floor"),
-        "memcore Redis JSON": ("redis json", "memcore"),
+        "memcore Redis JSON service": ("redis json", "memcore"),
+        "memcore Redis JSON bare store": ("redis json", "memcore"),
         "RedisVL JSON": ("redis json", "redisvl"),
     }
     figures = await run_targets(workload, targets, writes=5, health_checks=3)
@@ -40,7 +43,7 @@ async def test_every_redis_target_answers_and_memcore_meets_its_own_storage_type
         figures=figures,
     )
     table = {(row["metric"], row["target"]): row for row in rows(run)}
-    json_knn = table["knn_p50_ms", "memcore Redis JSON"]
+    json_knn = table["knn_p50_ms", "memcore Redis JSON service"]
     their_p50 = table["knn_p50_ms", "RedisVL JSON"]["value"]
     assert json_knn["vs_redisvl"] == json_knn["value"] / their_p50
 

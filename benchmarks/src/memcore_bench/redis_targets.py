@@ -1,4 +1,5 @@
-"""The Redis side of the benchmark: memcore's RedisStore, RedisVL, and the redis-py floor.
+"""The Redis side of the benchmark: memcore's RedisStore (through the service as
+``connect()`` builds it, and bare), RedisVL, and the redis-py floor.
 
 Each target gets its own embedded server (valkey-server + RediSearch + RedisJSON from
 ``agent-memcore-redis[server]``), so ``used_memory`` measures one dataset even while the
@@ -25,7 +26,7 @@ from numpy.typing import NDArray
 from redis.typing import EncodableT, FieldT
 
 from memcore.domain import Intervention, MemoryRecord, Reflection
-from memcore_bench.targets import REDIS, MemcoreTarget
+from memcore_bench.targets import REDIS, BareStoreTarget, MemcoreTarget
 from memcore_bench.workload import SEARCH_OUTCOME, Query, Workload
 from memcore_redis import RedisSettings, RedisStore
 from memcore_redis.commands import call
@@ -94,12 +95,14 @@ class _ServerTarget:
 
 
 class MemcoreRedisTarget(_ServerTarget, MemcoreTarget):
-    """memcore's RedisStore (``storage_type`` hash or json) through the service."""
+    """memcore's RedisStore (``storage_type`` hash or json) in the service that
+    ``connect(store="redis", redis={"storage_type": ...})`` builds.
+    """
 
     def __init__(self, storage_type: str) -> None:
         _ServerTarget.__init__(self)
         store = RedisStore(RedisSettings(url=self.url, storage_type=storage_type))
-        name = f"memcore Redis {storage_type.upper()}"
+        name = f"memcore Redis {storage_type.upper()} service"
         MemcoreTarget.__init__(self, name, family(storage_type), store)
 
     async def used_bytes(self) -> int | None:
@@ -108,6 +111,25 @@ class MemcoreRedisTarget(_ServerTarget, MemcoreTarget):
     async def aclose(self) -> None:
         try:
             await MemcoreTarget.aclose(self)
+        finally:
+            await self._close_server()
+
+
+class BareRedisStoreTarget(_ServerTarget, BareStoreTarget):
+    """memcore's RedisStore (``storage_type`` hash or json) called directly."""
+
+    def __init__(self, storage_type: str) -> None:
+        _ServerTarget.__init__(self)
+        store = RedisStore(RedisSettings(url=self.url, storage_type=storage_type))
+        name = f"memcore Redis {storage_type.upper()} bare store"
+        BareStoreTarget.__init__(self, name, family(storage_type), store)
+
+    async def used_bytes(self) -> int | None:
+        return await _ServerTarget.used_bytes(self)
+
+    async def aclose(self) -> None:
+        try:
+            await BareStoreTarget.aclose(self)
         finally:
             await self._close_server()
 
@@ -279,13 +301,14 @@ class RedisVLTarget(_ServerTarget):
 
 def redis_targets(*, with_json: bool, with_redisvl: bool) -> list[Any]:
     """The Redis targets to run, each on its own fresh server: per storage type the
-    floor, memcore and (if installed) RedisVL.
+    floor, memcore's service, memcore's bare store and (if installed) RedisVL.
     """
     makers: list[Callable[[], Any]] = []
     for storage_type in ("hash", "json") if with_json else ("hash",):
         makers += [
             functools.partial(RedisFloor, storage_type),
             functools.partial(MemcoreRedisTarget, storage_type),
+            functools.partial(BareRedisStoreTarget, storage_type),
         ]
         if with_redisvl:
             makers.append(functools.partial(RedisVLTarget, storage_type))

@@ -1,4 +1,5 @@
-"""What the benchmark measures: memcore through its service, and the bare floors.
+"""What the benchmark measures: memcore through its service as ``connect()`` builds it,
+memcore's bare store, and the floors.
 
 Every target answers the same five operations on the same workload: ingest a batch of
 one user's interventions, write one intervention, a filtered KNN (this user, kind
@@ -7,17 +8,20 @@ intervention, outcome ``task_completed``, top ``k``), a health check, and close.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+from dependency_injector import providers
 from numpy.typing import NDArray
 
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.adapters.memory import InMemoryStore
-from memcore.domain import Intervention
-from memcore.ports import MemoryStore
+from memcore.container import Container, build_service
+from memcore.domain import EmbeddingSchema, Intervention, RecordKind, SearchFilter
+from memcore.ports import MemoryStore, UnitVectors
 from memcore.service import MemoryService
 from memcore.validation import unit_vectors
 from memcore_bench.workload import SEARCH_OUTCOME, Query, Workload
@@ -80,7 +84,15 @@ def intervention_item(record: Intervention) -> dict[str, Any]:
 
 
 class MemcoreTarget:
-    """memcore as an agent uses it: :class:`~memcore.MemoryService` over ``store``."""
+    """memcore as ``connect()`` builds it: the container's service, with the policies the
+    settings turn on (by default degradation with its durable outbox, breakers, metrics,
+    retry), around ``store`` (``connect()`` makes it from settings; here it is handed in),
+    the embedder a :class:`HashingEmbedder` of the workload's dimension (vectors come
+    precomputed: it embeds nothing).
+
+    The durable outbox writes under a fresh temporary state directory of its own, removed
+    at :meth:`aclose`: a run never writes into the user's state directory or the checkout.
+    """
 
     role = "memcore"
 
@@ -89,6 +101,7 @@ class MemcoreTarget:
         self.family = family
         self.store = store
         self.service: MemoryService | None = None
+        self._state: tempfile.TemporaryDirectory[str] | None = None
         self._filters = {"outcome": SEARCH_OUTCOME.value}
 
     def _memory(self) -> MemoryService:
@@ -98,24 +111,19 @@ class MemcoreTarget:
         return self.service
 
     async def setup(self, workload: Workload) -> None:
-        embedder = HashingEmbedder(dimension=workload.dimension)  # vectors come precomputed
-        self.service = MemoryService(self.store, embedder)
-        await self.service.start()
+        self._state = tempfile.TemporaryDirectory(prefix="memcore-bench-")
+        container = Container()
+        container.store.override(providers.Object(self.store))
+        embedder = HashingEmbedder(dimension=workload.dimension)
+        container.embedder.override(providers.Object(embedder))
+        self.service = await build_service(container, state_dir=self._state.name)
 
     async def ingest(self, user: str, records: Sequence[Intervention], vectors: Any) -> None:
         items = [intervention_item(record) for record in records]
         await self._memory().record_interventions(user, items, embeddings=vectors)
 
     async def load_reflections(self, workload: Workload) -> None:
-        rows = range(len(workload.reflections))
-        for user in workload.users:
-            mine = [row for row in rows if workload.reflections[row].user_id == user]
-            if mine:
-                records = [workload.reflections[row] for row in mine]
-                vectors = unit_vectors(
-                    workload.reflection_vectors[mine], len(mine), workload.dimension
-                )
-                await self.store.upsert(user, records, vectors)
+        await load_reflections(self.store, workload)
 
     async def write_one(self, record: Intervention, vector: NDArray[np.float32]) -> None:
         item = intervention_item(record)
@@ -136,15 +144,76 @@ class MemcoreTarget:
         return None
 
     async def aclose(self) -> None:
-        if self.service is not None:
-            await self.service.aclose()
-        else:
-            await self.store.aclose()
+        try:
+            if self.service is not None:
+                await self.service.aclose()
+            else:
+                await self.store.aclose()
+        finally:
+            if self._state is not None:
+                self._state.cleanup()
+
+
+class BareStoreTarget:
+    """The ``MemoryStore`` port called directly: records and unit vectors handed to
+    ``upsert``, ``search`` with a :class:`SearchFilter`; none of the service's layers.
+    """
+
+    role = "memcore"
+
+    def __init__(self, name: str, family: str, store: MemoryStore) -> None:
+        self.name = name
+        self.family = family
+        self.store = store
+        self._filter = SearchFilter(outcome=SEARCH_OUTCOME).with_kind(RecordKind.INTERVENTION)
+
+    async def setup(self, workload: Workload) -> None:
+        model = HashingEmbedder(dimension=workload.dimension).model  # the service's schema
+        await self.store.ensure_schema(EmbeddingSchema(dimension=workload.dimension, model=model))
+
+    async def ingest(self, user: str, records: Sequence[Intervention], vectors: Any) -> None:
+        await self.store.upsert(user, records, UnitVectors(vectors))
+
+    async def load_reflections(self, workload: Workload) -> None:
+        await load_reflections(self.store, workload)
+
+    async def write_one(self, record: Intervention, vector: NDArray[np.float32]) -> None:
+        await self.store.upsert(record.user_id, [record], UnitVectors(vector[None, :]))
+
+    async def knn(self, query: Query, k: int) -> list[str]:
+        hits = await self.store.search(query.user, UnitVectors(query.vector), k, self._filter)
+        return [hit.record.id for hit in hits]
+
+    async def health(self) -> bool:
+        await self.store.health()
+        return True
+
+    async def used_bytes(self) -> int | None:
+        return None
+
+    async def aclose(self) -> None:
+        await self.store.aclose()
+
+
+async def load_reflections(store: MemoryStore, workload: Workload) -> None:
+    """The workload's reflections, user by user, into ``store`` (not timed)."""
+    rows = range(len(workload.reflections))
+    for user in workload.users:
+        mine = [row for row in rows if workload.reflections[row].user_id == user]
+        if mine:
+            records = [workload.reflections[row] for row in mine]
+            vectors = unit_vectors(workload.reflection_vectors[mine], len(mine), workload.dimension)
+            await store.upsert(user, records, vectors)
 
 
 def in_memory_target() -> MemcoreTarget:
-    """Memcore on the in-memory reference store."""
-    return MemcoreTarget("memcore in-memory", MEMORY, InMemoryStore())
+    """The service ``connect(store="memory")`` builds."""
+    return MemcoreTarget("memcore in-memory service", MEMORY, InMemoryStore())
+
+
+def in_memory_bare_target() -> BareStoreTarget:
+    """The in-memory reference store, called directly."""
+    return BareStoreTarget("memcore in-memory bare store", MEMORY, InMemoryStore())
 
 
 @dataclass

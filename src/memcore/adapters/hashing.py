@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
+import math
 import re
 import time
 from collections.abc import Sequence
@@ -61,14 +62,16 @@ class HashingEmbedder:
             for feature in _features(text):
                 bucket, sign = _slot(feature, self._dimension)
                 counts[bucket] = counts.get(bucket, 0.0) + sign
-            # Sums of +-1 are exact, in any order: the same vector as adding one feature
-            # at a time into the array, without a numpy scalar update per feature.
-            out[row, list(counts)] = list(counts.values())
-            norm = np.linalg.norm(out[row])
+            # Sums of +-1 are exact, in any order, and so is the sum of their squares: the
+            # same vector as adding one feature at a time into the array and dividing by
+            # its float32 norm (a float64 sqrt or quotient rounded to float32 is the
+            # float32 one), with one numpy call a text instead of one per feature.
+            norm = np.float32(math.sqrt(sum(count * count for count in counts.values())))
             if norm == 0.0:  # features cancelled out; fall back to a fixed direction
                 out[row, 0] = 1.0
             else:
-                out[row] /= norm
+                scale = float(norm)
+                out[row, list(counts)] = [count / scale for count in counts.values()]
         return out
 
     async def health(self) -> HealthCheck:
