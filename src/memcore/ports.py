@@ -154,10 +154,11 @@ class MemoryStore(Protocol):
     ) -> list[SearchHit[MemoryRecord]]:
         """Return at most ``k`` of ``user_id``'s records nearest to ``vector``, best first.
 
-        ``vector`` is one ``(dimension,)`` unit row. Filters are applied before ranking,
-        so ``k`` hits come back whenever at least ``k`` records match. Scores are cosine
-        similarities (see :class:`~memcore.SearchHit`), non-increasing down the list. A
-        store whose index is still being built returns a
+        ``vector`` is one ``(dimension,)`` unit row, only to be read (it may be the
+        caller's own array: :func:`memcore.validation.unit_vector`). Filters are applied
+        before ranking, so ``k`` hits come back whenever at least ``k`` records match.
+        Scores are cosine similarities (see :class:`~memcore.SearchHit`), non-increasing
+        down the list. A store whose index is still being built returns a
         :class:`~memcore.SearchResults` with status ``partial``.
         """
         ...

@@ -46,7 +46,11 @@ class MetricsPolicy(InlinePolicy):
         return time.perf_counter()
 
     def exit(self, call: Call, token: float, result: Result[Any]) -> Result[Any]:
-        self._histogram(call.port, call.operation, "ok").observe(time.perf_counter() - token)
+        seconds = time.perf_counter() - token
+        child = self._children.get((call.port, call.operation, "ok"))
+        if child is None:
+            child = self._histogram(call.port, call.operation, "ok")
+        child.observe(seconds)
         return result
 
     async def fail(

@@ -141,9 +141,9 @@ class CircuitBreaker:
         """Let one call through: ``False``, or ``True`` as a probe; ``None``: refused (open,
         or half-open with its probes out). Each admitted call must then be judged (:meth:`judge`).
         """
-        state = self.state
-        if state is BreakerState.CLOSED:
+        if self._state is BreakerState.CLOSED:  # the common case, without a clock read
             return False
+        state = self.state
         if state is BreakerState.OPEN or self._probing >= self.config.probes:
             return None
         self._probing += 1

@@ -202,6 +202,16 @@ class SearchContract(StoreFixtures):
             found += len(exact & {hit.record.id for hit in hits})
         assert found / (5 * len(queries)) >= 0.9
 
+    async def test_search_only_reads_the_query_vector(self, ready: MemoryStore) -> None:
+        """Troubleshooting: the query may be the caller's own array (a unit-length query is
+        not copied); scale or convert a copy, never the vector itself.
+        """
+        vectors = unit_vectors(3, seed=14)
+        await ready.upsert("u", [intervention("u", n) for n in range(3)], UnitVectors(vectors))
+        query = vectors[1].copy()
+        await ready.search("u", UnitVectors(query), 3, SearchFilter())
+        assert np.array_equal(query, vectors[1])
+
     async def test_search_of_a_user_without_records_is_empty(self, ready: MemoryStore) -> None:
         """Troubleshooting: an unknown user is not an error."""
         assert (
