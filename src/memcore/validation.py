@@ -224,16 +224,24 @@ def validate_update_values(
     """
     if not values:
         raise ValidationError("update", "give at least one field to change")
-    kinds = list(RECORD_TYPES) if kind is None else [kind]
-    allowed = frozenset.intersection(*(UPDATABLE[each] for each in kinds))
-    specs = {spec.name: spec for spec in fields_of(RECORD_TYPES[kinds[0]])}
+    allowed, record_type = _updatable(kind)
+    checks = field_checks(record_type, limits)
     checked: dict[str, object] = {}
     for name, value in values.items():
         if name not in allowed:
             what = "records" if kind is None else f"{kind.value}s"
             raise ValidationError(name, f"cannot be changed by an update of {what}")
-        checked[name] = _rule(specs[name], limits)(value)
+        checked[name] = checks[name](value)
     return checked
+
+
+@functools.cache
+def _updatable(kind: RecordKind | None) -> tuple[frozenset[str], type]:
+    """The fields an update of ``kind`` (``None``: either kind) may set, and a record type
+    whose rules check them.
+    """
+    kinds = list(RECORD_TYPES) if kind is None else [kind]
+    return frozenset.intersection(*(UPDATABLE[each] for each in kinds)), RECORD_TYPES[kinds[0]]
 
 
 def validate_intervention(record: object, limits: Limits = DEFAULT_LIMITS) -> Intervention:

@@ -163,7 +163,7 @@ async def run(storage: str, calls: int) -> None:
         for target in targets:
             warm = statistics.median(times[name, target.name, False])
             cold = statistics.median(times[name, target.name, True])
-            print(f"  {name:13s} {target.name:22s} warm {warm:7.1f}   cold {cold:7.1f}")
+            print(f"  {name:13s} {target.name:30s} warm {warm:7.1f}   cold {cold:7.1f}")
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ memcore's index, only the key prefix differs. memcore writes through ``RedisStor
 
 Each round starts a fresh embedded server, creates both indexes, then writes the two
 datasets one after the other, in turn first (``used_memory`` settled between them: see
-:func:`bench_redis.used_memory`). Then, for the record both hold under the same id:
+:func:`memcore_bench.redis_targets.used_memory`). Then, for the record both hold under the same id:
 ``MEMORY USAGE`` of its key, and each index's sizes from ``FT.INFO`` per record.
 """
 
@@ -26,11 +26,12 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from bench_redis import BATCH, Data, ingest_by_user, make_data, used_memory
+from bench_redis import BATCH, Data, ingest_by_user, make_data
 from numpy.typing import NDArray
 
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.domain import EmbeddingSchema, Intervention
+from memcore_bench.redis_targets import used_memory
 from memcore_redis import RedisSettings, RedisStore
 from memcore_redis.commands import call
 from memcore_redis.testing import EmbeddedRedis

@@ -38,6 +38,7 @@ from memcore import MemoryService
 from memcore.adapters.hashing import HashingEmbedder
 from memcore.domain import EmbeddingSchema, Intervention, Outcome, SearchFilter
 from memcore.ports import UnitVectors
+from memcore_bench.redis_targets import used_memory
 from memcore_redis import RedisSettings, RedisStore
 from memcore_redis.commands import call
 from memcore_redis.testing import EmbeddedRedis
@@ -105,19 +106,6 @@ async def timed(call: Callable[[], Awaitable[Any]], repeat: int) -> NDArray[np.f
         await call()
         out[i] = (time.perf_counter() - start) * 1000
     return out
-
-
-async def used_memory(raw: aioredis.Redis) -> int:
-    """used_memory once the server is done freeing what an earlier dataset left behind."""
-    last = -1
-    for _ in range(240):
-        info = await raw.info("memory")
-        used = int(info["used_memory"])
-        if int(info.get("lazyfree_pending_objects", 0)) == 0 and abs(used - last) < 4096:
-            return used
-        last = used
-        await asyncio.sleep(0.25)
-    return last
 
 
 _NOT_COUNTED = frozenset({"cmdstat_info", "cmdstat_exec"})

@@ -21,6 +21,7 @@ __all__ = ["UPDATABLE", "RecordUpdate", "apply_update"]
 
 _SET_BY_UPDATE = frozenset({"updated_at", "outcome_history", "seen"})
 _SCOPES = frozenset({"agent_id", "session_id"})
+_NO_SCOPE: Mapping[str, str] = MappingProxyType({})
 _FIXED = frozenset({"id", "user_id", "agent_id", "session_id", "created_at", "expires_at"})
 
 UPDATABLE: Mapping[RecordKind, frozenset[str]] = MappingProxyType(
@@ -67,19 +68,27 @@ class RecordUpdate:
     """Set ``updated_at`` to ``at`` (a refreshed expiry is not a change of content)."""
     create: MemoryRecord | None = None
     scope: Mapping[str, str] = field(default_factory=dict)
-    changed: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
+        if not self.scope:
+            object.__setattr__(self, "scope", _NO_SCOPE)
+            return
         if not _SCOPES.issuperset(self.scope):
             raise TypeError(f"a scope names agent_id and session_id only, not {set(self.scope)}")
         object.__setattr__(self, "scope", MappingProxyType(dict(self.scope)))
+
+    @property
+    def changed(self) -> frozenset[str]:
+        """The stored fields the update sets: its values', ``updated_at`` (with ``stamp``),
+        ``outcome_history`` (with an outcome) and ``seen`` (with ``seen_again``).
+        """
         changed = set(self.values) | ({"updated_at"} if self.stamp else set())
         if "outcome" in self.values:
             changed.add("outcome_history")
         if self.seen_again:
             changed.add("seen")
-        object.__setattr__(self, "changed", frozenset(changed))
+        return frozenset(changed)
 
     def applies_to(self, record: MemoryRecord) -> bool:
         """Whether ``record`` is the record this update is meant for: of its kind and

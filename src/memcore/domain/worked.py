@@ -8,7 +8,6 @@ the newer, then the smaller id. The per-task rates count every candidate by outc
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -88,7 +87,7 @@ def rank_worked(
 
     ``weights`` gives each outcome's weight (an outcome left out weighs 0).
     """
-    hits = []
+    ranked = []
     for match in matches:
         record = match.record
         weight = weights.get(record.outcome, 0.0)
@@ -97,17 +96,25 @@ def rank_worked(
             age = max((now - record.created_at) / half_life, 0.0)
             recency = 0.5**age
         score = max(match.score, 0.0) * weight * recency
-        hits.append(WorkedHit(record, match.score, weight, recency, score))
-    hits.sort(
-        key=lambda h: (-h.score, -h.similarity, -h.record.created_at.timestamp(), h.record.id)
-    )
-    return WhatWorked(tuple(hits[:k]), _rates(matches), status)
+        order = (-score, -match.score, -record.created_at.timestamp(), record.id)
+        ranked.append((order, WorkedHit(record, match.score, weight, recency, score)))
+    ranked.sort(key=_first)
+    return WhatWorked(tuple(hit for _, hit in ranked[:k]), _rates(matches), status)
+
+
+def _first(pair: tuple[Any, Any]) -> Any:
+    return pair[0]
 
 
 def _rates(matches: Sequence[SearchHit[Intervention]]) -> tuple[TaskRate, ...]:
-    by_task: dict[str, Counter[str]] = {}
+    by_task: dict[str, dict[str, int]] = {}
     for match in matches:
-        by_task.setdefault(match.record.task, Counter())[match.record.outcome.value] += 1
+        record = match.record
+        counts = by_task.get(record.task)
+        if counts is None:
+            counts = by_task[record.task] = {}
+        outcome = record.outcome.value
+        counts[outcome] = counts.get(outcome, 0) + 1
     rates = [
         TaskRate(task, sum(counts.values()), MappingProxyType(dict(sorted(counts.items()))))
         for task, counts in by_task.items()

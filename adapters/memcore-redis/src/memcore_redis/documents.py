@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from memcore.domain import MemoryRecord, Outcome, OutcomeChange, RecordKind
-from memcore.domain.fields import KIND, FieldSpec, Value, fields_of
+from memcore.domain.fields import KIND, Value, fields_of
 from memcore.domain.records import RECORD_TYPES
 from memcore_redis.encoding import (
     ISO_SUFFIX,
@@ -65,6 +65,7 @@ class _Slot(NamedTuple):
     indexed: bool  # written even when empty
     default: Any  # an unindexed value equal to it is left out
     time: bool  # has an ISO twin
+    names: tuple[str, ...]  # every stored field it may write
     as_text: Callable[[Any], Any]
     as_json: Callable[[Any], Any]
 
@@ -83,12 +84,15 @@ def _slots(record_type: type) -> tuple[_Slot, ...]:
             continue
         kind = spec.about.value
         tag = is_tag(spec)
+        time = kind is Value.TIME
+        names = (spec.name, spec.name + ISO_SUFFIX) if time else (spec.name,)
         slots.append(
             _Slot(
                 spec.name,
                 indexed=spec.about.index is not None,
                 default=spec.default,
-                time=kind is Value.TIME,
+                time=time,
+                names=(*names, METADATA_TAGS) if spec.name == "metadata" else names,
                 as_text=tag_value if tag else _AS_TEXT.get(kind, _same),
                 as_json=tag_value if tag else _AS_JSON.get(kind, _same),
             )
@@ -160,12 +164,6 @@ def _json_slot(slot: _Slot, value: Any) -> dict[str, Any]:
     return {slot.name: slot.as_json(value)}
 
 
-def _slot_names(slot: _Slot) -> tuple[str, ...]:
-    """Every stored field ``slot`` may write."""
-    names = (slot.name, slot.name + ISO_SUFFIX) if slot.time else (slot.name,)
-    return (*names, METADATA_TAGS) if slot.name == "metadata" else names
-
-
 def hash_changes(values: Mapping[str, Any]) -> tuple[list[Any], list[str]]:
     """The hash fields that give a stored record ``values`` (field name -> new value) as
     :func:`hash_fields` writes them (``name, value, ...``), and the fields to delete.
@@ -178,7 +176,8 @@ def hash_changes(values: Mapping[str, Any]) -> tuple[list[Any], list[str]]:
         if name == "metadata":
             written += _hash_tags(value)
         flat += written
-        gone += [field for field in _slot_names(slot) if field not in written[::2]]
+        if len(written) < 2 * len(slot.names):  # some of its fields emptied
+            gone += [field for field in slot.names if field not in written[::2]]
     return flat, gone
 
 
@@ -194,7 +193,7 @@ def json_changes(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         if name == "metadata" and value:
             fields[METADATA_TAGS] = _metadata_tags(value)
         written.update(fields)
-        gone += [field for field in _slot_names(slot) if field not in fields]
+        gone += [field for field in slot.names if field not in fields]
     return written, gone
 
 
@@ -210,9 +209,16 @@ def _ids(value: Any) -> tuple[str, ...]:
     return tuple(value) if isinstance(value, list) else tuple(_text(value).split(","))
 
 
-def _from_tag(spec: FieldSpec, raw: Any) -> Any:
-    text = text_from_tag(_text(raw))
-    return Outcome(text) if spec.about.value is Value.OUTCOME else text
+def _tag(raw: Any) -> str:
+    return text_from_tag(_text(raw))
+
+
+_OUTCOMES: Mapping[str, Outcome] = {outcome.value: outcome for outcome in Outcome}
+
+
+def _outcome(raw: Any) -> Outcome:
+    text = _tag(raw)
+    return _OUTCOMES.get(text) or Outcome(text)
 
 
 def _changes(value: Any) -> tuple[OutcomeChange, ...]:
@@ -228,22 +234,65 @@ _FROM_STORED: Mapping[Value, Callable[[Any], Any]] = {
 }
 
 
+class _Reader(NamedTuple):
+    """How one field of a record type is read back (see :func:`_readers`)."""
+
+    name: str
+    optional: bool  # has a default: left to it when not stored
+    iso: str | None  # a time's ISO twin, read first
+    convert: Callable[[Any], Any]
+
+
+_READERS: dict[type, tuple[_Reader, ...]] = {}
+
+
+def _readers(record_type: type) -> tuple[_Reader, ...]:
+    """The stored fields of a record type but the id and user, worked out once: a
+    search decodes every hit by them.
+    """
+    found = _READERS.get(record_type)
+    if found is not None:
+        return found
+    readers = []
+    for spec in fields_of(record_type):
+        if spec.name in {"id", "user_id"}:
+            continue
+        kind = spec.about.value
+        convert: Callable[[Any], Any]
+        if is_tag(spec):
+            convert = _outcome if kind is Value.OUTCOME else _tag
+        else:
+            convert = _FROM_STORED.get(kind, _text)
+        iso = spec.name + ISO_SUFFIX if kind is Value.TIME else None
+        readers.append(_Reader(spec.name, spec.has_default, iso, convert))
+    found = _READERS[record_type] = tuple(readers)
+    return found
+
+
+_KINDS: Mapping[Any, type[MemoryRecord]] = {
+    form: record_type
+    for kind, record_type in RECORD_TYPES.items()
+    for form in (kind.value, kind.value.encode())
+}
+
+
 def record_from_fields(user_id: str, record_id: str, fields: Mapping[str, Any]) -> MemoryRecord:
     """The record of ``user_id`` stored under ``record_id`` with ``fields`` (name -> value as
     :func:`hash_fields` or :func:`json_document` wrote it, text as ``str`` or ``bytes``).
     """
-    record_type = RECORD_TYPES[RecordKind(_text(fields["kind"]))]
+    kind = fields["kind"]
+    record_type: type[MemoryRecord] = _KINDS.get(kind) or RECORD_TYPES[RecordKind(_text(kind))]
     values: dict[str, Any] = {"id": record_id, "user_id": user_id}
-    for spec in fields_of(record_type):
-        raw = fields.get(spec.name)
-        if spec.name in values or (raw is None and spec.has_default):
+    get = fields.get
+    for name, optional, iso, convert in _readers(record_type):
+        raw = get(name)
+        if raw is None and optional:
             continue
-        if spec.about.value is Value.TIME:
-            iso = fields.get(spec.name + ISO_SUFFIX)
-            values[spec.name] = (
-                datetime.fromisoformat(_text(iso)) if iso else from_seconds(float(raw or 0))
-            )
+        if iso is None:
+            values[name] = convert(raw)
         else:
-            convert: Callable[[Any], Any] = _FROM_STORED.get(spec.about.value, _text)
-            values[spec.name] = _from_tag(spec, raw) if is_tag(spec) else convert(raw)
+            stamp = get(iso)
+            values[name] = (
+                datetime.fromisoformat(_text(stamp)) if stamp else from_seconds(float(raw or 0))
+            )
     return record_type(**values)

@@ -105,9 +105,12 @@ def _typed(value: MetadataValue) -> str:
     return f"s:{value}"
 
 
+_ENUMS = (Outcome, RecordKind)
+
+
 def tag_value(value: Any) -> str:
     """A tag field's stored text for a field value (an enum's value, else :func:`tag_text`)."""
-    return value.value if isinstance(value, Outcome | RecordKind) else tag_text(str(value))
+    return value.value if isinstance(value, _ENUMS) else tag_text(str(value))
 
 
 @functools.lru_cache(maxsize=4_096)

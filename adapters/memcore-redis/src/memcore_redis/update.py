@@ -173,9 +173,7 @@ class Updater:
         """The ``EVAL`` of ``update`` on ``key`` (the script itself: what the redo log
         keeps); :meth:`run` sends it by SHA.
         """
-        values: dict[str, Any] = dict(update.values)
-        if update.stamp:
-            values["updated_at"] = update.at
+        values = {**update.values, "updated_at": update.at} if update.stamp else update.values
         expiry: int | str = ""
         if "expires_at" in values:
             expires_at = values["expires_at"]
