@@ -5,7 +5,14 @@ on a real server.
 
 from __future__ import annotations
 
-from memcore_bench.redis_targets import RedisFloor, RedisVLTarget, redis_targets
+import asyncio
+
+from memcore_bench.redis_targets import (
+    MemcoreRedisTarget,
+    RedisFloor,
+    RedisVLTarget,
+    redis_targets,
+)
 from memcore_bench.report import Run, TargetInfo, rows
 from memcore_bench.runner import run_targets
 from memcore_bench.workload import make_workload
@@ -67,3 +74,18 @@ async def test_the_floor_and_redisvl_index_metadata_as_memcore_does() -> None:
             assert found == [chat], target.name
         finally:
             await target.aclose()
+
+
+async def test_the_redis_service_keeps_its_state_in_a_directory_of_its_own() -> None:
+    """As connect() builds it, the store remembers the data epoch in the state directory:
+    the bench's own, removed at close.
+    """
+    workload = make_workload(20, users=1, dimension=8, queries=1)
+    target = MemcoreRedisTarget("hash")
+    try:
+        await target.setup(workload)
+        epochs = await asyncio.to_thread(lambda: list(target.state_dir.glob("epoch/*/epoch")))
+        assert len(epochs) == 1
+    finally:
+        await target.aclose()
+    assert not await asyncio.to_thread(target.state_dir.exists)

@@ -18,6 +18,7 @@ import asyncio
 import functools
 import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from numpy.typing import NDArray
 from redis.typing import EncodableT, FieldT
 
 from memcore.domain import Intervention, MemoryRecord, Reflection
-from memcore_bench.targets import REDIS, BareStoreTarget, MemcoreTarget
+from memcore_bench.targets import REDIS, BareStoreTarget, MemcoreTarget, state_directory
 from memcore_bench.workload import SEARCH_OUTCOME, Query, Workload
 from memcore_redis import RedisSettings, RedisStore
 from memcore_redis.commands import call
@@ -116,9 +117,11 @@ class MemcoreRedisTarget(_ServerTarget, MemcoreTarget):
 
     def __init__(self, storage_type: str) -> None:
         _ServerTarget.__init__(self)
-        store = RedisStore(RedisSettings(url=self.url, storage_type=storage_type))
+        state = state_directory()  # where connect()'s store remembers the data epoch
+        settings = RedisSettings(url=self.url, storage_type=storage_type)
+        store = RedisStore(settings, state_dir=Path(state.name))
         name = f"memcore Redis {storage_type.upper()} service"
-        MemcoreTarget.__init__(self, name, family(storage_type), store)
+        MemcoreTarget.__init__(self, name, family(storage_type), store, state)
 
     async def used_bytes(self) -> int | None:
         return await _ServerTarget.used_bytes(self)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -90,18 +91,26 @@ class MemcoreTarget:
     the embedder a :class:`HashingEmbedder` of the workload's dimension (vectors come
     precomputed: it embeds nothing).
 
-    The durable outbox writes under a fresh temporary state directory of its own, removed
-    at :meth:`aclose`: a run never writes into the user's state directory or the checkout.
+    Its state (the durable outbox, and the data epoch of a store made with the same
+    ``state``) goes to a temporary directory, ``state`` or a fresh one, removed at
+    :meth:`aclose`: a run never writes into the user's state directory or the checkout.
     """
 
     role = "memcore"
 
-    def __init__(self, name: str, family: str, store: MemoryStore) -> None:
+    def __init__(
+        self,
+        name: str,
+        family: str,
+        store: MemoryStore,
+        state: tempfile.TemporaryDirectory[str] | None = None,
+    ) -> None:
         self.name = name
         self.family = family
         self.store = store
         self.service: MemoryService | None = None
-        self._state: tempfile.TemporaryDirectory[str] | None = None
+        self._state = state or state_directory()
+        self.state_dir = Path(self._state.name)
         self._filters = {"outcome": SEARCH_OUTCOME.value}
 
     def _memory(self) -> MemoryService:
@@ -111,12 +120,11 @@ class MemcoreTarget:
         return self.service
 
     async def setup(self, workload: Workload) -> None:
-        self._state = tempfile.TemporaryDirectory(prefix="memcore-bench-")
         container = Container()
         container.store.override(providers.Object(self.store))
         embedder = HashingEmbedder(dimension=workload.dimension)
         container.embedder.override(providers.Object(embedder))
-        self.service = await build_service(container, state_dir=self._state.name)
+        self.service = await build_service(container, state_dir=self.state_dir)
 
     async def ingest(self, user: str, records: Sequence[Intervention], vectors: Any) -> None:
         items = [intervention_item(record) for record in records]
@@ -150,8 +158,12 @@ class MemcoreTarget:
             else:
                 await self.store.aclose()
         finally:
-            if self._state is not None:
-                self._state.cleanup()
+            self._state.cleanup()
+
+
+def state_directory() -> tempfile.TemporaryDirectory[str]:
+    """A fresh state directory for one service (its outbox, its store's data epoch)."""
+    return tempfile.TemporaryDirectory(prefix="memcore-bench-")
 
 
 class BareStoreTarget:

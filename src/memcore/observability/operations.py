@@ -22,6 +22,7 @@ from memcore.domain.fields import fields_of
 from memcore.domain.records import RECORD_TYPES
 from memcore.errors import MemcoreError, NotFoundError, ValidationError
 from memcore.observability.metrics import Metrics
+from memcore.observability.samples import CountedChild, LatencyChild
 from memcore.observability.tracing import tracer
 from memcore.ports import MemoryStore
 
@@ -148,10 +149,14 @@ def observed(
                 seconds = time.perf_counter() - started
                 status = _status(failure, result)
                 telemetry = observable.telemetry
-                if telemetry.metrics is not None:
-                    _record_metrics(
-                        telemetry.metrics, operation, backend, status, seconds, failure=failure
-                    )
+                metrics = telemetry.metrics
+                if metrics is not None:
+                    count, latency = _children(metrics, operation, backend, status)
+                    count.inc()
+                    latency.observe(seconds)
+                    if failure is not None:
+                        error = type(failure).__name__
+                        metrics.errors.labels(operation, backend, error).inc()
                 level = logging.ERROR if status == "error" else logging.INFO
                 if logger.isEnabledFor(level):
                     call = signature.bind_partial(self, *args, **kwargs).arguments
@@ -183,24 +188,10 @@ def _ids(value: object) -> list[str]:
     return [str(item) for item in value] if isinstance(value, Sequence) else []
 
 
-def _record_metrics(
-    metrics: Metrics,
-    operation: str,
-    backend: str,
-    status: str,
-    seconds: float,
-    *,
-    failure: BaseException | None,
-) -> None:
-    count, latency = _children(metrics, operation, backend, status)
-    count.inc()
-    latency.observe(seconds)
-    if failure is not None:
-        metrics.errors.labels(operation, backend, type(failure).__name__).inc()
-
-
 @functools.lru_cache(maxsize=1_024)
-def _children(metrics: Metrics, operation: str, backend: str, status: str) -> tuple[Any, Any]:
+def _children(
+    metrics: Metrics, operation: str, backend: str, status: str
+) -> tuple[CountedChild, LatencyChild]:
     """The counter and histogram children of one operation's labels, looked up once."""
     return (
         metrics.operations.labels(operation, backend, status),

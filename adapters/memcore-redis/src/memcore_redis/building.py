@@ -4,9 +4,10 @@ RediSearch indexes the keys that exist when an index is created in the backgroun
 new deployment on old data, an index dropped underneath and recreated, a restart that
 did not reload it); until ``FT.INFO`` says the scan is done (``indexing`` 0), a search
 or a count sees only part of the records. :class:`IndexBuild` remembers whether it has
-seen the index whole. Until it has, each read sends ``FT.INFO`` in front of its query,
-in the same round trip, and the answer is ``partial`` unless the index was whole before
-the query ran.
+seen the index whole. Until it has, a read sends ``FT.INFO`` in front of its query, in
+the same round trip, at most once per ``LOOK_EVERY`` seconds (``FT.INFO`` of a large
+index costs milliseconds: sent with every search, it tripled a JSON search's time), and
+the answer is ``partial`` unless the index was whole before the query ran.
 
 Every memcore process that creates the index bumps a *generation key* beside it
 (``<prefix>:index_generation``), and every read reads it too (one ``GET`` in the same
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -44,6 +46,9 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["IndexBuild"]
 
+LOOK_EVERY = 0.5
+"""Seconds between two ``FT.INFO`` of an index being built (reads in between: ``partial``)."""
+
 Ask = Callable[[Sequence[Sequence[Any]]], Awaitable[list[Any]]]
 """Sends commands in one round trip and returns their replies (raising the first error)."""
 
@@ -61,6 +66,7 @@ class IndexBuild:
         self._keeper = keeper
         self._guard = guard
         self._generation: bytes | None = None  # the generation last seen whole
+        self._next_look = 0.0  # when a read may send FT.INFO again (time.monotonic)
 
     async def read(
         self,
@@ -124,23 +130,27 @@ class IndexBuild:
         key went with it, else create the index again and watch it being built.
         """
         await self._guard.confirm(client, operation)
-        self.whole = False
+        self.whole, self._next_look = False, 0.0
         await self._keeper.recreate(vector)
         logger.warning("index %r was missing: created again, reads partial until built", self.index)
 
     def probe(self) -> list[Command]:
         """The commands to send in front of a read (their replies go to :meth:`status`)."""
         probe: list[Command] = [("GET", self.generation_key)]
-        return probe if self.whole else [*probe, ("FT.INFO", self.index)]
+        if self.whole or time.monotonic() < self._next_look:
+            return probe
+        return [*probe, ("FT.INFO", self.index)]
 
     def status(self, replies: Sequence[Any]) -> Status:
         """``complete`` when the index was whole before the read ran, else ``partial``."""
         generation, *info = replies
         if self.whole and generation == self._generation:
             return Status.COMPLETE
-        if not info:  # recreated elsewhere since: this read had no FT.INFO in front
-            self.whole = False
+        if not info:  # recreated elsewhere since, or looked at a moment ago: not yet
+            if self.whole:
+                self.whole, self._next_look = False, 0.0  # look at FT.INFO next read
             return Status.PARTIAL
         self.whole = not IndexInfo.parse(info[0]).building
         self._generation = generation
+        self._next_look = time.monotonic() + LOOK_EVERY
         return Status.COMPLETE if self.whole else Status.PARTIAL

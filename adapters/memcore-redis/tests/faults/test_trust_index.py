@@ -22,6 +22,7 @@ from memcore.service import MemoryService
 from memcore.testing import SCHEMA, unit_vectors
 from memcore.testing._suite import intervention
 from memcore_redis import RedisSettings, RedisStore
+from memcore_redis.building import LOOK_EVERY
 from memcore_redis.commands import call
 
 from .proxy import FaultProxy
@@ -64,6 +65,34 @@ async def test_reads_while_the_index_is_rebuilt_say_partial(
     assert await store.count("u", SearchFilter()) == RECORDS
     await store.aclose()
     assert_zero(case)
+
+
+async def test_reads_during_a_rebuild_look_at_the_index_at_most_every_half_second(
+    fault_server: FaultServer, raw: Redis
+) -> None:
+    # FT.INFO of a large index costs milliseconds: sent with every read, it tripled a search.
+    settings = RedisSettings(url=fault_server.url, key_prefix="looked")
+    first = RedisStore(settings)
+    await first.ensure_schema(SCHEMA)
+    await fill(first, "u", RECORDS)
+    await first.aclose()
+    await call(raw, "FT.DROPINDEX", first.index_name)  # the records stay
+    store = RedisStore(settings)
+    await store.ensure_schema(SCHEMA)  # recreates the index, which scans them
+    before = await _calls(raw, "FT.INFO")
+    began, partial = time.monotonic(), 0
+    while not (await store.count("u", SearchFilter())).complete:
+        partial += 1
+    looks = await _calls(raw, "FT.INFO") - before
+    assert partial >= 2  # the rebuild was caught in the act
+    assert 1 <= looks <= 2 + (time.monotonic() - began) / LOOK_EVERY
+    assert await store.count("u", SearchFilter()) == RECORDS
+    await store.aclose()
+
+
+async def _calls(raw: Redis, command: str) -> int:
+    stats = await raw.info("commandstats")
+    return int(stats.get(f"cmdstat_{command}", {"calls": 0})["calls"])
 
 
 async def test_forgetting_a_user_during_a_rebuild_misses_nothing(
