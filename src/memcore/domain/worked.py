@@ -97,13 +97,17 @@ def rank_worked(
             recency = 0.5**age
         score = max(match.score, 0.0) * weight * recency
         order = (-score, -match.score, -record.created_at.timestamp(), record.id)
-        ranked.append((order, WorkedHit(record, match.score, weight, recency, score)))
+        ranked.append((order, record, match.score, weight, recency, score))
     ranked.sort(key=_first)
-    return WhatWorked(tuple(hit for _, hit in ranked[:k]), _rates(matches), status)
+    hits = tuple(
+        WorkedHit(record, similarity, weight, recency, score)
+        for _, record, similarity, weight, recency, score in ranked[:k]
+    )
+    return WhatWorked(hits, _rates(matches), status)
 
 
-def _first(pair: tuple[Any, Any]) -> Any:
-    return pair[0]
+def _first(item: tuple[Any, ...]) -> Any:
+    return item[0]
 
 
 def _rates(matches: Sequence[SearchHit[Intervention]]) -> tuple[TaskRate, ...]:

@@ -29,6 +29,8 @@ from memcore_redis.store import RedisStore
 
 __all__ = ["ClusterNodeStore"]
 
+_TICK = 1e-6
+
 
 class ClusterNodeStore(RedisStore):
     """The store of one cluster primary whose own keys carry ``{hash_tag}``."""
@@ -42,39 +44,62 @@ class ClusterNodeStore(RedisStore):
     async def list(
         self, user_id: str, filters: SearchFilter, limit: int, cursor: str | None = None
     ) -> Page[MemoryRecord]:
-        """The index orders keys by ``created_at`` (ties in no particular order); the
-        records are read by key, and ordered and cut after the cursor by
-        ``(created_at, id)`` here, reading on until the last tie is in.
+        """The index orders keys by ``created_at`` only, and ties come in an order that
+        changes with the ``LIMIT`` asked, so no tie is ever paged by offset: each step
+        reads the next ``limit + 1`` keys from a time on, then every key at the last of
+        their times, and orders and cuts the records by ``(created_at, id)`` here.
         """
         self._require("list")
         query = filter_query(user_id, filters)
         after = (float("-inf"), "") if cursor is None else decode_cursor(cursor)
-        lower = "-inf" if cursor is None else repr(after[0])
-        batch, offset = limit + 1, 0
-        # By id: a write landing meanwhile shifts the offsets, and a key may come twice.
+        # The index's created_at and a record's may differ in the last bit: a microsecond
+        # (datetime's precision) either side of a time counts as that time.
+        lower = "-inf" if cursor is None else repr(after[0] - _TICK)
         taken: dict[str, tuple[float, str, MemoryRecord]] = {}
-        status = Status.COMPLETE
+        status, batch = Status.COMPLETE, limit + 1
         while True:
-            (reply,), answered = await self._query("list", user_id, [(
-                "FT.SEARCH", self._index, f"{query} @created_at:[{lower} +inf]", "NOCONTENT",
-                "SORTBY", "created_at", "ASC", "LIMIT", offset, batch, "DIALECT", 2,
-            )])  # fmt: skip
+            ids, answered = await self._keys(
+                user_id, f"{query} @created_at:[{lower} +inf]", batch, sort=True
+            )
             status = status if answered is Status.COMPLETE else answered
-            start = len(self._user_prefix(user_id))
-            ids = [text(key)[start:] for key in reply[1:]]
             records = await self._records(user_id, ids, "list")
-            last = float("-inf")
-            for record_id in ids:
-                record = records.get(record_id)
-                if record is not None:
-                    last = record.created_at.timestamp()
-                    if (last, record_id) > after:
-                        taken[record_id] = (last, record_id, record)
-            offset += batch
-            ordered = sorted(taken.values(), key=lambda row: row[:2])
-            if len(ids) < batch or (len(ordered) > limit and last > ordered[limit][0]):
+            times = [records[i].created_at.timestamp() for i in ids if i in records]
+            if len(ids) == batch and not times:  # all gone (deleted, expired) since: more
+                batch *= 2
+                continue
+            if len(ids) == batch:  # more may share the last time: read them all
+                around = f"[{times[-1] - _TICK!r} {times[-1] + _TICK!r}]"
+                ties, answered = await self._keys(
+                    user_id, f"{query} @created_at:{around}", len(ids), sort=False
+                )
+                status = status if answered is Status.COMPLETE else answered
+                records |= await self._records(user_id, ties, "list")
+            for record in records.values():
+                key = (record.created_at.timestamp(), record.id)
+                if key > after:
+                    taken[record.id] = (*key, record)
+            if len(ids) < batch or len(taken) > limit:
+                ordered = sorted(taken.values(), key=lambda row: row[:2])
                 listed = page([record for *_, record in ordered], limit)
                 return dataclasses.replace(listed, status=status)
+            lower = f"({times[-1] + _TICK!r}"  # every record up to that time is in
+
+    async def _keys(
+        self, user_id: str, query: str, batch: int, *, sort: bool
+    ) -> tuple[builtins.list[str], Status]:
+        """The ids of the records ``query`` matches: the first ``batch`` by ``created_at``
+        with ``sort``, else all of them (asked again with the count if ``batch`` was short).
+        """
+        order = ["SORTBY", "created_at", "ASC"] if sort else []
+        while True:
+            (reply,), status = await self._query("list", user_id, [(
+                "FT.SEARCH", self._index, query, "NOCONTENT", *order,
+                "LIMIT", 0, batch, "DIALECT", 2,
+            )])  # fmt: skip
+            if sort or int(reply[0]) <= batch:
+                start = len(self._user_prefix(user_id))
+                return [text(key)[start:] for key in reply[1:]], status
+            batch = int(reply[0])
 
     def _search_returned(self) -> builtins.list[str]:
         return []  # the records are read by key
