@@ -4,7 +4,6 @@ in-memory store: each sentence of their docstrings.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -15,7 +14,6 @@ from memcore import (
     Intervention,
     NotFoundError,
     Outcome,
-    OutcomeChange,
     Reflection,
     ValidationError,
     WhatWorked,
@@ -45,25 +43,6 @@ async def _record(service: MemoryService, **fields: object) -> Intervention:
     text = str(values.pop("text", "Try box breathing"))
     receipt = await service.record_intervention("u", text, **values)  # type: ignore[arg-type]
     return receipt.records[0]
-
-
-async def test_update_outcome_sets_it_without_embedding(
-    service: MemoryService, embedder: CountingEmbedder
-) -> None:
-    record = await _record(service)
-    embedder.texts.clear()
-    before = utcnow()
-    updated = await service.update_outcome("u", record.id, "task_completed")
-    assert embedder.texts == []
-    assert updated.outcome is Outcome.TASK_COMPLETED
-    assert updated.updated_at is not None
-    assert updated.updated_at >= before
-    assert updated.outcome_history == (OutcomeChange(Outcome.TASK_COMPLETED, updated.updated_at),)
-    assert await service.get("u", record.id) == updated
-    done = await service.search_interventions(
-        "u", "box breathing", filters={"outcome": "task_completed"}
-    )
-    assert [hit.record.id for hit in done] == [record.id]
 
 
 async def test_update_outcome_of_a_missing_or_foreign_record_raises_not_found(
@@ -173,17 +152,6 @@ async def test_an_update_that_keeps_conflicting_raises(service: MemoryService) -
     store.update = always_changed  # type: ignore[method-assign]
     with pytest.raises(ConflictError):
         await service.update("u", record.id, task="walking")
-
-
-async def test_concurrent_outcome_updates_are_all_kept(service: MemoryService) -> None:
-    record = await _record(service)
-    outcomes = [Outcome.USER_ENGAGED, Outcome.PARTIAL_PROGRESS, Outcome.TASK_COMPLETED] * 5
-    await asyncio.gather(*(service.update_outcome("u", record.id, o) for o in outcomes))
-    stored = await service.get("u", record.id)
-    assert isinstance(stored, Intervention)
-    assert sorted(change.outcome.value for change in stored.outcome_history) == sorted(
-        outcome.value for outcome in outcomes
-    )
 
 
 async def test_search_min_score_leaves_out_less_similar_hits(service: MemoryService) -> None:
