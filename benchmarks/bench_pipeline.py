@@ -15,7 +15,13 @@ noise, is out): the store call alone, the same call through the store's policies
 (``service.store``), and the whole ``search_interventions`` (validation, the use case,
 logs and metrics on top).
 
-    python benchmarks/bench_pipeline.py [--n 10000] [--users 10] [--queries 2000] [--no-redis]
+With ``--steps``, a third table per store times, in place over the real store, what each
+step adds to the bare call, each step against the bare store in an interleaved run of its
+own: the service's input checks alone (then the bare call with the checked input), the
+store's policies alone (``service.store``), and the whole ``search_interventions``.
+
+    python benchmarks/bench_pipeline.py [--n 10000] [--users 10] [--queries 2000] \\
+        [--no-redis] [--steps]
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from memcore.container import Container, build_service
 from memcore.domain import MemoryRecord, RecordKind, SearchHit
 from memcore.pipeline import Call
 from memcore.ports import MemoryStore, UnitVectors
+from memcore.validation import unit_vector, validate_filters, validate_k, validate_user_id
 from memcore_bench.targets import intervention_item
 from memcore_bench.workload import SEARCH_OUTCOME, Workload, make_workload
 
@@ -68,10 +75,10 @@ async def load(service: MemoryService, workload: Workload) -> None:
 
 
 async def measure(
-    store: MemoryStore, workload: Workload
-) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    store: MemoryStore, workload: Workload, *, steps: bool = False
+) -> tuple[tuple[dict[str, list[float]], dict[str, list[float]]], list[str]]:
     """Per target, the milliseconds of each query (wall clock, CPU), the two targets
-    alternating first.
+    alternating first; with ``steps``, the rows of the steps table too.
     """
     bare_filter = SearchFilter(outcome=SEARCH_OUTCOME).with_kind(RecordKind.INTERVENTION)
     service_filter = {"outcome": SEARCH_OUTCOME.value}
@@ -91,9 +98,33 @@ async def measure(
             assert [h.record.id for h in await bare(i)] == [
                 h.record.id for h in await through(i)
             ], "both answer the same"
-        return await interleaved(
+        measured = await interleaved(
             {"bare store": bare, "service (full stack)": through}, len(queries)
         )
+        if not steps:
+            return measured, []
+        limits, dimension = service.limits, workload.dimension
+
+        async def checked(i: int) -> Any:
+            query = queries[i]
+            validate_user_id(query.user)
+            validate_k(K, limits)
+            validate_filters(service_filter, limits, kind=RecordKind.INTERVENTION)
+            unit_vector(query.vector, dimension)
+            return await bare(i)
+
+        async def policies(i: int) -> Any:
+            args = {"vector": vectors[i], "k": K, "filters": bare_filter}
+            return await service.store.run(Call("store", "search", queries[i].user, args))
+
+        named = {"the input checks": checked, "the store's policies": policies}
+        named["the whole search_interventions"] = through
+        lines = []
+        for name, step in named.items():
+            samples, _ = await interleaved({"bare": bare, name: step}, len(queries))
+            base, over = (statistics.median(samples[key]) for key in ("bare", name))
+            lines.append(f"| {name} | {over / base:.2f}x | {(over - base) * 1000:+.1f} |")
+        return measured, lines
 
 
 async def interleaved(
@@ -207,6 +238,7 @@ async def main() -> None:
     parser.add_argument("--queries", type=int, default=2_000, help="Filtered searches.")
     parser.add_argument("--dimension", type=int, default=384)
     parser.add_argument("--no-redis", action="store_true", help="In-memory only.")
+    parser.add_argument("--steps", action="store_true", help="Time each step in place too.")
     args = parser.parse_args()
     # The default stack's durable outbox writes under the state directory: a fresh one.
     os.environ["MEMCORE_STATE_DIR"] = tempfile.mkdtemp(prefix="bench-pipeline-")
@@ -225,11 +257,18 @@ async def main() -> None:
         ),
         "|---|---|---|---|---|---|---|",
     ]
-    lines += rows("in-memory", await measure(InMemoryStore(), workload))
+    measured, in_memory = await measure(InMemoryStore(), workload, steps=args.steps)
+    lines += rows("in-memory", measured)
+    stepped = {"in-memory": in_memory}
     if not args.no_redis:
         with redis_store() as store:
-            lines += rows("Redis (hash)", await measure(store, workload))
+            measured, stepped["Redis (hash)"] = await measure(store, workload, steps=args.steps)
+            lines += rows("Redis (hash)", measured)
     lines += ["", "memcore's layers, on a store that answers at once:", "", *await layers(workload)]
+    for name, found in stepped.items():
+        if found:
+            head = ["| step | p50 ratio | p50 over bare (µs) |", "|---|---|---|"]
+            lines += ["", f"Each step alone, in place over the {name} store:", "", *head, *found]
     print("\n".join(lines))
 
 
