@@ -17,7 +17,7 @@ logs and metrics on top).
 
 With ``--steps``, a third table per store times, in place over the real store, what each
 step adds to the bare call, each step against the bare store in an interleaved run of its
-own: the service's input checks alone (then the bare call with the checked input), the
+own: the service's input checks alone (then the same bare call), the
 store's policies alone (``service.store``), and the whole ``search_interventions``.
 
     python benchmarks/bench_pipeline.py [--n 10000] [--users 10] [--queries 2000] \\
