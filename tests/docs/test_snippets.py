@@ -8,11 +8,14 @@ layouts) and are not collected; any other language needs a marker.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -53,16 +56,26 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 def _run(command: list[str], block: Snippet, tmp_path: Path) -> None:
-    done = subprocess.run(
-        command,
-        cwd=tmp_path,
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-    assert done.returncode == 0, f"{block.id} failed:\n{block.code}\n{done.stdout}{done.stderr}"
+    """Run ``command`` in a process group of its own, its output to a file; whatever it
+    left running in the background (a server started with ``&``) is stopped after it.
+    """
+    output = tmp_path / "output.txt"
+    with output.open("w") as sink:
+        process = subprocess.Popen(
+            command,
+            cwd=tmp_path,
+            env=_env(tmp_path),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            returncode = process.wait(timeout=TIMEOUT)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+    text = output.read_text(encoding="utf-8", errors="replace")
+    assert returncode == 0, f"{block.id} failed:\n{block.code}\n{text}"
 
 
 @pytest.mark.parametrize(("blocks", "at"), CASES, ids=[blocks[at].id for blocks, at in CASES])
@@ -81,6 +94,28 @@ def test_snippet(blocks: list[Snippet], at: int, tmp_path: Path) -> None:
         json.loads(block.code)
     else:
         tomllib.loads(block.code)
+
+
+def test_a_block_leaves_nothing_running(tmp_path: Path) -> None:
+    """A server a block starts in the background (``memcore redis-server ... &``) is
+    stopped when the block ends, and does not hold the test until its timeout.
+    """
+    code = "sleep 300 &\necho $! > pid\n"
+    block = Snippet(ROOT / "README.md", 1, "bash", code)
+    _run(["bash", "-euo", "pipefail", "-c", code], block, tmp_path)
+    pid = (tmp_path / "pid").read_text().strip()
+    deadline = time.monotonic() + 5  # SIGKILL is delivered at once, its effect soon after
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(pid)
+
+
+def _running(pid: str) -> bool:
+    """Whether process ``pid`` runs (a dead one not yet reaped does not)."""
+    try:
+        return Path("/proc", pid, "stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_the_pages_are_found() -> None:
