@@ -5,7 +5,11 @@ redis-py floor, in one run, hash and JSON: single add, bulk ingest and filtered 
 
 One embedded server, the data of ``bench_redis.py`` (384 dimensions, 20 users), and
 precomputed embeddings everywhere (the service takes them through its public API, with
-the retry, metrics, breaker and degradation layers ``connect()`` adds). Per storage type:
+the retry, metrics, breaker and degradation layers ``connect()`` adds). A third memcore
+column, *store + policies*, sends the same validated records and vectors as the bare store
+through those layers alone (``service.store`` of a second ``connect()``, an index of its
+own): it splits the service's cost between its policies and its methods (validation,
+building the record, the use case, the operation's metrics). Per storage type:
 
 - **single add**: one new record a call (``record_intervention(..., embedding=...)``;
   ``store.upsert`` of one record; one ``HSET`` or ``JSON.SET``), in blocks of 25 that
@@ -51,7 +55,8 @@ from bench_redis import Data, floor_fields, make_data, server_usec
 from numpy.typing import NDArray
 
 import memcore
-from memcore.domain import SearchFilter
+from memcore.domain import RecordKind, SearchFilter
+from memcore.pipeline import Call as PipelineCall
 from memcore.ports import UnitVectors
 from memcore_redis import RedisSettings, RedisStore
 from memcore_redis.commands import call
@@ -60,6 +65,7 @@ from memcore_redis.testing import EmbeddedRedis
 BATCH = 500
 DIM = 384  # the hashing embedder's default: connect() builds it with this dimension
 TEXT = "Tried the breathing routine after the check-in"
+INTERVENTIONS = SearchFilter(kind=RecordKind.INTERVENTION)  # the service's and the floor's
 
 Call = Callable[[], Awaitable[object]]
 Ingest = Callable[[str, NDArray[np.intp]], Awaitable[None]]  # one batch: a user's rows
@@ -151,9 +157,35 @@ def store_target(store: RedisStore, vector: NDArray[np.float32], data: Data) -> 
         await store.upsert(name, records, UnitVectors(data.vectors[rows]))
 
     async def knn(user: str, query: NDArray[np.float32]) -> object:
-        return await store.search(user, UnitVectors(query), 10, SearchFilter())
+        return await store.search(user, UnitVectors(query), 10, INTERVENTIONS)
 
     return Target("memcore store only", add, ingest, knn)
+
+
+def policies_target(
+    service: memcore.MemoryService, vector: NDArray[np.float32], data: Data
+) -> Target:
+    """The store through the policies ``connect()`` puts around it (``service.store``),
+    without the service's methods: validated records and vectors, as the store takes them.
+    """
+    fresh = itertools.count()
+    user = data.users[0]
+
+    def run(user_id: str, operation: str, **args: Any) -> Awaitable[object]:
+        return service.store.run(PipelineCall("store", operation, user_id, args))
+
+    async def add() -> None:
+        record = replace(data.records[0], id=f"p{next(fresh)}", user_id=user)
+        await run(user, "upsert", records=[record], vectors=UnitVectors(vector[None, :]))
+
+    async def ingest(name: str, rows: NDArray[np.intp]) -> None:
+        records = [data.records[i] for i in rows]
+        await run(name, "upsert", records=records, vectors=UnitVectors(data.vectors[rows]))
+
+    async def knn(user: str, query: NDArray[np.float32]) -> object:
+        return await run(user, "search", vector=UnitVectors(query), k=10, filters=INTERVENTIONS)
+
+    return Target("memcore store + policies", add, ingest, knn)
 
 
 def service_target(
@@ -285,11 +317,16 @@ async def run(url: str, storage: str, n: int, adds: int, queries: int) -> str:
     store = RedisStore(RedisSettings(url=url, key_prefix=f"bare-{storage}", storage_type=storage))
     await store.ensure_schema(memcore.EmbeddingSchema(dimension=DIM, model="memcore-hashing-v1"))
     section = {"url": url, "key_prefix": f"svc-{storage}", "storage_type": storage}
+    fronted = {**section, "key_prefix": f"pol-{storage}"}  # an index of its own
     try:
-        async with memcore.connect(store="redis", embedder="hashing", redis=section) as service:
+        async with (
+            memcore.connect(store="redis", embedder="hashing", redis=fronted) as front,
+            memcore.connect(store="redis", embedder="hashing", redis=section) as service,
+        ):
             targets = [
                 floor,
                 store_target(store, vector, data),
+                policies_target(front, vector, data),
                 service_target(service, vector, data),
             ]
             await measure(targets, data, adds, raw)
