@@ -283,8 +283,11 @@ def validate_filters(
     (``what_worked(task=...)``).
 
     A dict of hashable values met before is answered from a small cache: agents repeat a
-    few filters (``{"outcome": "task_completed"}``) on every search.
+    few filters (``{"outcome": "task_completed"}``) on every search; ``None`` (no
+    condition, the most common search) from one built at import.
     """
+    if filters is None:
+        return _UNFILTERED[kind]
     if isinstance(filters, dict):
         # The key holds each value's type: 1, 1.0 and True are equal, but not one filter.
         try:
@@ -295,6 +298,13 @@ def validate_filters(
             pass
     checked = _checked_filter(filters, limits, prefix)
     return checked if kind is None else checked.with_kind(kind)
+
+
+_UNFILTERED: dict[RecordKind | None, SearchFilter] = {
+    None: SearchFilter.parse(None),
+    **{kind: SearchFilter.parse(None).with_kind(kind) for kind in RecordKind},
+}
+"""The filter of no condition, narrowed to each kind: a filter is immutable, so shared."""
 
 
 @functools.lru_cache(maxsize=256)

@@ -334,6 +334,16 @@ def test_a_repeated_filter_is_the_same_checked_filter_and_types_stay_apart() -> 
         validate_filters({"task": True})
 
 
+def test_no_filter_is_the_empty_filter_narrowed_to_the_kind_searched() -> None:
+    assert validate_filters(None) == SearchFilter()
+    assert validate_filters(None).is_empty
+    for kind in RecordKind:
+        narrowed = validate_filters(None, kind=kind)
+        assert narrowed == SearchFilter().with_kind(kind) == validate_filters({}, kind=kind)
+        assert narrowed.tags == {"kind": frozenset({kind})}
+        assert validate_filters(None, kind=kind) is narrowed  # built once, shared: immutable
+
+
 def test_each_limits_object_checks_by_its_own_limits() -> None:
     """The checks worked out once per limits object never mix two objects up."""
     item = {"intervention_text": "x" * 20, "task": "breathing"}
