@@ -8,6 +8,7 @@ the newer, then the smaller id. The per-task rates count every candidate by outc
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +20,9 @@ from memcore.domain.records import Intervention
 from memcore.domain.results import SearchHit, Status
 
 __all__ = ["TaskRate", "WhatWorked", "WorkedHit", "rank_worked"]
+
+_COMPLETED = Outcome.TASK_COMPLETED.value
+_VALUES: Mapping[Outcome, str] = {outcome: outcome.value for outcome in Outcome}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +50,7 @@ class TaskRate:
     @property
     def completed(self) -> int:
         """How many ended with ``task_completed``."""
-        return self.by_outcome.get(Outcome.TASK_COMPLETED.value, 0)
+        return self.by_outcome.get(_COMPLETED, 0)
 
     def __str__(self) -> str:
         return f"{self.task}: {self.completed} of {self.total} completed"
@@ -89,39 +93,47 @@ def rank_worked(
     """
     ranked = []
     for match in matches:
-        record = match.record
+        record, similarity = match.record, match.score
         weight = weights.get(record.outcome, 0.0)
         recency = 1.0
         if half_life is not None:
-            age = max((now - record.created_at) / half_life, 0.0)
-            recency = 0.5**age
-        score = max(match.score, 0.0) * weight * recency
-        order = (-score, -match.score, -record.created_at.timestamp(), record.id)
-        ranked.append((order, record, match.score, weight, recency, score))
-    ranked.sort(key=_first)
+            recency = 0.5 ** max((now - record.created_at) / half_life, 0.0)
+        score = similarity * weight * recency if similarity > 0.0 else 0.0
+        ranked.append((score, similarity, record.created_at, record.id, record, weight, recency))
+    # The rule's order, by two stable sorts: the smaller id first among equals, then the
+    # higher score, the more similar and the newer first.
+    ranked.sort(key=_ID)
+    ranked.sort(key=_MERIT, reverse=True)
     hits = tuple(
         WorkedHit(record, similarity, weight, recency, score)
-        for _, record, similarity, weight, recency, score in ranked[:k]
+        for score, similarity, _, _, record, weight, recency in ranked[:k]
     )
     return WhatWorked(hits, _rates(matches), status)
 
 
-def _first(item: tuple[Any, ...]) -> Any:
-    return item[0]
+_ID = operator.itemgetter(3)
+_MERIT = operator.itemgetter(0, 1, 2)  # score, similarity, created_at
 
 
 def _rates(matches: Sequence[SearchHit[Intervention]]) -> tuple[TaskRate, ...]:
-    by_task: dict[str, dict[str, int]] = {}
+    counted: dict[tuple[str, str], int] = {}
     for match in matches:
         record = match.record
-        counts = by_task.get(record.task)
+        pair = (record.task, _VALUES[record.outcome])
+        counted[pair] = counted.get(pair, 0) + 1
+    by_task: dict[str, dict[str, int]] = {}
+    for (task, outcome), count in sorted(counted.items()):  # by task, then outcome
+        counts = by_task.get(task)
         if counts is None:
-            counts = by_task[record.task] = {}
-        outcome = record.outcome.value
-        counts[outcome] = counts.get(outcome, 0) + 1
+            counts = by_task[task] = {}
+        counts[outcome] = count
     rates = [
-        TaskRate(task, sum(counts.values()), MappingProxyType(dict(sorted(counts.items()))))
+        TaskRate(task, sum(counts.values()), MappingProxyType(counts))
         for task, counts in by_task.items()
     ]
-    rates.sort(key=lambda rate: (-rate.total, -rate.completed, rate.task))
+    rates.sort(key=_rate_order)  # stable: tasks of equal counts stay in task order
     return tuple(rates)
+
+
+def _rate_order(rate: TaskRate) -> tuple[int, int]:
+    return -rate.total, -rate.completed

@@ -210,15 +210,16 @@ def _ids(value: Any) -> tuple[str, ...]:
 
 
 def _tag(raw: Any) -> str:
-    return text_from_tag(_text(raw))
+    return text_from_tag(raw.decode() if isinstance(raw, bytes) else raw)
 
 
-_OUTCOMES: Mapping[str, Outcome] = {outcome.value: outcome for outcome in Outcome}
+_OUTCOMES: Mapping[Any, Outcome] = {
+    form: outcome for outcome in Outcome for form in (outcome.value, outcome.value.encode())
+}
 
 
 def _outcome(raw: Any) -> Outcome:
-    text = _tag(raw)
-    return _OUTCOMES.get(text) or Outcome(text)
+    return _OUTCOMES.get(raw) or Outcome(_tag(raw))
 
 
 def _changes(value: Any) -> tuple[OutcomeChange, ...]:
@@ -235,39 +236,44 @@ _FROM_STORED: Mapping[Value, Callable[[Any], Any]] = {
 
 
 class _Reader(NamedTuple):
-    """How one field of a record type is read back (see :func:`_readers`)."""
+    """How one stored field is read back into a record's attribute (see :data:`_READERS`)."""
 
-    name: str
-    optional: bool  # has a default: left to it when not stored
-    iso: str | None  # a time's ISO twin, read first
+    attribute: str
     convert: Callable[[Any], Any]
+    twin: Any = None  # a time's POSIX seconds: the name of its ISO twin, read instead
 
 
-_READERS: dict[type, tuple[_Reader, ...]] = {}
+def _seconds(raw: Any) -> datetime:
+    return from_seconds(float(raw))
 
 
-def _readers(record_type: type) -> tuple[_Reader, ...]:
-    """The stored fields of a record type but the id and user, worked out once: a
-    search decodes every hit by them.
+def _iso(raw: Any) -> datetime:
+    return datetime.fromisoformat(raw.decode() if isinstance(raw, bytes) else raw)
+
+
+def _readers(encode: Callable[[str], Any]) -> dict[Any, _Reader]:
+    """Every stored field's reader by its name as ``encode`` gives it; the id, the user
+    and the kind are not read from fields.
     """
-    found = _READERS.get(record_type)
-    if found is not None:
-        return found
-    readers = []
-    for spec in fields_of(record_type):
-        if spec.name in {"id", "user_id"}:
+    readers: dict[Any, _Reader] = {}
+    for spec in {spec.name: spec for t in RECORD_TYPES.values() for spec in fields_of(t)}.values():
+        kind, name = spec.about.value, spec.name
+        if name in {"id", "user_id"}:
             continue
-        kind = spec.about.value
-        convert: Callable[[Any], Any]
-        if is_tag(spec):
-            convert = _outcome if kind is Value.OUTCOME else _tag
+        if kind is Value.TIME:
+            twin = encode(name + ISO_SUFFIX)
+            readers[encode(name)] = _Reader(name, _seconds, twin)
+            readers[twin] = _Reader(name, _iso)
+        elif is_tag(spec):
+            readers[encode(name)] = _Reader(name, _outcome if kind is Value.OUTCOME else _tag)
         else:
-            convert = _FROM_STORED.get(kind, _text)
-        iso = spec.name + ISO_SUFFIX if kind is Value.TIME else None
-        readers.append(_Reader(spec.name, spec.has_default, iso, convert))
-    found = _READERS[record_type] = tuple(readers)
-    return found
+            readers[encode(name)] = _Reader(name, _FROM_STORED.get(kind, _text))
+    return readers
 
+
+_READERS: Mapping[Any, _Reader] = _readers(str) | _readers(str.encode)
+"""Every stored field's reader by name, as text and as the raw bytes of a hash row (a
+name means the same in both record types: see :data:`_BY_NAME`)."""
 
 _KINDS: Mapping[Any, type[MemoryRecord]] = {
     form: record_type
@@ -276,23 +282,21 @@ _KINDS: Mapping[Any, type[MemoryRecord]] = {
 }
 
 
-def record_from_fields(user_id: str, record_id: str, fields: Mapping[str, Any]) -> MemoryRecord:
+def record_from_fields(
+    user_id: str, record_id: str, fields: Mapping[str, Any] | Mapping[bytes, Any]
+) -> MemoryRecord:
     """The record of ``user_id`` stored under ``record_id`` with ``fields`` (name -> value as
-    :func:`hash_fields` or :func:`json_document` wrote it, text as ``str`` or ``bytes``).
+    :func:`hash_fields` or :func:`json_document` wrote it, names and text as ``str`` or
+    ``bytes``). A field absent or ``None`` keeps its default (a record written before
+    the field existed reads back without it); names it does not know, such as a
+    search's distance, are left alone.
     """
-    kind = fields["kind"]
-    record_type: type[MemoryRecord] = _KINDS.get(kind) or RECORD_TYPES[RecordKind(_text(kind))]
+    raw_kind = fields.get("kind") or fields.get(b"kind")  # type: ignore[call-overload]
+    record_type = _KINDS.get(raw_kind) or RECORD_TYPES[RecordKind(_text(raw_kind))]
     values: dict[str, Any] = {"id": record_id, "user_id": user_id}
-    get = fields.get
-    for name, optional, iso, convert in _readers(record_type):
-        raw = get(name)
-        if raw is None and optional:
-            continue
-        if iso is None:
-            values[name] = convert(raw)
-        else:
-            stamp = get(iso)
-            values[name] = (
-                datetime.fromisoformat(_text(stamp)) if stamp else from_seconds(float(raw or 0))
-            )
+    readers = _READERS
+    for name, raw in fields.items():
+        reader = readers.get(name)
+        if reader is not None and raw is not None and reader.twin not in fields:
+            values[reader.attribute] = reader.convert(raw)
     return record_type(**values)

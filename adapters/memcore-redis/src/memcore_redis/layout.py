@@ -9,6 +9,7 @@ as an array of numbers (about four times the memory, but the documents are plain
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -16,12 +17,14 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from memcore.domain import MemoryRecord
-from memcore.domain.fields import Index
+from memcore.domain import MemoryRecord, RecordKind
+from memcore.domain.fields import KIND, Index, fields_of
+from memcore.domain.records import RECORD_TYPES
 from memcore_redis import legacy
 from memcore_redis.documents import hash_fields, json_document
 from memcore_redis.encoding import (
     INDEXED,
+    ISO_SUFFIX,
     METADATA_TAGS,
     STORED_NAMES,
     TAG_SEPARATOR,
@@ -49,6 +52,27 @@ def _others(written: tuple[str, ...], *, with_legacy: bool = True) -> tuple[str,
 
 
 _RAW_NAMES = frozenset(name.encode() for name in STORED_NAMES)
+
+
+def _names_of(kinds: frozenset[RecordKind] | None) -> list[str]:
+    """The stored names (:data:`STORED_NAMES`, in order) of a record of one of ``kinds``
+    (any: ``None``) but ``user_id``.
+    """
+    types = [RECORD_TYPES[kind] for kind in kinds] if kinds else RECORD_TYPES.values()
+    own = {KIND.name, *(spec.name for t in types for spec in fields_of(t))} - {"user_id"}
+    return [name for name in STORED_NAMES if name.removesuffix(ISO_SUFFIX) in own]
+
+
+@functools.lru_cache(maxsize=8)
+def _hash_returned(kinds: frozenset[RecordKind] | None) -> list[str]:
+    # A time is read from its ISO twin, always written: RediSearch would return the
+    # number rounded (see documents.hash_fields).
+    return [name for name in _names_of(kinds) if name + ISO_SUFFIX not in STORED_NAMES]
+
+
+@functools.lru_cache(maxsize=8)
+def _json_returned(kinds: frozenset[RecordKind] | None) -> list[str]:
+    return [item for name in _names_of(kinds) for item in (f"$.{name}", "AS", name)]
 
 
 @dataclass(frozen=True)
@@ -125,13 +149,17 @@ class Layout(Protocol):
         """
         ...
 
-    def returned(self) -> list[str]:
-        """The RETURN / LOAD items that fetch a record's fields (see :meth:`stored`)."""
+    def returned(self, kinds: frozenset[RecordKind] | None) -> list[str]:
+        """The RETURN / LOAD items that fetch the fields of a record of one of ``kinds`` (a
+        filter's kind tag; ``None``: any kind) but its user's, which the reader knows (see
+        :meth:`stored`). Do not change the list: it is shared.
+        """
         ...
 
-    def stored(self, row: dict[bytes, Any]) -> dict[str, Any]:
+    def stored(self, row: dict[bytes, Any]) -> Mapping[bytes, Any]:
         """The fields in a search or listing row (names as raw bytes) fetched with
-        :meth:`returned` and :attr:`dialect`, by name.
+        :meth:`returned` and :attr:`dialect`, by name, as
+        :func:`~memcore_redis.documents.record_from_fields` reads them.
         """
         ...
 
@@ -204,11 +232,11 @@ class HashLayout(_Fields):
             ("HDEL", key, *_others(tuple(fields[::2]), with_legacy=False)),
         ]
 
-    def returned(self) -> list[str]:
-        return list(STORED_NAMES)
+    def returned(self, kinds: frozenset[RecordKind] | None) -> list[str]:
+        return _hash_returned(kinds)
 
-    def stored(self, row: dict[bytes, Any]) -> dict[str, Any]:
-        return {name.decode(): value for name, value in row.items() if name in _RAW_NAMES}
+    def stored(self, row: dict[bytes, Any]) -> Mapping[bytes, Any]:
+        return row  # the record's fields by name, and the distance, which it leaves alone
 
     def read(self, key: str, *, vector: bool) -> Command:
         return ("HMGET", key, *STORED_NAMES, *((VECTOR,) if vector else ()))
@@ -258,15 +286,15 @@ class JsonLayout(_Fields):
         patch = orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
         return [("JSON.MERGE", key, "$", patch)]
 
-    def returned(self) -> list[str]:
-        return [item for name in STORED_NAMES for item in (f"$.{name}", "AS", name)]
+    def returned(self, kinds: frozenset[RecordKind] | None) -> list[str]:
+        return _json_returned(kinds)
 
-    def stored(self, row: dict[bytes, Any]) -> dict[str, Any]:
-        return {
-            name.decode(): orjson.loads(value)[0]
-            for name, value in row.items()
-            if name in _RAW_NAMES
-        }
+    def stored(self, row: dict[bytes, Any]) -> Mapping[bytes, Any]:
+        # Dialect 3 gives each field as the JSON array of its matches: all of a row's
+        # arrays are parsed at once, as one JSON array of them.
+        names = [name for name in row if name in _RAW_NAMES]
+        found = orjson.loads(b"[" + b",".join([row[name] for name in names]) + b"]")
+        return {name: matches[0] for name, matches in zip(names, found, strict=True)}
 
     def read(self, key: str, *, vector: bool) -> Command:
         names = (*STORED_NAMES, *((VECTOR,) if vector else ()))

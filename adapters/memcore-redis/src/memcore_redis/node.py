@@ -101,7 +101,7 @@ class ClusterNodeStore(RedisStore):
                 return [text(key)[start:] for key in reply[1:]], status
             batch = int(reply[0])
 
-    def _search_returned(self) -> builtins.list[str]:
+    def _search_returned(self, filters: SearchFilter) -> builtins.list[str]:  # noqa: ARG002
         return []  # the records are read by key
 
     async def _hits(

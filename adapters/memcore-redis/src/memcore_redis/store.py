@@ -105,7 +105,6 @@ class RedisStore(Updates):
         # memcore_pool_waits_total, memcore_pool_wait_seconds_total: calls that waited
         self.pool_waits = self._pool.waits
         self._layout = layout_for(self.settings.storage_type, cluster_node=self.cluster_node)
-        self._returned = self._layout.returned()
         self._updater = Updater(self._layout)
         self._index = f"{self.settings.index}{suffix}"
         self._prefix = self.settings.key_prefix
@@ -237,7 +236,7 @@ class RedisStore(Updates):
             policy = "ADHOC_BF"  # batches walk an HNSW graph; FLAT is brute force anyway
         command = knn_command(
             self._index, prefilter, policy, query, k,
-            returned=self._search_returned(), dialect=self._layout.dialect,
+            returned=self._search_returned(filters), dialect=self._layout.dialect,
         )  # fmt: skip
         (reply,), status = await self._query("search", user_id, [command])
         self._count_soon(user_id, prefilter)
@@ -247,9 +246,9 @@ class RedisStore(Updates):
         )]  # fmt: skip
         return SearchResults(live_hits(await self._hits(user_id, found)), status=status)
 
-    def _search_returned(self) -> builtins.list[str]:
-        """What a search returns of each record besides its distance."""
-        return self._returned
+    def _search_returned(self, filters: SearchFilter) -> builtins.list[str]:
+        """What a search with ``filters`` returns of each record besides its distance."""
+        return self._layout.returned(filters.tags.get("kind"))
 
     async def _hits(
         self, user_id: str, found: Sequence[tuple[str, dict[bytes, Any]]]
@@ -270,8 +269,9 @@ class RedisStore(Updates):
         if cursor is not None:
             created, record_id = decode_cursor(cursor)
             after = (created, record_key(self._prefix, user_id, record_id))
+        load = self._layout.returned(filters.tags.get("kind"))
         command = list_command(
-            self._index, query, limit + 1, after, load=self._returned, dialect=self._layout.dialect
+            self._index, query, limit + 1, after, load=load, dialect=self._layout.dialect
         )
         (reply,), status = await self._query("list", user_id, [command])
         start = len(self._user_prefix(user_id))
