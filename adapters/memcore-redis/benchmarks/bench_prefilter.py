@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from bench_knn_vs_redisvl import cli
 
-from memcore.domain import SearchFilter
+from memcore.domain import RecordKind, SearchFilter
 from memcore_bench.redis_targets import MemcoreRedisTarget
 from memcore_bench.workload import SEARCH_OUTCOME, Query, Workload, make_workload
 from memcore_redis import RedisStore
@@ -28,6 +28,7 @@ from memcore_redis.commands import call
 from memcore_redis.query import filter_query, knn_command
 
 KIND_CLAUSE = "@kind:{intervention}"
+INTERVENTIONS = SearchFilter().with_kind(RecordKind.INTERVENTION)  # what the service searches
 
 
 def command(
@@ -39,7 +40,7 @@ def command(
     assert isinstance(store, RedisStore)
     return knn_command(
         store.index_name, prefilter, policy, vector, 10,
-        returned=store._search_returned(),  # noqa: SLF001 - the store's own command
+        returned=store._search_returned(INTERVENTIONS),  # noqa: SLF001 - the store's own command
         dialect=store._layout.dialect,  # noqa: SLF001
     )  # fmt: skip
 
