@@ -72,10 +72,11 @@ def test_a_row_reads_a_time_from_its_iso_twin_in_either_order(twin_first: bool) 
     )
 
 
-def test_a_row_without_a_twin_reads_the_seconds() -> None:
-    record = record_from_fields(
-        "u", "r2", {"kind": "reflection", "text": "Likes walks.", "created_at": 1.5}
-    )
+@pytest.mark.parametrize("twin", [{}, {"created_at_iso": None}], ids=["absent", "none"])
+def test_a_row_without_a_twin_reads_the_seconds(twin: dict[str, None]) -> None:
+    # An HMGET answers a field the hash lacks with None.
+    fields = {"kind": "reflection", "text": "Likes walks.", "created_at": 1.5, **twin}
+    record = record_from_fields("u", "r2", fields)
     assert isinstance(record, Reflection)
     assert record.created_at == datetime.fromtimestamp(1.5, timezone.utc)
 

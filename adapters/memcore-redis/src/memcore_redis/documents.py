@@ -240,7 +240,7 @@ class _Reader(NamedTuple):
 
     attribute: str
     convert: Callable[[Any], Any]
-    twin: Any = None  # a time's POSIX seconds: the name of its ISO twin, read instead
+    twin: Any = None  # a time's POSIX seconds: the name of its ISO twin, read if it has a value
 
 
 def _seconds(raw: Any) -> datetime:
@@ -297,6 +297,8 @@ def record_from_fields(
     readers = _READERS
     for name, raw in fields.items():
         reader = readers.get(name)
-        if reader is not None and raw is not None and reader.twin not in fields:
+        if reader is None or raw is None:
+            continue
+        if reader.twin is None or fields.get(reader.twin) is None:
             values[reader.attribute] = reader.convert(raw)
     return record_type(**values)
