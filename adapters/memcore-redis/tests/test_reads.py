@@ -32,7 +32,7 @@ def _raw(value: object) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode()
 
 
-def _names(returned: list[str]) -> set[str]:
+def _names(returned: tuple[str, ...]) -> set[str]:
     return set(returned[2::3]) if "AS" in returned else set(returned)
 
 

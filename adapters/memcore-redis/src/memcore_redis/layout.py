@@ -64,15 +64,15 @@ def _names_of(kinds: frozenset[RecordKind] | None) -> list[str]:
 
 
 @functools.lru_cache(maxsize=8)
-def _hash_returned(kinds: frozenset[RecordKind] | None) -> list[str]:
+def _hash_returned(kinds: frozenset[RecordKind] | None) -> tuple[str, ...]:
     # A time is read from its ISO twin, always written: RediSearch would return the
     # number rounded (see documents.hash_fields).
-    return [name for name in _names_of(kinds) if name + ISO_SUFFIX not in STORED_NAMES]
+    return tuple(name for name in _names_of(kinds) if name + ISO_SUFFIX not in STORED_NAMES)
 
 
 @functools.lru_cache(maxsize=8)
-def _json_returned(kinds: frozenset[RecordKind] | None) -> list[str]:
-    return [item for name in _names_of(kinds) for item in (f"$.{name}", "AS", name)]
+def _json_returned(kinds: frozenset[RecordKind] | None) -> tuple[str, ...]:
+    return tuple(item for name in _names_of(kinds) for item in (f"$.{name}", "AS", name))
 
 
 @dataclass(frozen=True)
@@ -149,10 +149,10 @@ class Layout(Protocol):
         """
         ...
 
-    def returned(self, kinds: frozenset[RecordKind] | None) -> list[str]:
+    def returned(self, kinds: frozenset[RecordKind] | None) -> tuple[str, ...]:
         """The RETURN / LOAD items that fetch the fields of a record of one of ``kinds`` (a
         filter's kind tag; ``None``: any kind) but its user's, which the reader knows (see
-        :meth:`stored`). Do not change the list: it is shared.
+        :meth:`stored`).
         """
         ...
 
@@ -232,7 +232,7 @@ class HashLayout(_Fields):
             ("HDEL", key, *_others(tuple(fields[::2]), with_legacy=False)),
         ]
 
-    def returned(self, kinds: frozenset[RecordKind] | None) -> list[str]:
+    def returned(self, kinds: frozenset[RecordKind] | None) -> tuple[str, ...]:
         return _hash_returned(kinds)
 
     def stored(self, row: dict[bytes, Any]) -> Mapping[bytes, Any]:
@@ -286,7 +286,7 @@ class JsonLayout(_Fields):
         patch = orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
         return [("JSON.MERGE", key, "$", patch)]
 
-    def returned(self, kinds: frozenset[RecordKind] | None) -> list[str]:
+    def returned(self, kinds: frozenset[RecordKind] | None) -> tuple[str, ...]:
         return _json_returned(kinds)
 
     def stored(self, row: dict[bytes, Any]) -> Mapping[bytes, Any]:

@@ -101,8 +101,8 @@ class ClusterNodeStore(RedisStore):
                 return [text(key)[start:] for key in reply[1:]], status
             batch = int(reply[0])
 
-    def _search_returned(self, filters: SearchFilter) -> builtins.list[str]:  # noqa: ARG002
-        return []  # the records are read by key
+    def _search_returned(self, filters: SearchFilter) -> tuple[str, ...]:  # noqa: ARG002
+        return ()  # the records are read by key
 
     async def _hits(
         self, user_id: str, found: Sequence[tuple[str, dict[bytes, Any]]]

@@ -246,7 +246,7 @@ class RedisStore(Updates):
         )]  # fmt: skip
         return SearchResults(live_hits(await self._hits(user_id, found)), status=status)
 
-    def _search_returned(self, filters: SearchFilter) -> builtins.list[str]:
+    def _search_returned(self, filters: SearchFilter) -> tuple[str, ...]:
         """What a search with ``filters`` returns of each record besides its distance."""
         return self._layout.returned(filters.tags.get("kind"))
 
