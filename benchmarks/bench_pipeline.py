@@ -17,8 +17,9 @@ logs and metrics on top).
 
 With ``--steps``, a third table per store times, in place over the real store, what each
 step adds to the bare call, each step against the bare store in an interleaved run of its
-own: the service's input checks alone (then the same bare call), the
-store's policies alone (``service.store``), and the whole ``search_interventions``.
+own: the service's input checks alone (then the same bare call), split into the user,
+``k`` and filter checks and the query vector's, the store's policies alone
+(``service.store``), and the whole ``search_interventions``.
 
     python benchmarks/bench_pipeline.py [--n 10000] [--users 10] [--queries 2000] \\
         [--no-redis] [--steps]
@@ -52,6 +53,9 @@ from memcore_bench.workload import SEARCH_OUTCOME, Workload, make_workload
 
 K = 10
 WARMUP = 200
+# The bare store's filter, and the one the service is given (it narrows it to the kind).
+BARE_FILTER = SearchFilter(outcome=SEARCH_OUTCOME).with_kind(RecordKind.INTERVENTION)
+SERVICE_FILTER = {"outcome": SEARCH_OUTCOME.value}
 Timed = Callable[[int], Awaitable[Any]]
 
 
@@ -80,19 +84,17 @@ async def measure(
     """Per target, the milliseconds of each query (wall clock, CPU), the two targets
     alternating first; with ``steps``, the rows of the steps table too.
     """
-    bare_filter = SearchFilter(outcome=SEARCH_OUTCOME).with_kind(RecordKind.INTERVENTION)
-    service_filter = {"outcome": SEARCH_OUTCOME.value}
     queries = workload.queries
     async with service_around(store, workload.dimension) as service:
         await load(service, workload)
         vectors = [UnitVectors(q.vector) for q in queries]
 
         async def bare(i: int) -> Any:
-            return await store.search(queries[i].user, vectors[i], K, bare_filter)
+            return await store.search(queries[i].user, vectors[i], K, BARE_FILTER)
 
         async def through(i: int) -> Any:
             query = queries[i]
-            return await service.search_interventions(query.user, query.vector, K, service_filter)
+            return await service.search_interventions(query.user, query.vector, K, SERVICE_FILTER)
 
         for i in range(min(WARMUP, len(queries))):
             assert [h.record.id for h in await bare(i)] == [
@@ -103,28 +105,49 @@ async def measure(
         )
         if not steps:
             return measured, []
-        limits, dimension = service.limits, workload.dimension
+        return measured, await step_rows(service, workload, bare, through)
 
-        async def checked(i: int) -> Any:
-            query = queries[i]
-            validate_user_id(query.user)
-            validate_k(K, limits)
-            validate_filters(service_filter, limits, kind=RecordKind.INTERVENTION)
-            unit_vector(query.vector, dimension)
+
+async def step_rows(
+    service: MemoryService, workload: Workload, bare: Timed, through: Timed
+) -> list[str]:
+    """The steps table's rows: each step in place, against ``bare`` in a run of its own."""
+    queries, limits, dimension = workload.queries, service.limits, workload.dimension
+    vectors = [UnitVectors(q.vector) for q in queries]
+
+    def arguments(i: int) -> None:
+        validate_user_id(queries[i].user)
+        validate_k(K, limits)
+        validate_filters(SERVICE_FILTER, limits, kind=RecordKind.INTERVENTION)
+
+    def query_vector(i: int) -> None:
+        unit_vector(queries[i].vector, dimension)
+
+    def before_bare(*checks: Callable[[int], None]) -> Timed:
+        async def step(i: int) -> Any:
+            for check in checks:
+                check(i)
             return await bare(i)
 
-        async def policies(i: int) -> Any:
-            args = {"vector": vectors[i], "k": K, "filters": bare_filter}
-            return await service.store.run(Call("store", "search", queries[i].user, args))
+        return step
 
-        named = {"the input checks": checked, "the store's policies": policies}
-        named["the whole search_interventions"] = through
-        lines = []
-        for name, step in named.items():
-            samples, _ = await interleaved({"bare": bare, name: step}, len(queries))
-            base, over = (statistics.median(samples[key]) for key in ("bare", name))
-            lines.append(f"| {name} | {over / base:.2f}x | {(over - base) * 1000:+.1f} |")
-        return measured, lines
+    async def policies(i: int) -> Any:
+        args = {"vector": vectors[i], "k": K, "filters": BARE_FILTER}
+        return await service.store.run(Call("store", "search", queries[i].user, args))
+
+    named = {
+        "the input checks": before_bare(arguments, query_vector),
+        "of which the user, k and filters": before_bare(arguments),
+        "of which the query vector (unit_vector)": before_bare(query_vector),
+        "the store's policies": policies,
+        "the whole search_interventions": through,
+    }
+    lines = []
+    for name, step in named.items():
+        samples, _ = await interleaved({"bare": bare, name: step}, len(queries))
+        base, over = (statistics.median(samples[key]) for key in ("bare", name))
+        lines.append(f"| {name} | {over / base:.2f}x | {(over - base) * 1000:+.1f} |")
+    return lines
 
 
 async def interleaved(
@@ -168,24 +191,24 @@ class CannedStore(InMemoryStore):
 async def layers(workload: Workload) -> list[str]:
     """The layers table: each layer's p50 in microseconds, and what it adds."""
     store = CannedStore()
-    narrowed = SearchFilter(outcome=SEARCH_OUTCOME).with_kind(RecordKind.INTERVENTION)
     queries = workload.queries
     async with service_around(store, workload.dimension) as service:
         await load(service, workload)
         vectors = [UnitVectors(q.vector) for q in queries]
-        store.answer = await InMemoryStore.search(store, queries[0].user, vectors[0], K, narrowed)
+        store.answer = await InMemoryStore.search(
+            store, queries[0].user, vectors[0], K, BARE_FILTER
+        )
 
         async def bare(i: int) -> Any:
-            return await store.search(queries[i].user, vectors[i], K, narrowed)
+            return await store.search(queries[i].user, vectors[i], K, BARE_FILTER)
 
         async def front(i: int) -> Any:
-            args = {"vector": vectors[i], "k": K, "filters": narrowed}
+            args = {"vector": vectors[i], "k": K, "filters": BARE_FILTER}
             return await service.store.run(Call("store", "search", queries[i].user, args))
 
         async def through(i: int) -> Any:
             query = queries[i]
-            filters = {"outcome": SEARCH_OUTCOME.value}
-            return await service.search_interventions(query.user, query.vector, K, filters)
+            return await service.search_interventions(query.user, query.vector, K, SERVICE_FILTER)
 
         targets: dict[str, Timed] = {
             "store call (canned answer)": bare,
