@@ -32,8 +32,8 @@ from numpy.typing import NDArray
 from memcore import EmbeddingSchema, Intervention, Outcome
 from memcore.domain import RecordKind, SearchFilter
 from memcore.ports import UnitVectors
+from memcore_bench.redis_targets import index_info, indexes_built
 from memcore_redis import RedisSettings, RedisStore
-from memcore_redis.commands import call
 from memcore_redis.testing import EmbeddedRedis
 
 DIM = 384
@@ -65,19 +65,6 @@ class Data:
     async def write(self, store: RedisStore, u: int, start: int, stop: int) -> None:
         vectors = UnitVectors(self.vectors[u, start:stop])
         await store.upsert(self.users[u], self.records(u, start, stop), vectors)
-
-
-async def index_info(raw: aioredis.Redis, index: str) -> dict[bytes, object]:
-    reply = await call(raw, "FT.INFO", index)
-    return dict(zip(reply[::2], reply[1::2], strict=True))
-
-
-async def built(raw: aioredis.Redis, index: str) -> None:
-    """Wait until ``index`` has scanned the keyspace."""
-    while True:
-        if not int(str((await index_info(raw, index))[b"indexing"])):
-            return
-        await asyncio.sleep(0.1)
 
 
 async def fill_others(raw: aioredis.Redis, count: int, rng: np.random.Generator) -> None:
@@ -119,10 +106,10 @@ async def load(
     }
     for label, (prefix, fill) in fills.items():
         store = stores[label] = await open_store(url, prefix, args.storage)
-        await built(raw, store.index_name)
+        await indexes_built(raw, [store.index_name])
         await fill(store)
     for store in stores.values():
-        await built(raw, store.index_name)
+        await indexes_built(raw, [store.index_name])
     return stores
 
 

@@ -59,6 +59,7 @@ import memcore
 from memcore.domain import RecordKind, SearchFilter
 from memcore.pipeline import Call as PipelineCall
 from memcore.ports import UnitVectors
+from memcore_bench.redis_targets import indexes_built
 from memcore_redis import RedisSettings, RedisStore
 from memcore_redis.commands import call
 from memcore_redis.testing import EmbeddedRedis
@@ -236,7 +237,13 @@ async def measure(targets: list[Target], data: Data, adds: int, raw: aioredis.Re
             target.ingest_s += wall
             target.ingest_cpu_s += cpu
             target.ingest_client_us.append((wall * 1e6 - server) / len(rows))
-    await built(raw)
+    # Each storage type runs on a server of its own. An index created on a server that
+    # already holds keys (the hash run's, in the JSON run) scans them all in the
+    # background, and indexes again each key of its own written while the scan runs:
+    # the last index created (the service's) then held up to 9,000 such entries for
+    # 10,500 records, and its KNN stayed about 0.3 ms slower than its twin's (1.8-2.3x
+    # the floor), a forced GC (``FT.DEBUG GC_FORCEINVOKE``) notwithstanding.
+    await indexes_built(raw)
     block = 25
     for turn in range(max(1, adds // block)):
         for target in rotated(targets, turn):
@@ -268,26 +275,6 @@ def rotated(targets: list[Target], turn: int) -> list[Target]:
     """
     start = turn % len(targets)
     return targets[start:] + targets[:start]
-
-
-async def built(raw: aioredis.Redis) -> None:
-    """Wait until every index on the server is built: until then memcore's reads are
-    ``partial`` and send ``FT.INFO`` in front, which is not the steady state this
-    measures.
-
-    Each storage type runs on a server of its own. An index created on a server that
-    already holds keys (the hash run's, in the JSON run) scans them all in the
-    background, and indexes again each key of its own written while the scan runs:
-    the last index created (the service's) then held up to 9,000 such entries for
-    10,500 records, and its KNN stayed about 0.3 ms slower than its twin's (1.8-2.3x
-    the floor), a forced GC (``FT.DEBUG GC_FORCEINVOKE``) notwithstanding.
-    """
-    for index in await call(raw, "FT._LIST"):
-        while True:
-            info = await call(raw, "FT.INFO", index)
-            if not int(dict(zip(info[::2], info[1::2], strict=True))[b"indexing"]):
-                break
-            await asyncio.sleep(0.1)
 
 
 def table(storage: str, n: int, targets: list[Target]) -> str:
@@ -359,7 +346,7 @@ def main() -> None:
     args = parser.parse_args()
     storages = ["hash", "json"] if args.storage == "both" else [args.storage]
     for storage in storages:
-        with EmbeddedRedis() as server:  # a server per storage type: see built()
+        with EmbeddedRedis() as server:  # a server per storage type: see measure()
             print(asyncio.run(run(server.url, storage, args.n, args.adds, args.queries)), "\n")
 
 

@@ -90,6 +90,24 @@ async def used_memory(raw: aioredis.Redis) -> int:
     return last
 
 
+async def index_info(raw: aioredis.Redis, index: str) -> dict[bytes, Any]:
+    """``FT.INFO`` of ``index``, name -> value."""
+    reply = await call(raw, "FT.INFO", index)
+    return dict(zip(reply[::2], reply[1::2], strict=True))
+
+
+async def indexes_built(raw: aioredis.Redis, indexes: Sequence[str] | None = None) -> None:
+    """Wait until each of ``indexes`` (every index on the server by default) has scanned
+    the keyspace: until then memcore's reads are ``partial``, which no steady state is.
+    """
+    names = await call(raw, "FT._LIST") if indexes is None else indexes
+    for index in names:
+        while True:
+            if not int((await index_info(raw, index))[b"indexing"]):
+                break
+            await asyncio.sleep(0.1)
+
+
 def _escape_tag(value: str) -> str:
     return "".join(f"\\{char}" if not char.isalnum() else char for char in value)
 
