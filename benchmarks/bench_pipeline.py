@@ -36,7 +36,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from dependency_injector import providers
 
@@ -78,42 +78,62 @@ async def load(service: MemoryService, workload: Workload) -> None:
         await service.record_interventions(user, items, embeddings=workload.vectors[rows])
 
 
+class Searches(NamedTuple):
+    """One search of query ``i``, three ways: the bare store, the store through the
+    policies ``connect()`` puts around it, and the whole service.
+    """
+
+    bare: Timed
+    policies: Timed
+    service: Timed
+
+
+def searches(service: MemoryService, store: MemoryStore, workload: Workload) -> Searches:
+    queries = workload.queries
+    vectors = [UnitVectors(q.vector) for q in queries]
+
+    async def bare(i: int) -> Any:
+        return await store.search(queries[i].user, vectors[i], K, BARE_FILTER)
+
+    async def policies(i: int) -> Any:
+        args = {"vector": vectors[i], "k": K, "filters": BARE_FILTER}
+        return await service.store.run(Call("store", "search", queries[i].user, args))
+
+    async def through(i: int) -> Any:
+        query = queries[i]
+        return await service.search_interventions(query.user, query.vector, K, SERVICE_FILTER)
+
+    return Searches(bare, policies, through)
+
+
 async def measure(
     store: MemoryStore, workload: Workload, *, steps: bool = False
 ) -> tuple[tuple[dict[str, list[float]], dict[str, list[float]]], list[str]]:
     """Per target, the milliseconds of each query (wall clock, CPU), the two targets
     alternating first; with ``steps``, the rows of the steps table too.
     """
-    queries = workload.queries
     async with service_around(store, workload.dimension) as service:
         await load(service, workload)
-        vectors = [UnitVectors(q.vector) for q in queries]
-
-        async def bare(i: int) -> Any:
-            return await store.search(queries[i].user, vectors[i], K, BARE_FILTER)
-
-        async def through(i: int) -> Any:
-            query = queries[i]
-            return await service.search_interventions(query.user, query.vector, K, SERVICE_FILTER)
-
-        for i in range(min(WARMUP, len(queries))):
-            assert [h.record.id for h in await bare(i)] == [
-                h.record.id for h in await through(i)
+        calls = searches(service, store, workload)
+        for i in range(min(WARMUP, len(workload.queries))):
+            assert [h.record.id for h in await calls.bare(i)] == [
+                h.record.id for h in await calls.service(i)
             ], "both answer the same"
         measured = await interleaved(
-            {"bare store": bare, "service (full stack)": through}, len(queries)
+            {"bare store": calls.bare, "service (full stack)": calls.service},
+            len(workload.queries),
         )
         if not steps:
             return measured, []
-        return measured, await step_rows(service, workload, bare, through)
+        return measured, await step_rows(service, workload, calls)
 
 
-async def step_rows(
-    service: MemoryService, workload: Workload, bare: Timed, through: Timed
-) -> list[str]:
-    """The steps table's rows: each step in place, against ``bare`` in a run of its own."""
+async def step_rows(service: MemoryService, workload: Workload, calls: Searches) -> list[str]:
+    """The steps table's rows: each step in place, against the bare store in a run of its
+    own.
+    """
     queries, limits, dimension = workload.queries, service.limits, workload.dimension
-    vectors = [UnitVectors(q.vector) for q in queries]
+    bare = calls.bare
 
     def arguments(i: int) -> None:
         validate_user_id(queries[i].user)
@@ -131,16 +151,12 @@ async def step_rows(
 
         return step
 
-    async def policies(i: int) -> Any:
-        args = {"vector": vectors[i], "k": K, "filters": BARE_FILTER}
-        return await service.store.run(Call("store", "search", queries[i].user, args))
-
     named = {
         "the input checks": before_bare(arguments, query_vector),
         "of which the user, k and filters": before_bare(arguments),
         "of which the query vector (unit_vector)": before_bare(query_vector),
-        "the store's policies": policies,
-        "the whole search_interventions": through,
+        "the store's policies": calls.policies,
+        "the whole search_interventions": calls.service,
     }
     lines = []
     for name, step in named.items():
@@ -194,26 +210,13 @@ async def layers(workload: Workload) -> list[str]:
     queries = workload.queries
     async with service_around(store, workload.dimension) as service:
         await load(service, workload)
-        vectors = [UnitVectors(q.vector) for q in queries]
-        store.answer = await InMemoryStore.search(
-            store, queries[0].user, vectors[0], K, BARE_FILTER
-        )
-
-        async def bare(i: int) -> Any:
-            return await store.search(queries[i].user, vectors[i], K, BARE_FILTER)
-
-        async def front(i: int) -> Any:
-            args = {"vector": vectors[i], "k": K, "filters": BARE_FILTER}
-            return await service.store.run(Call("store", "search", queries[i].user, args))
-
-        async def through(i: int) -> Any:
-            query = queries[i]
-            return await service.search_interventions(query.user, query.vector, K, SERVICE_FILTER)
-
+        first = UnitVectors(queries[0].vector)
+        store.answer = await InMemoryStore.search(store, queries[0].user, first, K, BARE_FILTER)
+        calls = searches(service, store, workload)
         targets: dict[str, Timed] = {
-            "store call (canned answer)": bare,
-            "+ store policies (degradation, breaker, metrics, retry)": front,
-            "+ service (validation, use case, logs and metrics)": through,
+            "store call (canned answer)": calls.bare,
+            "+ store policies (degradation, breaker, metrics, retry)": calls.policies,
+            "+ service (validation, use case, logs and metrics)": calls.service,
         }
         samples, _ = await interleaved(targets, len(queries))
     lines = ["| layer | p50 (µs) | adds (µs) |", "|---|---|---|"]
