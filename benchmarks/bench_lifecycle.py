@@ -22,6 +22,10 @@ With ``--server-time``, also the server's own p50 time of the update script, of 
 ``HSET`` and of the ``FT.SEARCH`` of each ``k`` (``what_worked``'s KNN of ``candidates``,
 the search's of 5) while the update and the what-worked groups run: every command goes
 to the ``SLOWLOG`` meanwhile, which slows each a little (not how the targets are measured).
+With ``--split``, a last group splits ``what_worked``'s extra time over its search, each
+pair of the same situations interleaved: the raw ``FT.SEARCH`` the store sends (k 5 and k
+``candidates``: the server and the reply), ``RedisStore.search`` at both (the records
+decoded too) and the two service calls (validation, ranking and the rest).
 """
 
 from __future__ import annotations
@@ -39,13 +43,14 @@ from redis.asyncio import Redis
 
 from memcore import Intervention, MemoryService, Outcome
 from memcore.adapters.hashing import HashingEmbedder
-from memcore.domain import RecordKind, RecordUpdate, utcnow
+from memcore.domain import RecordKind, RecordUpdate, SearchFilter, utcnow
 from memcore.ports import UnitVectors, Vectors
 from memcore.settings import WhatWorkedSettings
 from memcore_bench.workload import Workload, make_workload
 from memcore_redis import RedisSettings, RedisStore
 from memcore_redis.commands import call, round_trip
 from memcore_redis.encoding import record_key
+from memcore_redis.query import filter_query, knn_command
 from memcore_redis.testing import EmbeddedRedis
 
 OUTCOMES = [Outcome.TASK_COMPLETED, Outcome.USER_ENGAGED, Outcome.NO_RESPONSE]
@@ -126,12 +131,17 @@ def update_calls(
     }
 
 
+def situations_of(workload: Workload) -> list[str]:
+    """The situation text of each of ``workload``'s queries."""
+    return [f"{q.user} feels stuck before {q.user[-2:]} o'clock" for q in workload.queries]
+
+
 def read_calls(
     memory: MemoryService, workload: Workload, expiring: set[str]
 ) -> tuple[dict[str, Call], dict[str, Call]]:
     """``what_worked`` and its search; searches of users with TTLs and of those without."""
     queries = workload.queries
-    situations = [f"{q.user} feels stuck before {q.user[-2:]} o'clock" for q in queries]
+    situations = situations_of(workload)
     with_ttl = [q for q in queries if q.user in expiring]
     without = [q for q in queries if q.user not in expiring]
 
@@ -154,6 +164,75 @@ def read_calls(
 
     ranked: dict[str, Call] = {"what_worked": what_worked, "search_interventions": search}
     return ranked, {"search, TTLs set": search_ttl, "search, no TTLs": search_no_ttl}
+
+
+async def split_calls(
+    memory: MemoryService, store: RedisStore, workload: Workload, candidates: int
+) -> dict[str, Call]:
+    """The search and ``what_worked`` of :func:`read_calls`' situations, and beneath them
+    the store's search and its raw ``FT.SEARCH`` (memcore's own command) at k 5 and at
+    ``candidates``, on the situations' embeddings.
+    """
+    queries = workload.queries
+    situations = situations_of(workload)
+    embedded = await HashingEmbedder(workload.dimension).embed(situations)
+    vectors = [UnitVectors(np.asarray(vector, np.float32)) for vector in embedded]
+    interventions = SearchFilter().with_kind(RecordKind.INTERVENTION)
+    layout = store._layout  # noqa: SLF001 - the command the store sends
+    returned = layout.returned(interventions.tags.get("kind"))
+
+    def raw(k: int) -> Call:
+        async def send(i: int) -> object:
+            j = i % len(queries)
+            prefilter = filter_query(queries[j].user, interventions)
+            policy = store._planner.choose(prefilter)  # noqa: SLF001
+            command = knn_command(
+                store.index_name, prefilter, policy, vectors[j], k,
+                returned=returned, dialect=layout.dialect,
+            )  # fmt: skip
+            return await round_trip(store._client, [command])  # noqa: SLF001
+
+        return send
+
+    def bare(k: int) -> Call:
+        async def search(i: int) -> object:
+            j = i % len(queries)
+            return await store.search(queries[j].user, vectors[j], k, interventions)
+
+        return search
+
+    async def worked(i: int) -> object:
+        j = i % len(queries)
+        return await memory.what_worked(queries[j].user, situations[j])
+
+    async def search(i: int) -> object:
+        j = i % len(queries)
+        return await memory.search_interventions(queries[j].user, situations[j])
+
+    return {
+        "raw FT.SEARCH, k 5": raw(5),
+        f"raw FT.SEARCH, k {candidates}": raw(candidates),
+        "RedisStore.search, k 5": bare(5),
+        f"RedisStore.search, k {candidates}": bare(candidates),
+        "search_interventions": search,
+        "what_worked": worked,
+    }
+
+
+def split_rows(p50: dict[str, float], candidates: int) -> str:
+    """Where ``what_worked``'s extra time over its search goes, from ``p50`` (ms)."""
+    wide = f"k {candidates}"
+    server = p50[f"raw FT.SEARCH, {wide}"] - p50["raw FT.SEARCH, k 5"]
+    store = p50[f"RedisStore.search, {wide}"] - p50["RedisStore.search, k 5"]
+    whole = p50["what_worked"] - p50["search_interventions"]
+    budget = 0.3 * p50["search_interventions"]
+    return (
+        f"\nwhat_worked over search_interventions: {whole:+.3f} ms (the 1.3x target allows "
+        f"{budget:+.3f}):\n"
+        f"- the server and the reply (raw k {candidates} over k 5): {server:+.3f} ms\n"
+        f"- the store's decoding of the wider reply: {store - server:+.3f} ms\n"
+        f"- the service's share (ranking, the rest): {whole - store:+.3f} ms"
+    )
 
 
 async def server_times(
@@ -179,7 +258,9 @@ async def server_times(
     return measured, {name: float(np.median(times)) for name, times in by_command.items()}
 
 
-async def run(n: int, users: int, rounds: int, candidates: int, *, server_time: bool) -> None:
+async def run(
+    n: int, users: int, rounds: int, candidates: int, *, server_time: bool, split: bool
+) -> None:
     workload = make_workload(n, users=users, dimension=384, queries=200)
     with EmbeddedRedis() as server:
         store = RedisStore(RedisSettings(url=server.url, key_prefix="bench"))
@@ -207,7 +288,10 @@ async def run(n: int, users: int, rounds: int, candidates: int, *, server_time: 
                 assert embedder.calls == embedded, "update_outcome called the embedder"
                 reads = await timed(ranked, rounds)
             expiry = await timed(searches, rounds)
-    measured = {**writes, **reads, **expiry}
+            parts = {}
+            if split:
+                parts = await timed(await split_calls(memory, store, workload, candidates), rounds)
+    measured = {**writes, **reads, **expiry, **{f"split: {k}": v for k, v in parts.items()}}
     p50 = {name: float(np.median(found)) for name, found in measured.items()}
     print(
         f"N = {n:,} interventions, {users} users, HASH, {rounds} calls each, "
@@ -235,6 +319,8 @@ async def run(n: int, users: int, rounds: int, candidates: int, *, server_time: 
             f"what_worked's KNN (k {candidates}) {wide:.0f} us, the search's (k 5) "
             f"{plain:.0f} us: {wide / plain:.2f}x, {(wide - plain) / 1000:.3f} ms more"
         )
+    if parts:
+        print(split_rows({name: p50[f"split: {name}"] for name in parts}, candidates))
 
 
 def main() -> None:
@@ -244,8 +330,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1_000)
     parser.add_argument("--candidates", type=int, default=20)
     parser.add_argument("--server-time", action="store_true", help="read the SLOWLOG too")
+    parser.add_argument("--split", action="store_true", help="split what_worked's extra time")
     args = parser.parse_args()
-    run_ = run(args.n, args.users, args.rounds, args.candidates, server_time=args.server_time)
+    run_ = run(
+        args.n, args.users, args.rounds, args.candidates,
+        server_time=args.server_time, split=args.split,
+    )  # fmt: skip
     asyncio.run(run_)
 
 
