@@ -174,8 +174,7 @@ async def split_calls(
     ``candidates``, on the situations' embeddings.
     """
     queries = workload.queries
-    situations = situations_of(workload)
-    embedded = await HashingEmbedder(workload.dimension).embed(situations)
+    embedded = await HashingEmbedder(workload.dimension).embed(situations_of(workload))
     vectors = [UnitVectors(np.asarray(vector, np.float32)) for vector in embedded]
     interventions = SearchFilter().with_kind(RecordKind.INTERVENTION)
     layout = store._layout  # noqa: SLF001 - the command the store sends
@@ -201,21 +200,13 @@ async def split_calls(
 
         return search
 
-    async def worked(i: int) -> object:
-        j = i % len(queries)
-        return await memory.what_worked(queries[j].user, situations[j])
-
-    async def search(i: int) -> object:
-        j = i % len(queries)
-        return await memory.search_interventions(queries[j].user, situations[j])
-
+    ranked, _ = read_calls(memory, workload, set())
     return {
         "raw FT.SEARCH, k 5": raw(5),
         f"raw FT.SEARCH, k {candidates}": raw(candidates),
         "RedisStore.search, k 5": bare(5),
         f"RedisStore.search, k {candidates}": bare(candidates),
-        "search_interventions": search,
-        "what_worked": worked,
+        **ranked,
     }
 
 
