@@ -1,12 +1,16 @@
 """How the way an index was filled changes a filtered KNN: the same records, written in
-three ways into three indexes on one server, searched alike.
+four ways into four indexes on one server, searched alike.
 
 - **user by user**: the index is built first, then each user's records in one batch
   (how the other benchmarks load);
 - **users interleaved**: built first, then ``--chunk`` records of each user in turn;
 - **during its scan**: created on a server already holding ``--others`` keys of another
   prefix, and written user by user at once, while RediSearch still scans the keyspace
-  for it (a first start beside other data, an index rebuilt under live writes).
+  for it (a first start beside other data, an index rebuilt under live writes);
+- **migrated**: written user by user in the layout before the readable one
+  (:mod:`memcore_redis.testing.legacy_writer`), then migrated by ``memcore migrate``'s
+  :class:`~memcore_redis.migrate.Migration`, whose new index is filled as its backfill
+  walks the keyspace (``SCAN`` order), once the other indexes are built.
 
 Prints, per index, the p50 of the same ``--queries`` top-10 searches of a user's
 records (``RedisStore.search``, the index's targets in turn first) and its ratio to the
@@ -14,7 +18,11 @@ first, with ``FT.INFO``'s ``max_doc_id`` against ``num_docs``: a key the scan in
 again gets a new document id.
 
     python adapters/memcore-redis/benchmarks/bench_index_order.py [--storage json] \\
-        [--users 20] [--per-user 500] [--others 42000] [--queries 400]
+        [--users 20] [--per-user 500] [--others 42000] [--queries 400] [--settle 0]
+
+``--settle`` waits that many seconds once every index is filled, before the searches: time
+for RediSearch's garbage collector (``FORK_GC_RUN_INTERVAL``, 30 s by default) to free the
+entries of documents indexed again.
 """
 
 from __future__ import annotations
@@ -34,9 +42,11 @@ from memcore.domain import RecordKind, SearchFilter
 from memcore.ports import UnitVectors
 from memcore_bench.redis_targets import index_info, indexes_built
 from memcore_redis import RedisSettings, RedisStore
-from memcore_redis.testing import EmbeddedRedis
+from memcore_redis.migrate import Migration
+from memcore_redis.testing import EmbeddedRedis, legacy_writer
 
 DIM = 384
+SCHEMA = EmbeddingSchema(dimension=DIM, model="bench")
 INTERVENTIONS = SearchFilter(kind=RecordKind.INTERVENTION)
 Fill = Callable[[RedisStore], Awaitable[None]]
 
@@ -79,14 +89,36 @@ async def fill_others(raw: aioredis.Redis, count: int, rng: np.random.Generator)
 
 async def open_store(url: str, name: str, storage: str) -> RedisStore:
     store = RedisStore(RedisSettings(url=url, key_prefix=name, storage_type=storage))
-    await store.ensure_schema(EmbeddingSchema(dimension=DIM, model="bench"))
+    await store.ensure_schema(SCHEMA)
     return store
+
+
+async def migrated(url: str, raw: aioredis.Redis, data: Data, storage: str) -> RedisStore:
+    """A store of ``data`` written user by user in the layout before, then migrated."""
+    settings = RedisSettings(url=url, key_prefix="migrated", storage_type=storage)
+    await legacy_writer.create(raw, settings.key_prefix, settings.index, storage, SCHEMA)
+    for u in range(len(data.users)):
+        async with raw.pipeline(transaction=False) as pipe:
+            for record, vector in zip(
+                data.records(u, 0, data.per_user), data.vectors[u], strict=True
+            ):
+                pipe.execute_command(
+                    *legacy_writer.write(settings.key_prefix, storage, record, vector)
+                )
+            await pipe.execute()
+    migration = Migration(settings)
+    try:
+        await migration.run()
+    finally:
+        await migration.aclose()
+    return await open_store(url, settings.key_prefix, storage)
 
 
 async def load(
     url: str, raw: aioredis.Redis, data: Data, args: argparse.Namespace
 ) -> dict[str, RedisStore]:
-    """The three indexes, filled; the first while the scan of the other keys runs."""
+    """The four indexes, filled; the first while the scan of the other keys runs, the
+    migrated one last."""
     users = range(len(data.users))
 
     async def by_user(store: RedisStore) -> None:
@@ -110,6 +142,8 @@ async def load(
         await fill(store)
     for store in stores.values():
         await indexes_built(raw, [store.index_name])
+    stores["migrated"] = await migrated(url, raw, data, args.storage)
+    await indexes_built(raw, [stores["migrated"].index_name])
     return stores
 
 
@@ -138,11 +172,12 @@ async def run(args: argparse.Namespace) -> str:
         raw = aioredis.Redis.from_url(server.url, protocol=2)
         await fill_others(raw, args.others, rng)
         stores = await load(server.url, raw, data, args)
+        await asyncio.sleep(args.settle)  # RediSearch's garbage collector runs meanwhile
         times = await timed(stores, data, queries)
         base = statistics.median(times["user by user"])
         head = (
             f"{args.storage}, {args.users} users x {args.per_user} records, "
-            f"{args.others:,} other keys, {args.queries} queries"
+            f"{args.others:,} other keys, {args.queries} queries, settled {args.settle:g} s"
         )
         lines = [head, "", "| index filled | KNN p50 (ms) | ratio | max_doc_id / num_docs |"]
         lines.append("|---|---|---|---|")
@@ -165,6 +200,9 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=25, help="records a turn, interleaved")
     parser.add_argument("--others", type=int, default=42_000, help="keys for the scan")
     parser.add_argument("--queries", type=int, default=400)
+    parser.add_argument(
+        "--settle", type=float, default=0.0, help="seconds to wait before searching"
+    )
     print(asyncio.run(run(parser.parse_args())))
 
 

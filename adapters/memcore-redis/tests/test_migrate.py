@@ -1,6 +1,7 @@
-"""``memcore migrate`` on data written by the layout before (tests/legacy_writer.py), run
-as a subprocess against the real server: a dry run, a migration read back through the
-store, a kill -9 halfway and a rerun, and writes of both versions while it runs.
+"""``memcore migrate`` on data written by the layout before
+(:mod:`memcore_redis.testing.legacy_writer`), run as a subprocess against the real
+server: a dry run, a migration read back through the store, a kill -9 halfway and a
+rerun, and writes of both versions while it runs.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from memcore_redis.commands import call
 from memcore_redis.layout import VectorSpec, layout_for
 from memcore_redis.legacy import FIELDS, VERSIONS
 from memcore_redis.schema import SchemaKeeper
+from memcore_redis.testing import legacy_writer
 
-from . import legacy_writer
 from .conftest import StoreFactory
 
 USERS = ("ana", "José Pérez")

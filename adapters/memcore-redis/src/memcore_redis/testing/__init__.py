@@ -7,7 +7,9 @@ needs to run one without Docker.
   :func:`redis_stack_url` (``MEMCORE_TEST_REDIS_URL``, else Docker, else embedded);
 - :mod:`.fixtures`: the pytest fixture ``redis_server_url``. It is never loaded on its
   own: opt in with ``pytest -p memcore_redis.testing.fixtures`` or a conftest line,
-  ``pytest_plugins = ["memcore_redis.testing.fixtures"]``.
+  ``pytest_plugins = ["memcore_redis.testing.fixtures"]``;
+- :mod:`.legacy_writer`: records written the way the layout before the readable one
+  stored them (hash 2, JSON 3), the data ``memcore migrate`` starts from.
 """
 
 from memcore_redis.testing.server import (

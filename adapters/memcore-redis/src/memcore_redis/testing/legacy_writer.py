@@ -15,6 +15,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from memcore.domain import EmbeddingSchema, Intervention, MemoryRecord
+from memcore_redis.commands import call
 from memcore_redis.encoding import digest, key_tag, metadata_token, record_key
 from memcore_redis.legacy import VERSIONS
 
@@ -35,8 +36,8 @@ async def create(
         fields += ["CASESENSITIVE"] if name == "user_id" else []
     vector = [*_VECTOR]
     vector[6] = schema.dimension
-    await client.execute_command(
-        "FT.CREATE", index, "ON", storage.upper(), "PREFIX", 1, f"{prefix}:{{", "SCHEMA",
+    await call(
+        client, "FT.CREATE", index, "ON", storage.upper(), "PREFIX", 1, f"{prefix}:{{", "SCHEMA",
         *fields, _field("c", json_storage), "AS", "created_at", "NUMERIC",
         _field("v", json_storage), "AS", "vector", *vector,
     )  # fmt: skip
