@@ -9,8 +9,9 @@ four ways into four indexes on one server, searched alike.
   for it (a first start beside other data, an index rebuilt under live writes);
 - **migrated**: written user by user in the layout before the readable one
   (:mod:`memcore_redis.testing.legacy_writer`), then migrated by ``memcore migrate``'s
-  :class:`~memcore_redis.migrate.Migration`, whose new index is filled as its backfill
-  walks the keyspace (``SCAN`` order), once the other indexes are built.
+  :class:`~memcore_redis.migrate.Migration` once the other indexes are built: its new
+  index scans the keyspace, then the backfill and the strip index each record again as
+  they walk it (``SCAN`` order).
 
 Prints, per index, the p50 of the same ``--queries`` top-10 searches of a user's
 records (``RedisStore.search``, the index's targets in turn first) and its ratio to the
